@@ -1,0 +1,522 @@
+"""The experiment: embed points with random ``T``, apply an activation, reconstruct, measure.
+
+All work for many seeds of one width runs as one batched torch computation (on the CPU or a
+GPU, float32 or float64). Each ``(width, seed)`` case only depends on its own matrix, so its
+numbers are the same alone, inside a larger sweep, or in another chunk.
+
+Metrics (one value per case)
+----------------------------
+nmse
+    Normalised reconstruction error: ``mean_i ||x_hat_i - x_i||^2 / mean_i ||x_i - mean(x)||^2``
+    (mean squared error over the total variance of the input points; 0 is perfect, 1 is as
+    bad as predicting the mean). Depends on the reconstruction method.
+invertible_fraction
+    Fraction of points where the layer is exactly invertible (the paper's Lemma 2): the
+    rows of ``T`` at the point's informative coordinates (``y > 0`` for ReLU, ``0 < y < c``
+    for ReLU clipped at ``c``, all coordinates for leaky ReLU, softplus and identity),
+    restricted to the linear span of the manifold, have full rank ``k`` (the span's
+    dimension, not the ambient one). Numerically: the smallest eigenvalue of their Gram
+    matrix exceeds ``(rtol * sigma_max(T U))^2`` with ``rtol = 1e-7`` (float64) or ``1e-3``
+    (float32). NaN for activations without an inverse (GELU, callables).
+jacobian_min_sv
+    Median over points of the local Jacobian's smallest singular value on the span,
+    ``sigma_min(diag(phi'(z_i)) T U)``, divided by ``sigma_max(T U)``. Defined for every
+    activation; for ReLU it is 0 exactly where Lemma 2 fails.
+collapsed_fraction
+    Fraction of points ``i`` with some other point ``j`` that is a distinct input
+    (``||x_i - x_j|| >= delta``, ``delta`` the median nearest-neighbour distance of the
+    inputs) but whose output lies within ``collapse_tol * s * delta`` of ``y_i``, where
+    ``s = sqrt(total variance of Y / total variance of X)`` is the layer's global scale.
+    Measured in the output space ``y = phi(T x + b)`` on at most ``max_neighbor_points``
+    points (evenly spaced in sample order).
+knn_recall
+    Neighbourhood preservation: mean fraction of each point's ``n_neighbors`` nearest
+    input neighbours that are also among its nearest output neighbours (same subsample).
+n_patterns
+    Number of distinct activation patterns (linear regions of the layer) that the sampled
+    points fall in. NaN for smooth activations.
+
+Reconstruction methods
+----------------------
+pinv
+    The paper's ``T^-1``: ``x_hat = U (T U)^+ (y - b)``, the pseudo-inverse on the span (the
+    plain ``pinv(T)`` for full-span data). It does not undo the activation: it shows the
+    paper's Figure 1 distortion. Needs ``width >= k``.
+lstsq
+    The best affine decoder ``x_hat = W y + c``, fitted by least squares on this case's
+    activations: how much of the input is linearly recoverable at all (in-sample).
+lemma2
+    The exact inverse of Lemma 2: on each point's informative coordinates, read back the
+    pre-activation and solve ``T_A U c = z_A - b_A``. Exact wherever the point is
+    invertible; elsewhere the system is under-determined and the minimum-norm solution is
+    returned (reported through ``invertible_fraction``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import torch
+
+from ._validation import resolve_device, resolve_dtype
+from .activations import Activation, get_activation
+from .embedding import random_embedding
+from .manifolds import Manifold, make_manifold
+
+__all__ = ["METHODS", "METRICS", "CaseResult", "run_case"]
+
+Tensor = torch.Tensor
+
+METHODS: tuple[str, ...] = ("pinv", "lstsq", "lemma2")
+"""Reconstruction methods."""
+
+METRICS: tuple[str, ...] = (
+    "nmse",
+    "invertible_fraction",
+    "jacobian_min_sv",
+    "collapsed_fraction",
+    "knn_recall",
+    "n_patterns",
+)
+"""Metric columns, defined in this module's documentation."""
+
+_NEIGHBOR_METRICS = ("collapsed_fraction", "knn_recall")
+
+
+def _rtol(dtype: torch.dtype) -> float:
+    return 1e-7 if dtype == torch.float64 else 1e-3
+
+
+def check_methods(method: Any) -> list[str]:
+    """Validate reconstruction method names (one or a sequence)."""
+    methods = [method] if isinstance(method, str) else list(method)
+    if not methods:
+        raise ValueError(f"give at least one reconstruction method of {list(METHODS)}")
+    out = []
+    for m in methods:
+        key = str(m).lower()
+        if key not in METHODS:
+            raise ValueError(f"unknown reconstruction method {m!r}; choose one of {list(METHODS)}")
+        out.append(key)
+    return list(dict.fromkeys(out))
+
+
+def check_metrics(metrics: Any) -> list[str]:
+    """Validate metric names; ``None`` means all of :data:`METRICS`."""
+    if metrics is None:
+        return list(METRICS)
+    ms = [metrics] if isinstance(metrics, str) else list(metrics)
+    bad = [m for m in ms if m not in METRICS]
+    if bad or not ms:
+        raise ValueError(f"unknown metric {bad[0] if bad else None!r}; choose from {list(METRICS)}")
+    return list(dict.fromkeys(ms))
+
+
+@dataclass
+class Prepared:
+    """Per-manifold quantities shared by every case of a sweep (computed once)."""
+
+    manifold: Manifold
+    X: Tensor  # (N, D)
+    U: Tensor  # (D, k) orthonormal basis of the linear span
+    total_variance: float
+    data_scale: float
+    device: torch.device
+    dtype: torch.dtype
+    sub_idx: Tensor | None = None  # neighbour-metric subsample
+    DX: Tensor | None = None  # (m, m) input distances, diagonal = inf
+    delta: float = float("nan")
+    knn_X: Tensor | None = None  # (m, k)
+
+    @property
+    def k(self) -> int:
+        """Dimension of the manifold's linear span."""
+        return int(self.U.shape[1])
+
+
+def prepare(
+    manifold: Manifold,
+    *,
+    device: torch.device,
+    dtype: torch.dtype,
+    neighbors: bool,
+    max_neighbor_points: int | None,
+    n_neighbors: int,
+) -> Prepared:
+    """Compute the span basis, scales and input-space neighbour structure of ``manifold``."""
+    X64 = manifold.X
+    tv = float(((X64 - X64.mean(axis=0)) ** 2).sum(axis=1).mean())
+    if not tv > 0:
+        raise ValueError("all points are identical: the total variance is 0, nothing to measure")
+    s = np.linalg.svd(X64, compute_uv=False)
+    _, _, Vt = np.linalg.svd(X64, full_matrices=False)
+    rank = int((s > s[0] * max(X64.shape) * np.finfo(np.float64).eps * 10).sum())
+    U = Vt[:rank].T
+    scale = float(np.sqrt((X64**2).sum(axis=1).mean()))
+    prep = Prepared(
+        manifold=manifold,
+        X=torch.as_tensor(X64, dtype=dtype, device=device),
+        U=torch.as_tensor(U, dtype=dtype, device=device),
+        total_variance=tv,
+        data_scale=scale,
+        device=device,
+        dtype=dtype,
+    )
+    if neighbors:
+        N = X64.shape[0]
+        m = N if max_neighbor_points is None else min(N, int(max_neighbor_points))
+        if m < 3:
+            raise ValueError("neighbour metrics need at least 3 points")
+        idx = np.unique(np.linspace(0, N - 1, m).round().astype(np.int64))
+        Xs = torch.as_tensor(X64[idx], dtype=torch.float64)
+        DX = torch.cdist(Xs, Xs, compute_mode="donot_use_mm_for_euclid_dist")
+        DX.fill_diagonal_(float("inf"))
+        kk = min(n_neighbors, len(idx) - 1)
+        prep.sub_idx = torch.as_tensor(idx, device=device)
+        prep.DX = DX.to(device=device, dtype=dtype)
+        prep.delta = float(DX.min(dim=1).values.median())
+        prep.knn_X = DX.topk(kk, dim=1, largest=False).indices.to(device)
+    return prep
+
+
+def _small_psd(G: Tensor, tol: Tensor) -> tuple[Tensor, Tensor]:
+    """Pseudo-inverse and smallest eigenvalue of a batch of small PSD matrices.
+
+    ``G`` has shape (..., k, k); eigenvalues at or below ``tol`` (broadcastable to the
+    batch) count as zero. Closed forms for k <= 2, ``eigh`` above.
+    """
+    k = G.shape[-1]
+    tol_ = tol[..., None, None]
+    if k == 1:
+        g = G[..., 0, 0]
+        inv = torch.where(g > tol, 1.0 / torch.where(g > tol, g, torch.ones_like(g)), 0.0)
+        return inv[..., None, None], g
+    if k == 2:
+        a, b, c = G[..., 0, 0], G[..., 0, 1], G[..., 1, 1]
+        half_tr = 0.5 * (a + c)
+        disc = torch.sqrt((0.5 * (a - c)) ** 2 + b * b)
+        lmin, lmax = half_tr - disc, half_tr + disc
+        det = a * c - b * b
+        full = (lmin > tol)[..., None, None]
+        rank1 = (lmax > tol)[..., None, None]
+        adj = torch.stack([torch.stack([c, -b], -1), torch.stack([-b, a], -1)], -2)
+        safe_det = torch.where(lmin > tol, det, torch.ones_like(det))[..., None, None]
+        safe_l = torch.where(lmax > tol, lmax, torch.ones_like(lmax))[..., None, None]
+        inv = torch.where(full, adj / safe_det, torch.where(rank1, G / safe_l**2, 0.0))
+        return inv, lmin
+    lam, V = torch.linalg.eigh(G)
+    keep = lam > tol_[..., 0]
+    inv_l = torch.where(keep, 1.0 / torch.where(keep, lam, torch.ones_like(lam)), 0.0)
+    return (V * inv_l[..., None, :]) @ V.transpose(-1, -2), lam[..., 0]
+
+
+@dataclass
+class ChunkOutput:
+    """Metrics (and optionally per-point arrays) for a chunk of seeds of one width."""
+
+    metrics: dict[str, Tensor] = field(default_factory=dict)  # name -> (S,)
+    nmse: dict[str, Tensor] = field(default_factory=dict)  # method -> (S,)
+    arrays: dict[str, Tensor] = field(default_factory=dict)
+
+
+def _nmse(Xh: Tensor, X: Tensor, tv: float) -> Tensor:
+    return ((Xh - X) ** 2).sum(-1).mean(-1) / tv
+
+
+def evaluate_chunk(
+    prep: Prepared,
+    T: Tensor,
+    b: Tensor | None,
+    act: Activation,
+    methods: Sequence[str],
+    metrics: Sequence[str],
+    *,
+    collapse_tol: float = 0.1,
+    keep_arrays: bool = False,
+) -> ChunkOutput:
+    """Run the layer for a batch of matrices ``T`` of shape (S, n, D) and measure.
+
+    This is the batched engine behind :func:`run_case` and :func:`manifold_lab.sweep`.
+    """
+    X, U = prep.X, prep.U
+    out = ChunkOutput()
+    Z = torch.matmul(X, T.transpose(1, 2))  # (S, N, n)
+    if b is not None:
+        Z = Z + b[:, None, :]
+    Y = act.fn(Z)
+    if not torch.isfinite(Y).all():
+        raise ValueError(
+            f"the activation {act.name!r} produced NaN or infinite values; check the callable"
+        )
+    C = torch.matmul(T, U)  # (S, n, k)
+    k = C.shape[-1]
+    smax = torch.linalg.matrix_norm(C, ord=2)  # (S,)
+    tol = (_rtol(prep.dtype) * smax) ** 2  # (S,)
+    CC = (C[..., :, None] * C[..., None, :]).reshape(C.shape[0], C.shape[1], k * k)
+    need_inverse = "lemma2" in methods or "invertible_fraction" in metrics
+    informative = None
+    if need_inverse and act.inverse is not None:
+        Zhat, informative = act.inverse(Y)
+        Mf = informative.to(prep.dtype)
+        G = torch.matmul(Mf, CC).reshape(*Mf.shape[:2], k, k)
+        Ginv, lmin = _small_psd(G, tol[:, None])
+        invertible = lmin > tol[:, None]
+        if "invertible_fraction" in metrics:
+            out.metrics["invertible_fraction"] = invertible.to(prep.dtype).mean(-1)
+        if keep_arrays:
+            out.arrays["invertible"] = invertible
+        if "lemma2" in methods:
+            target = Zhat if b is None else Zhat - b[:, None, :]
+            rhs = torch.matmul(Mf * target, C)  # (S, N, k)
+            coords = torch.matmul(Ginv, rhs[..., None])[..., 0]
+            Xh = torch.matmul(coords, U.T)
+            out.nmse["lemma2"] = _nmse(Xh, X, prep.total_variance)
+            if keep_arrays:
+                out.arrays["X_hat_lemma2"] = Xh
+    elif "invertible_fraction" in metrics:
+        out.metrics["invertible_fraction"] = torch.full(
+            (T.shape[0],), float("nan"), dtype=prep.dtype, device=prep.device
+        )
+    if "jacobian_min_sv" in metrics:
+        D2 = act.derivative(Z) ** 2
+        GJ = torch.matmul(D2, CC).reshape(*D2.shape[:2], k, k)
+        lam = _small_psd(GJ, tol[:, None])[1] if k <= 2 else torch.linalg.eigvalsh(GJ)[..., 0]
+        smin = lam.clamp_min(0).sqrt()
+        out.metrics["jacobian_min_sv"] = (smin / smax[:, None]).median(dim=-1).values
+    if "pinv" in methods:
+        P = torch.linalg.pinv(C)  # (S, k, n)
+        Yt = Y if b is None else Y - b[:, None, :]
+        Xh = torch.matmul(torch.matmul(Yt, P.transpose(1, 2)), U.T)
+        out.nmse["pinv"] = _nmse(Xh, X, prep.total_variance)
+        if keep_arrays:
+            out.arrays["X_hat_pinv"] = Xh
+    if "lstsq" in methods:
+        Ym = Y.mean(dim=1, keepdim=True)
+        Xm = X.mean(dim=0)
+        Yc = Y - Ym
+        Gy = torch.matmul(Yc.transpose(1, 2), Yc)
+        lam, V = torch.linalg.eigh(Gy)
+        keep = lam > lam[..., -1:] * _rtol(prep.dtype) ** 2
+        inv_l = torch.where(keep, 1.0 / torch.where(keep, lam, torch.ones_like(lam)), 0.0)
+        W = (V * inv_l[:, None, :]) @ V.transpose(1, 2) @ torch.matmul(Yc.transpose(1, 2), X - Xm)
+        Xh = torch.matmul(Yc, W) + Xm
+        out.nmse["lstsq"] = _nmse(Xh, X, prep.total_variance)
+        if keep_arrays:
+            out.arrays["X_hat_lstsq"] = Xh
+    if "n_patterns" in metrics:
+        if act.pattern is None:
+            out.metrics["n_patterns"] = torch.full(
+                (T.shape[0],), float("nan"), dtype=prep.dtype, device=prep.device
+            )
+        else:
+            pat = act.pattern(Z)
+            counts = [torch.unique(pat[s], dim=0).shape[0] for s in range(pat.shape[0])]
+            out.metrics["n_patterns"] = torch.tensor(counts, dtype=prep.dtype, device=prep.device)
+    if any(m in metrics for m in _NEIGHBOR_METRICS):
+        assert prep.sub_idx is not None and prep.DX is not None and prep.knn_X is not None
+        Ys = Y[:, prep.sub_idx]
+        DY = torch.cdist(Ys, Ys)
+        diag = torch.arange(DY.shape[-1], device=prep.device)
+        DY[:, diag, diag] = float("inf")
+        Xs = X[prep.sub_idx]
+        tvx = ((Xs - Xs.mean(0)) ** 2).sum(-1).mean()
+        tvy = ((Ys - Ys.mean(1, keepdim=True)) ** 2).sum(-1).mean(-1)
+        scale = torch.sqrt(tvy / tvx)
+        if "collapsed_fraction" in metrics:
+            radius = collapse_tol * scale * prep.delta
+            distinct = prep.DX >= prep.delta
+            close = DY <= radius[:, None, None]
+            collapsed = (close & distinct).any(dim=-1)
+            out.metrics["collapsed_fraction"] = collapsed.to(prep.dtype).mean(-1)
+            if keep_arrays:
+                out.arrays["collapsed"] = collapsed
+        if "knn_recall" in metrics:
+            kk = prep.knn_X.shape[1]
+            knn_Y = DY.topk(kk, dim=-1, largest=False).indices  # (S, m, kk)
+            hit = (knn_Y[..., :, None] == prep.knn_X[None, :, None, :]).any(-1)
+            out.metrics["knn_recall"] = hit.to(prep.dtype).mean(dim=(-1, -2))
+    if keep_arrays:
+        out.arrays["Y"] = Y
+    return out
+
+
+@dataclass
+class CaseResult:
+    """Everything about one ``(width, seed)`` case, for plotting and inspection.
+
+    Attributes
+    ----------
+    manifold : Manifold
+        The input points and intrinsic coordinates.
+    width, seed : int
+        The case.
+    activation, method : str
+        Names of the activation and the reconstruction method.
+    T : ndarray of shape (width, d)
+        The embedding matrix.
+    b : ndarray of shape (width,) or None
+        The bias.
+    Y : ndarray of shape (n_samples, width)
+        Layer outputs ``phi(T x + b)``.
+    X_hat : ndarray of shape (n_samples, d)
+        Reconstruction with ``method``.
+    invertible : ndarray of shape (n_samples,) of bool, or None
+        Lemma 2 holds at the point (``None`` when the activation has no inverse).
+    collapsed : ndarray of shape (n_samples,) of bool
+        Collapsed points; only the neighbour subsample can be flagged (see
+        ``neighbor_index``).
+    neighbor_index : ndarray of int
+        Indices of the points used by the neighbour metrics.
+    metrics : dict
+        The case's metrics, as in a sweep's row.
+    """
+
+    manifold: Manifold
+    width: int
+    seed: int
+    activation: str
+    method: str
+    T: np.ndarray
+    b: np.ndarray | None
+    Y: np.ndarray
+    X_hat: np.ndarray
+    invertible: np.ndarray | None
+    collapsed: np.ndarray
+    neighbor_index: np.ndarray
+    metrics: dict[str, float]
+
+
+def _check_width_for(width: int, k: int, methods: Sequence[str]) -> None:
+    if width < 1:
+        raise ValueError(f"width must be >= 1, got {width}")
+    if "pinv" in methods and width < k:
+        raise ValueError(
+            f"the pseudo-inverse method needs width >= {k} (the dimension of the manifold's "
+            f"span) to undo T, got width {width}; use method='lstsq' or a larger width"
+        )
+
+
+def run_case(
+    manifold: Any = "spiral",
+    width: int = 15,
+    seed: int = 0,
+    *,
+    activation: Any = "relu",
+    method: str = "pinv",
+    embedding: str = "gaussian",
+    bias: float = 0.0,
+    n_samples: int = 1000,
+    manifold_kwargs: dict[str, Any] | None = None,
+    max_neighbor_points: int | None = 1000,
+    n_neighbors: int = 10,
+    collapse_tol: float = 0.1,
+    device: Any = "cpu",
+    dtype: Any = None,
+) -> CaseResult:
+    """Embed one manifold with one random matrix and keep every intermediate array.
+
+    Parameters
+    ----------
+    manifold : str, Manifold, array-like or (X, t), default="spiral"
+        What to embed (see :func:`manifold_lab.make_manifold`).
+    width : int, default=15
+        Width ``n`` of the layer.
+    seed : int, default=0
+        Seed of the random matrix.
+    activation : str, Activation or callable, default="relu"
+        See :func:`manifold_lab.get_activation`.
+    method : {"pinv", "lstsq", "lemma2"}, default="pinv"
+        Reconstruction back to the input space.
+    embedding : {"gaussian", "orthonormal", "uniform"}, default="gaussian"
+        Distribution of ``T``.
+    bias : float, default=0.0
+        Relative bias scale (see :func:`manifold_lab.random_embedding`).
+    n_samples : int, default=1000
+        Points, when ``manifold`` is a name.
+    manifold_kwargs : dict or None, default=None
+        Further arguments of the manifold generator.
+    max_neighbor_points : int or None, default=1000
+        Points used by the neighbour metrics (``None``: all).
+    n_neighbors : int, default=10
+        Neighbours for ``knn_recall``.
+    collapse_tol : float, default=0.1
+        Relative radius that defines collapsed points.
+    device : str or torch.device, default="cpu"
+        Where to compute.
+    dtype : {"float64", "float32"} or torch dtype, default=None
+        Precision (float64 when ``None``).
+
+    Returns
+    -------
+    result : CaseResult
+
+    Examples
+    --------
+    >>> r = run_case("spiral", width=30, seed=0, method="lemma2", n_samples=200)
+    >>> r.X_hat.shape, round(r.metrics["invertible_fraction"], 3)
+    ((200, 2), 0.995)
+    """
+    methods = check_methods(method)
+    act = get_activation(activation)
+    dev, dt = resolve_device(device), resolve_dtype(dtype)
+    m = make_manifold(manifold, n_samples, **(manifold_kwargs or {}))
+    if seed < 0:
+        raise ValueError(f"seed must be a non-negative integer, got {seed}")
+    _check_collapse_tol(collapse_tol)
+    prep = prepare(
+        m,
+        device=dev,
+        dtype=dt,
+        neighbors=True,
+        max_neighbor_points=max_neighbor_points,
+        n_neighbors=n_neighbors,
+    )
+    _check_width_for(width, prep.k, methods)
+    if methods[0] == "lemma2" and act.inverse is None:
+        raise ValueError(_no_inverse_message(act))
+    T, b = random_embedding(
+        m.ambient_dim, width, seed, kind=embedding, bias=bias, data_scale=prep.data_scale
+    )
+    Tt = torch.as_tensor(T[None], dtype=dt, device=dev)
+    bt = None if b is None else torch.as_tensor(b[None], dtype=dt, device=dev)
+    res = evaluate_chunk(
+        prep, Tt, bt, act, methods, METRICS, collapse_tol=collapse_tol, keep_arrays=True
+    )
+    metrics = {k: float(v[0]) for k, v in res.metrics.items()}
+    metrics["nmse"] = float(res.nmse[methods[0]][0])
+    collapsed = np.zeros(m.n_samples, dtype=bool)
+    assert prep.sub_idx is not None
+    sub = prep.sub_idx.cpu().numpy()
+    collapsed[sub] = res.arrays["collapsed"][0].cpu().numpy()
+    inv = res.arrays.get("invertible")
+    return CaseResult(
+        manifold=m,
+        width=int(width),
+        seed=int(seed),
+        activation=act.name,
+        method=methods[0],
+        T=T,
+        b=b,
+        Y=res.arrays["Y"][0].cpu().double().numpy(),
+        X_hat=res.arrays[f"X_hat_{methods[0]}"][0].cpu().double().numpy(),
+        invertible=None if inv is None else inv[0].cpu().numpy(),
+        collapsed=collapsed,
+        neighbor_index=sub,
+        metrics=metrics,
+    )
+
+
+def _no_inverse_message(act: Activation) -> str:
+    return (
+        f"method 'lemma2' needs an activation with an inverse on its informative coordinates "
+        f"(relu, relu6, clipped_relu, leaky_relu, softplus, identity); {act.name!r} has none. "
+        "Use method='pinv' or 'lstsq'"
+    )
+
+
+def _check_collapse_tol(collapse_tol: float) -> None:
+    if not np.isfinite(collapse_tol) or collapse_tol <= 0:
+        raise ValueError(f"collapse_tol must be a finite number > 0, got {collapse_tol}")

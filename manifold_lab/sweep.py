@@ -1,0 +1,331 @@
+"""Sweeps over widths, seeds, activations and methods, and their summaries."""
+
+from __future__ import annotations
+
+import math
+import time
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import torch
+from scipy import stats
+from tqdm.auto import tqdm
+
+from . import _sector
+from ._validation import check_seeds, check_widths, resolve_device, resolve_dtype
+from .activations import get_activation
+from .core import (
+    _NEIGHBOR_METRICS,
+    _check_collapse_tol,
+    _check_width_for,
+    _no_inverse_message,
+    _rtol,
+    check_methods,
+    check_metrics,
+    evaluate_chunk,
+    prepare,
+)
+from .embedding import _check_kind, random_embeddings
+from .manifolds import make_manifold
+from .provenance import provenance
+
+__all__ = ["ALGORITHMS", "summarize", "sweep"]
+
+ALGORITHMS = ("auto", "dense", "sector")
+"""``dense`` evaluates every point; ``sector`` is the exact O(n log N) algorithm for 2-D
+spans without bias (see ``manifold_lab._sector``); ``auto`` uses it whenever it applies."""
+
+ID_COLUMNS = (
+    "manifold",
+    "n_samples",
+    "d",
+    "k",
+    "embedding",
+    "bias",
+    "activation",
+    "method",
+    "width",
+    "seed",
+)
+
+
+def sweep(
+    manifold: Any = "spiral",
+    widths: Any = (2, 3, 5, 15, 30),
+    seeds: Any = range(10),
+    *,
+    activation: Any = "relu",
+    method: Any = "pinv",
+    metrics: Any = None,
+    embedding: str = "gaussian",
+    bias: float = 0.0,
+    n_samples: int = 1000,
+    manifold_seed: int = 0,
+    manifold_kwargs: dict[str, Any] | None = None,
+    max_neighbor_points: int | None = 1000,
+    n_neighbors: int = 10,
+    collapse_tol: float = 0.1,
+    device: Any = None,
+    dtype: Any = None,
+    algorithm: str = "auto",
+    max_chunk_elements: int = 2**21,
+    progress: bool | None = None,
+) -> pd.DataFrame:
+    """Measure information loss over widths, seeds, activations and reconstruction methods.
+
+    For each width ``n`` the matrices of all seeds are drawn independently
+    (``numpy.random.default_rng([seed, n, kind])``) and evaluated together as one batched
+    torch computation, in chunks of seeds that bound memory. A case's numbers do not depend
+    on the other widths or seeds, the chunking, or the device (up to rounding).
+
+    Parameters
+    ----------
+    manifold : str, Manifold, array-like or (X, t), default="spiral"
+        What to embed (see :func:`manifold_lab.make_manifold`).
+    widths : int, sequence of int or str, default=(2, 3, 5, 15, 30)
+        Layer widths ``n``; strings such as ``"2,3,5"`` or ``"2:64"`` (inclusive).
+    seeds : int, sequence of int or str, default=range(10)
+        Seeds of the random matrices (an int is one seed).
+    activation : str, Activation, callable or a list of them, default="relu"
+        See :func:`manifold_lab.get_activation`.
+    method : {"pinv", "lstsq", "lemma2"} or a list of them, default="pinv"
+        Reconstruction methods (see :mod:`manifold_lab.core`).
+    metrics : list of str or None, default=None
+        Metrics to compute, from :data:`manifold_lab.METRICS`; ``None`` computes all. Each
+        row always has a column for every metric; metrics not computed are NaN.
+    embedding : {"gaussian", "orthonormal", "uniform"}, default="gaussian"
+        Distribution of ``T``.
+    bias : float, default=0.0
+        Relative bias scale (see :func:`manifold_lab.random_embedding`).
+    n_samples : int, default=1000
+        Number of points when ``manifold`` is a name.
+    manifold_seed : int, default=0
+        Seed of the manifold's points (swiss roll, sphere, noise, ...).
+    manifold_kwargs : dict or None, default=None
+        Further arguments of the manifold generator, e.g. ``{"dim": 3}``.
+    max_neighbor_points : int or None, default=1000
+        Points (evenly spaced in sample order) used by ``collapsed_fraction`` and
+        ``knn_recall``; ``None`` uses all.
+    n_neighbors : int, default=10
+        Neighbours for ``knn_recall``.
+    collapse_tol : float, default=0.1
+        Relative radius for ``collapsed_fraction``.
+    device : str, torch.device or None, default=None
+        ``None`` uses CUDA when available, else the CPU.
+    dtype : {"float64", "float32"} or torch dtype, default=None
+        Precision; float64 when ``None``.
+    algorithm : {"auto", "dense", "sector"}, default="auto"
+        See :data:`ALGORITHMS`. ``"sector"`` raises when it does not apply.
+    max_chunk_elements : int, default=2**21
+        Largest ``seeds x points x width`` block held at once.
+    progress : bool or None, default=None
+        Progress bar; ``None`` shows it only on a terminal.
+
+    Returns
+    -------
+    results : pandas.DataFrame
+        Tidy: one row per (activation, method, width, seed), with columns
+        ``manifold, n_samples, d, k, embedding, bias, activation, method, width, seed``,
+        ``width_ratio`` (``width / k``) and one column per metric. ``results.attrs``
+        holds the provenance record.
+
+    Examples
+    --------
+    >>> df = sweep("spiral", widths=[2, 30], seeds=range(3), method=["pinv", "lemma2"],
+    ...            metrics=["nmse", "invertible_fraction"], n_samples=200, progress=False)
+    >>> df.shape
+    (12, 19)
+    >>> bool((df.query("width == 30 and method == 'lemma2'").nmse < 1e-20).all())
+    True
+    """
+    t0 = time.perf_counter()
+    widths_l = check_widths(widths)
+    seeds_l = check_seeds(seeds)
+    methods = check_methods(method)
+    metrics_l = check_metrics(metrics)
+    acts_in = activation if isinstance(activation, (list, tuple)) else [activation]
+    if not acts_in:
+        raise ValueError("give at least one activation")
+    acts = [get_activation(a) for a in acts_in]
+    kind = _check_kind(embedding)
+    if not np.isfinite(bias) or bias < 0:
+        raise ValueError(f"bias must be a finite number >= 0, got {bias}")
+    if algorithm not in ALGORITHMS:
+        raise ValueError(f"algorithm must be one of {ALGORITHMS}, got {algorithm!r}")
+    if max_chunk_elements < 1:
+        raise ValueError(f"max_chunk_elements must be >= 1, got {max_chunk_elements}")
+    _check_collapse_tol(collapse_tol)
+    for act in acts:
+        if "lemma2" in methods and act.inverse is None:
+            raise ValueError(_no_inverse_message(act))
+    dev, dt = resolve_device(device), resolve_dtype(dtype)
+    m = make_manifold(manifold, n_samples, random_state=manifold_seed, **(manifold_kwargs or {}))
+    neighbors = any(x in metrics_l for x in _NEIGHBOR_METRICS)
+    prep = prepare(
+        m,
+        device=dev,
+        dtype=dt,
+        neighbors=neighbors,
+        max_neighbor_points=max_neighbor_points,
+        n_neighbors=n_neighbors,
+    )
+    for w in widths_l:
+        _check_width_for(w, prep.k, methods)
+    use_sector = [
+        _sector.eligible(prep.k, bias > 0, a, methods, metrics_l) and algorithm != "dense"
+        for a in acts
+    ]
+    if algorithm == "sector" and not all(use_sector):
+        raise ValueError(
+            "algorithm='sector' needs a manifold with a 2-D linear span, no bias, a "
+            "positively homogeneous piecewise-linear activation (relu, leaky_relu, identity), "
+            f"methods in {sorted(_sector.SUPPORTED_METHODS)} and metrics in "
+            f"{sorted(_sector.SUPPORTED_METRICS)}; use algorithm='auto'"
+        )
+    sector_data = None
+    if any(use_sector):
+        sector_data = _sector.prepare_sectors(torch.matmul(prep.X, prep.U))
+
+    N, D = m.X.shape
+    m_nb = 0 if prep.sub_idx is None else int(prep.sub_idx.shape[0])
+    rows: list[dict[str, Any]] = []
+    total = len(widths_l) * len(seeds_l) * len(acts)
+    bar = tqdm(
+        total=total,
+        disable=False if progress else (None if progress is None else True),
+        desc="sweep",
+        unit="case",
+        leave=False,
+    )
+    try:
+        for act, sector in zip(acts, use_sector):
+            for w in widths_l:
+                per_seed = max(N * w, m_nb * m_nb if neighbors else 0, 1)
+                chunk = 10_000 if sector else max(1, max_chunk_elements // per_seed)
+                for start in range(0, len(seeds_l), chunk):
+                    ss = seeds_l[start : start + chunk]
+                    T_np, b_np = random_embeddings(
+                        D, w, ss, kind=kind, bias=bias, data_scale=prep.data_scale
+                    )
+                    T = torch.as_tensor(T_np, dtype=dt, device=dev)
+                    if sector:
+                        assert sector_data is not None
+                        mets, nmse = _sector.evaluate_sectors(
+                            sector_data,
+                            torch.matmul(T, prep.U),
+                            act,
+                            methods,
+                            metrics_l,
+                            prep.total_variance,
+                            _rtol(dt),
+                        )
+                    else:
+                        b = None if b_np is None else torch.as_tensor(b_np, dtype=dt, device=dev)
+                        res = evaluate_chunk(
+                            prep, T, b, act, methods, metrics_l, collapse_tol=collapse_tol
+                        )
+                        mets, nmse = res.metrics, res.nmse
+                    mets_np = {k: v.double().cpu().numpy() for k, v in mets.items()}
+                    nmse_np = {k: v.double().cpu().numpy() for k, v in nmse.items()}
+                    for j, s in enumerate(ss):
+                        for meth in methods:
+                            row: dict[str, Any] = {
+                                "manifold": m.name,
+                                "n_samples": N,
+                                "d": D,
+                                "k": prep.k,
+                                "embedding": kind,
+                                "bias": float(bias),
+                                "activation": act.name,
+                                "method": meth,
+                                "width": w,
+                                "seed": s,
+                                "width_ratio": w / prep.k,
+                            }
+                            for name in check_metrics(None):
+                                if name == "nmse":
+                                    val = nmse_np[meth][j] if "nmse" in metrics_l else math.nan
+                                else:
+                                    val = mets_np[name][j] if name in mets_np else math.nan
+                                row[name] = float(val)
+                            rows.append(row)
+                    bar.update(len(ss))
+    finally:
+        bar.close()
+    df = pd.DataFrame(rows)
+    params = {
+        "manifold": m.name,
+        "manifold_params": m.params,
+        "manifold_seed": manifold_seed,
+        "widths": widths_l,
+        "seeds": seeds_l,
+        "activations": [a.name for a in acts],
+        "methods": methods,
+        "metrics": metrics_l,
+        "embedding": kind,
+        "bias": bias,
+        "max_neighbor_points": max_neighbor_points,
+        "n_neighbors": n_neighbors,
+        "collapse_tol": collapse_tol,
+        "device": str(dev),
+        "dtype": str(dt).replace("torch.", ""),
+        "algorithm": "sector" if all(use_sector) else ("dense" if not any(use_sector) else "mixed"),
+    }
+    df.attrs["provenance"] = provenance(params, elapsed_s=round(time.perf_counter() - t0, 4))
+    return df
+
+
+def summarize(
+    df: pd.DataFrame,
+    *,
+    metrics: Any = None,
+    by: Any = None,
+    confidence: float = 0.95,
+) -> pd.DataFrame:
+    """Mean and confidence interval over seeds, in long (tidy) form.
+
+    Parameters
+    ----------
+    df : pandas.DataFrame
+        Output of :func:`sweep`.
+    metrics : list of str or None, default=None
+        Metrics to summarise; ``None`` takes every metric column that is not all NaN.
+    by : list of str or None, default=None
+        Grouping columns; ``None`` groups by every identifying column except ``seed``.
+    confidence : float, default=0.95
+        Level of the two-sided Student-t interval ``mean +- t * std / sqrt(n)``.
+
+    Returns
+    -------
+    summary : pandas.DataFrame
+        Columns: the grouping columns, ``metric``, ``mean``, ``std``, ``n_seeds``,
+        ``sem``, ``ci_low``, ``ci_high``. With one seed the interval is NaN.
+
+    Examples
+    --------
+    >>> df = sweep("circle", widths=[3], seeds=range(5), metrics=["nmse"], progress=False)
+    >>> s = summarize(df)
+    >>> s[["width", "metric", "n_seeds"]].values.tolist()
+    [[3, 'nmse', 5]]
+    """
+    if not 0 < confidence < 1:
+        raise ValueError(f"confidence must be in (0, 1), got {confidence}")
+    if "seed" not in df.columns:
+        raise ValueError("df has no 'seed' column: pass the output of manifold_lab.sweep")
+    if metrics is None:
+        metrics = [c for c in check_metrics(None) if c in df.columns and df[c].notna().any()]
+    else:
+        metrics = check_metrics(metrics)
+    if by is None:
+        by = [c for c in (*ID_COLUMNS, "width_ratio") if c in df.columns and c != "seed"]
+    long = df.melt(id_vars=list(by), value_vars=list(metrics), var_name="metric")
+    g = long.groupby([*by, "metric"], sort=True, dropna=False)["value"]
+    out = g.agg(mean="mean", std="std", n_seeds="count").reset_index()
+    out["sem"] = out["std"] / np.sqrt(out["n_seeds"])
+    tcrit = stats.t.ppf(0.5 + confidence / 2, np.maximum(out["n_seeds"] - 1, 1))
+    half = np.where(out["n_seeds"] > 1, tcrit * out["sem"], np.nan)
+    out["ci_low"] = out["mean"] - half
+    out["ci_high"] = out["mean"] + half
+    out.attrs["provenance"] = df.attrs.get("provenance", {})
+    return out
