@@ -78,7 +78,7 @@ def evaluate_sectors(
     rtol: float,
 ) -> tuple[dict[str, Tensor], dict[str, Tensor]]:
     """Metrics for matrices ``C = T U`` of shape (S, n, 2); returns (metrics, nmse)."""
-    S, n, _ = C.shape
+    n = C.shape[1]
     dtype, device = C.dtype, C.device
     pi = torch.pi
     alpha = torch.atan2(C[..., 1], C[..., 0])  # (S, n)
@@ -90,7 +90,7 @@ def evaluate_sectors(
     u = torch.stack([torch.cos(mid), torch.sin(mid)], dim=-1)  # (S, 2n, 2)
     z = torch.matmul(u, C.transpose(1, 2))  # (S, 2n, n): pre-activation direction
     M = data.theta.shape[0]
-    pos = torch.searchsorted(data.theta.expand(S, M).contiguous(), beta.contiguous())
+    pos = torch.searchsorted(data.theta, beta)
     pos_ext = torch.cat([pos, pos[:, :1] + M], dim=1)  # (S, 2n + 1)
     P = data.prefix
     Q = P[pos_ext[:, 1:]] - P[pos_ext[:, :-1]]  # (S, 2n, 3)
@@ -113,16 +113,17 @@ def evaluate_sectors(
     if "pinv" in methods:
         Pinv = torch.linalg.pinv(C)  # (S, 2, n)
         slopes = act.derivative(z)  # (S, 2n, n)
-        Ms = torch.einsum("skn,stn,snl->stkl", Pinv, slopes, C)
+        Ms = (Pinv[:, None] * slopes[:, :, None, :]) @ C[:, None]
         out_nmse["pinv"] = err(Ms) / denom
     if "lemma2" in methods or "invertible_fraction" in metrics:
         assert act.inverse is not None
         inf = act.inverse(act.fn(z))[1].to(dtype)  # (S, 2n, n)
-        G = torch.einsum("snk,stn,snl->stkl", C, inf, C)
+        Ct = C.transpose(1, 2)[:, None]  # (S, 1, 2, n)
+        G = (Ct * inf[:, :, None, :]) @ C[:, None]
         Ginv, lmin = _small_psd_2x2(G, tol[:, None])
         invertible = (lmin > tol[:, None]).to(dtype)
         inf0 = act.inverse(act.fn(torch.zeros(1, 1, n, dtype=dtype, device=device)))[1].to(dtype)
-        G0 = torch.einsum("snk,stn,snl->stkl", C, inf0.expand(S, 1, n), C)
+        G0 = (Ct * inf0[:, :, None, :]) @ C[:, None]
         inv0 = (_small_psd_2x2(G0, tol[:, None])[1] > tol[:, None]).to(dtype)[:, 0]
         if "invertible_fraction" in metrics:
             frac = (counts * invertible).sum(-1) + data.n_origin * inv0
@@ -130,10 +131,17 @@ def evaluate_sectors(
         if "lemma2" in methods:
             out_nmse["lemma2"] = err(Ginv @ G) / denom
     if "n_patterns" in metrics:
+        # The pattern of a positively homogeneous activation depends on the signs only. If
+        # it tells signs apart, the sectors of the central arrangement have distinct
+        # patterns; otherwise (identity) they all share one.
         assert act.pattern is not None
         pats = act.pattern(z)  # (S, 2n, n)
         visited = counts > 0
-        n_pat = visited.to(dtype).sum(-1)
+        probe = act.pattern(torch.tensor([1.0, -1.0], dtype=dtype, device=device))
+        if bool(probe[0] != probe[1]):
+            n_pat = visited.to(dtype).sum(-1)
+        else:
+            n_pat = visited.any(-1).to(dtype)
         if data.n_origin:
             p0 = act.pattern(torch.zeros(1, 1, n, dtype=dtype, device=device))
             same = ((pats == p0).all(-1) & visited).any(-1)

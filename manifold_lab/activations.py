@@ -42,6 +42,10 @@ class Activation:
     pattern : callable or None
         ``pattern(z) -> int8 tensor``: index of the linear piece of each coordinate.
         ``None`` for smooth activations, which have no linear regions.
+    positively_homogeneous : bool
+        ``fn(a z) = a fn(z)`` for ``a > 0`` (ReLU, leaky ReLU, identity).
+    check_output : bool
+        Check every output for NaN and infinity (set for user callables).
     """
 
     name: str
@@ -50,6 +54,7 @@ class Activation:
     inverse: Callable[[Tensor], tuple[Tensor, Tensor]] | None = None
     pattern: Callable[[Tensor], Tensor] | None = None
     positively_homogeneous: bool = False
+    check_output: bool = False
 
     def __call__(self, z: Tensor) -> Tensor:
         return self.fn(z)
@@ -213,7 +218,10 @@ def _from_callable(fn: Callable[[Tensor], Tensor], name: str | None = None) -> A
         return g.detach()
 
     return Activation(
-        name=name or getattr(fn, "__name__", "callable"), fn=fn, derivative=derivative
+        name=name or getattr(fn, "__name__", "callable"),
+        fn=fn,
+        derivative=derivative,
+        check_output=True,
     )
 
 

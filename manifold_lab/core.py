@@ -247,7 +247,7 @@ def evaluate_chunk(
     if b is not None:
         Z = Z + b[:, None, :]
     Y = act.fn(Z)
-    if not torch.isfinite(Y).all():
+    if act.check_output and not torch.isfinite(Y).all():
         raise ValueError(
             f"the activation {act.name!r} produced NaN or infinite values; check the callable"
         )
@@ -294,15 +294,18 @@ def evaluate_chunk(
         if keep_arrays:
             out.arrays["X_hat_pinv"] = Xh
     if "lstsq" in methods:
-        Ym = Y.mean(dim=1, keepdim=True)
-        Xm = X.mean(dim=0)
-        Yc = Y - Ym
+        # Normal equations in float64 whatever the working precision: the Gram matrix
+        # squares the condition number, which float32 cannot afford.
+        Yc = (Y - Y.mean(dim=1, keepdim=True)).to(torch.float64)
+        X64 = X.to(torch.float64)
+        Xm = X64.mean(dim=0)
         Gy = torch.matmul(Yc.transpose(1, 2), Yc)
         lam, V = torch.linalg.eigh(Gy)
-        keep = lam > lam[..., -1:] * _rtol(prep.dtype) ** 2
+        cut = 1e-14 if prep.dtype == torch.float64 else 1e-12
+        keep = lam > lam[..., -1:] * cut
         inv_l = torch.where(keep, 1.0 / torch.where(keep, lam, torch.ones_like(lam)), 0.0)
-        W = (V * inv_l[:, None, :]) @ V.transpose(1, 2) @ torch.matmul(Yc.transpose(1, 2), X - Xm)
-        Xh = torch.matmul(Yc, W) + Xm
+        W = (V * inv_l[:, None, :]) @ V.transpose(1, 2) @ torch.matmul(Yc.transpose(1, 2), X64 - Xm)
+        Xh = (torch.matmul(Yc, W) + Xm).to(prep.dtype)
         out.nmse["lstsq"] = _nmse(Xh, X, prep.total_variance)
         if keep_arrays:
             out.arrays["X_hat_lstsq"] = Xh

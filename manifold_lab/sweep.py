@@ -69,7 +69,7 @@ def sweep(
     device: Any = None,
     dtype: Any = None,
     algorithm: str = "auto",
-    max_chunk_elements: int = 2**21,
+    max_chunk_elements: int = 2**18,
     progress: bool | None = None,
 ) -> pd.DataFrame:
     """Measure information loss over widths, seeds, activations and reconstruction methods.
@@ -117,7 +117,7 @@ def sweep(
         Precision; float64 when ``None``.
     algorithm : {"auto", "dense", "sector"}, default="auto"
         See :data:`ALGORITHMS`. ``"sector"`` raises when it does not apply.
-    max_chunk_elements : int, default=2**21
+    max_chunk_elements : int, default=2**18
         Largest ``seeds x points x width`` block held at once.
     progress : bool or None, default=None
         Progress bar; ``None`` shows it only on a terminal.
@@ -199,7 +199,7 @@ def sweep(
         leave=False,
     )
     try:
-        for act, sector in zip(acts, use_sector):
+        for act, sector in zip(acts, use_sector, strict=True):
             for w in widths_l:
                 per_seed = max(N * w, m_nb * m_nb if neighbors else 0, 1)
                 chunk = 10_000 if sector else max(1, max_chunk_elements // per_seed)
