@@ -41,7 +41,7 @@ def check_random_state(seed: Any = None) -> np.random.Generator:
     if seed is None or isinstance(seed, (numbers.Integral, np.random.SeedSequence)):
         if isinstance(seed, numbers.Integral) and not isinstance(seed, bool) and seed < 0:
             raise ValueError(f"random_state must be a non-negative integer, got {seed}")
-        return np.random.default_rng(seed)
+        return np.random.default_rng(seed)  # type: ignore[arg-type]
     if isinstance(seed, np.random.Generator):
         return seed
     raise ValueError(

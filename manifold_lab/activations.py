@@ -218,7 +218,7 @@ def _from_callable(fn: Callable[[Tensor], Tensor], name: str | None = None) -> A
         return g.detach()
 
     return Activation(
-        name=name or getattr(fn, "__name__", "callable"),
+        name=name or str(getattr(fn, "__name__", "callable")),
         fn=fn,
         derivative=derivative,
         check_output=True,

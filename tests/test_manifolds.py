@@ -40,7 +40,7 @@ def test_spiral_matches_the_paper() -> None:
 
 
 def test_subspace_and_ball_lie_in_a_k_dim_subspace() -> None:
-    X, t = ml.make_subspace(200, dim=3, ambient_dim=10, random_state=0)
+    X, _ = ml.make_subspace(200, dim=3, ambient_dim=10, random_state=0)
     assert np.linalg.matrix_rank(X) == 3
     Xb, tb = ml.make_ball(500, dim=4, ambient_dim=9, radius=2.0, random_state=1)
     assert np.linalg.matrix_rank(Xb) == 4
@@ -52,7 +52,7 @@ def test_sphere_and_torus_geometry() -> None:
     X, _ = ml.make_sphere(100, dim=4, radius=3.0, random_state=0)
     assert X.shape == (100, 5)
     np.testing.assert_allclose(np.linalg.norm(X, axis=1), 3.0)
-    T, (u, v) = ml.make_torus(100, random_state=0)[0], ml.make_torus(100, random_state=0)[1].T
+    T = ml.make_torus(100, random_state=0)[0]
     np.testing.assert_allclose(np.hypot(np.hypot(T[:, 0], T[:, 1]) - 2.0, T[:, 2]), 1.0)
 
 
