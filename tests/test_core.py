@@ -206,3 +206,16 @@ def test_metric_columns_and_nan_for_unrequested() -> None:
     df = ml.sweep("circle", widths=[4], seeds=[0], metrics=["nmse"], progress=False)
     assert set(ml.METRICS) <= set(df.columns)
     assert df.invertible_fraction.isna().all()
+
+
+def test_count_patterns_equals_unique_rows() -> None:
+    from manifold_lab.core import count_patterns
+
+    g = torch.Generator().manual_seed(0)
+    for n in (3, 31, 32, 70):
+        p = torch.randint(0, 3, (3, 400, n), generator=g).to(torch.int8)
+        p[:, 200:] = p[:, :200]
+        if n > 10:
+            p[:, :, : n // 2] = 0
+        ref = [torch.unique(p[s], dim=0).shape[0] for s in range(3)]
+        assert count_patterns(p).tolist() == ref
