@@ -272,10 +272,11 @@ def evaluate_chunk(
         )
     C = torch.matmul(T, U)  # (S, n, k)
     k = C.shape[-1]
-    smax = torch.linalg.matrix_norm(C, ord=2)  # (S,)
-    tol = (_rtol(prep.dtype) * smax) ** 2  # (S,)
-    CC = (C[..., :, None] * C[..., None, :]).reshape(C.shape[0], C.shape[1], k * k)
     need_inverse = "lemma2" in methods or "invertible_fraction" in metrics
+    if need_inverse or "jacobian_min_sv" in metrics:
+        smax = torch.linalg.matrix_norm(C, ord=2)  # (S,)
+        tol = (_rtol(prep.dtype) * smax) ** 2  # (S,)
+        CC = (C[..., :, None] * C[..., None, :]).reshape(C.shape[0], C.shape[1], k * k)
     informative = None
     if need_inverse and act.inverse is not None:
         Zhat, informative = act.inverse(Y)
@@ -392,6 +393,9 @@ class CaseResult:
         Indices of the points used by the neighbour metrics.
     metrics : dict
         The case's metrics, as in a sweep's row.
+    k : int
+        Dimension of the manifold's linear span (what Lemma 2 and Theorem 1 need; a
+        2-sphere in R^3 spans 3 dimensions, any noise makes it the ambient dimension).
     """
 
     manifold: Manifold
@@ -407,6 +411,7 @@ class CaseResult:
     collapsed: np.ndarray
     neighbor_index: np.ndarray
     metrics: dict[str, float]
+    k: int
 
 
 def _check_width_for(width: int, k: int, methods: Sequence[str]) -> None:
@@ -429,6 +434,7 @@ def run_case(
     embedding: str = "gaussian",
     bias: float = 0.0,
     n_samples: int = 1000,
+    manifold_seed: int = 0,
     manifold_kwargs: dict[str, Any] | None = None,
     max_neighbor_points: int | None = 1000,
     n_neighbors: int = 10,
@@ -456,6 +462,9 @@ def run_case(
         Relative bias scale (see :func:`manifold_lab.random_embedding`).
     n_samples : int, default=1000
         Points, when ``manifold`` is a name.
+    manifold_seed : int, default=0
+        Seed of the manifold's points (random manifolds, noise), as in
+        :func:`manifold_lab.sweep`.
     manifold_kwargs : dict or None, default=None
         Further arguments of the manifold generator.
     max_neighbor_points : int or None, default=1000
@@ -482,7 +491,7 @@ def run_case(
     methods = check_methods(method)
     act = get_activation(activation)
     dev, dt = resolve_device(device), resolve_dtype(dtype)
-    m = make_manifold(manifold, n_samples, **(manifold_kwargs or {}))
+    m = make_manifold(manifold, n_samples, random_state=manifold_seed, **_kw(manifold_kwargs))
     if seed < 0:
         raise ValueError(f"seed must be a non-negative integer, got {seed}")
     _check_collapse_tol(collapse_tol)
@@ -526,6 +535,7 @@ def run_case(
         collapsed=collapsed,
         neighbor_index=sub,
         metrics=metrics,
+        k=prep.k,
     )
 
 
@@ -540,3 +550,12 @@ def _no_inverse_message(act: Activation) -> str:
 def _check_collapse_tol(collapse_tol: float) -> None:
     if not np.isfinite(collapse_tol) or collapse_tol <= 0:
         raise ValueError(f"collapse_tol must be a finite number > 0, got {collapse_tol}")
+
+
+def _kw(manifold_kwargs: dict[str, Any] | None) -> dict[str, Any]:
+    kwargs = dict(manifold_kwargs or {})
+    if "random_state" in kwargs:
+        raise ValueError(
+            "pass the seed of the manifold's points as manifold_seed=..., not in manifold_kwargs"
+        )
+    return kwargs

@@ -1,9 +1,14 @@
 """Random embedding matrices ``T`` (width x d) and biases, reproducible per (width, seed).
 
-The matrix for a given ``(seed, width, kind)`` is drawn from its own NumPy generator,
-``numpy.random.default_rng([seed, width, kind_id])``, on the CPU in float64. It therefore
-does not depend on which other widths or seeds are swept, on chunking, or on the device the
-computation later runs on.
+Matrices are *nested* across widths: for a seed, ``T`` of width ``n`` is the first ``n``
+rows of one infinite stream of rows, drawn by ``numpy.random.default_rng([seed, stream])``
+on the CPU in float64. Widening a layer therefore adds channels to the same layer (common
+random numbers across widths, which makes width curves smoother without biasing any
+per-width mean), and the matrix for ``(width, seed)`` depends on nothing else: not on the
+other widths or seeds swept, the chunking, or the device the computation later runs on.
+
+``"gaussian"`` and ``"orthonormal"`` share the Gaussian stream (the orthonormal matrix is
+the Gaussian one orthonormalised); ``"uniform"`` has its own; the bias has its own.
 """
 
 from __future__ import annotations
@@ -14,8 +19,10 @@ import numpy as np
 
 __all__ = ["EMBEDDINGS", "random_embedding", "random_embeddings"]
 
-EMBEDDINGS: dict[str, int] = {"gaussian": 0, "orthonormal": 1, "uniform": 2}
-"""Embedding kinds and the id that enters their random stream."""
+EMBEDDINGS: dict[str, int] = {"gaussian": 0, "orthonormal": 0, "uniform": 2}
+"""Embedding kinds and the random stream their rows come from."""
+
+_BIAS_STREAM = 100
 
 
 def _check_kind(kind: str) -> str:
@@ -23,6 +30,56 @@ def _check_kind(kind: str) -> str:
     if key not in EMBEDDINGS:
         raise ValueError(f"unknown embedding {kind!r}; choose one of {sorted(EMBEDDINGS)}")
     return key
+
+
+def _check_args(d: int, width: int, seeds: Sequence[int], kind: str, bias: float) -> str:
+    key = _check_kind(kind)
+    if width < 1:
+        raise ValueError(f"width must be >= 1, got {width}")
+    if d < 1:
+        raise ValueError(f"d must be >= 1, got {d}")
+    if len(seeds) == 0:
+        raise ValueError("no seeds given")
+    if min(seeds) < 0:
+        raise ValueError(f"seed must be a non-negative integer, got {min(seeds)}")
+    if not np.isfinite(bias) or bias < 0:
+        raise ValueError(f"bias must be a finite number >= 0, got {bias}")
+    return key
+
+
+def draw_rows(
+    d: int, max_width: int, seeds: Sequence[int], kind: str, bias: bool
+) -> tuple[np.ndarray, np.ndarray | None]:
+    """The first ``max_width`` raw rows of each seed's stream (and raw N(0, 1) biases).
+
+    Returns arrays of shape (n_seeds, max_width, d) and (n_seeds, max_width) or None; any
+    prefix of them is what a smaller ``max_width`` would give.
+    """
+    stream = EMBEDDINGS[kind]
+    rows = np.empty((len(seeds), max_width, d))
+    b = np.empty((len(seeds), max_width)) if bias else None
+    for i, s in enumerate(seeds):
+        rng = np.random.default_rng([int(s), stream])
+        if kind == "uniform":
+            rows[i] = rng.uniform(-np.sqrt(3.0), np.sqrt(3.0), (max_width, d))
+        else:
+            rows[i] = rng.standard_normal((max_width, d))
+        if b is not None:
+            b[i] = np.random.default_rng([int(s), _BIAS_STREAM]).standard_normal(max_width)
+    return rows, b
+
+
+def finish(rows: np.ndarray, kind: str) -> np.ndarray:
+    """Turn raw rows of shape (..., width, d) into the embedding matrices of ``kind``."""
+    if kind != "orthonormal":
+        return rows
+    width, d = rows.shape[-2:]
+    tall = width >= d
+    G = rows if tall else np.swapaxes(rows, -1, -2)
+    Q, R = np.linalg.qr(G)
+    signs = np.where(np.diagonal(R, axis1=-2, axis2=-1) < 0, -1.0, 1.0)
+    Q = Q * signs[..., None, :]
+    return (Q if tall else np.swapaxes(Q, -1, -2)) * np.sqrt(width)
 
 
 def random_embedding(
@@ -43,12 +100,15 @@ def random_embedding(
     width : int
         Output dimension ``n``.
     seed : int
-        Non-negative seed. The same ``(seed, width, kind)`` always gives the same matrix.
+        Non-negative seed. The same ``(seed, width, kind)`` always gives the same matrix,
+        and ``T`` of width ``n`` is the first ``n`` rows of ``T`` of any larger width
+        (for ``"orthonormal"``: of the Gaussian matrix it orthonormalises).
     kind : {"gaussian", "orthonormal", "uniform"}, default="gaussian"
-        ``"gaussian"``: i.i.d. N(0, 1) entries, as in the paper. ``"orthonormal"``: a Haar
-        random matrix with orthonormal columns (orthonormal rows when ``width < d``), scaled
-        by ``sqrt(width)`` so that ``||T||_F`` matches the Gaussian case on average.
-        ``"uniform"``: i.i.d. entries uniform on ``[-sqrt(3), sqrt(3)]`` (unit variance).
+        ``"gaussian"``: i.i.d. N(0, 1) entries, as in the paper. ``"orthonormal"``: the
+        Gaussian matrix with its columns orthonormalised (its rows when ``width < d``; a
+        Haar random matrix), scaled by ``sqrt(width)`` so that ``||T||_F`` matches the
+        Gaussian case on average. ``"uniform"``: i.i.d. entries uniform on
+        ``[-sqrt(3), sqrt(3)]`` (unit variance).
     bias : float, default=0.0
         Relative bias scale. The bias is ``b_j ~ N(0, (bias * data_scale)^2)``; with
         ``data_scale`` the root-mean-square norm of the points, a Gaussian row's
@@ -67,33 +127,11 @@ def random_embedding(
     >>> T, b = random_embedding(2, 5, seed=0)
     >>> T.shape, b is None
     ((5, 2), True)
-    >>> bool(np.array_equal(T, random_embedding(2, 5, seed=0)[0]))
+    >>> bool(np.array_equal(T, random_embedding(2, 30, seed=0)[0][:5]))
     True
     """
-    key = _check_kind(kind)
-    if width < 1:
-        raise ValueError(f"width must be >= 1, got {width}")
-    if d < 1:
-        raise ValueError(f"d must be >= 1, got {d}")
-    if seed < 0:
-        raise ValueError(f"seed must be a non-negative integer, got {seed}")
-    if not np.isfinite(bias) or bias < 0:
-        raise ValueError(f"bias must be a finite number >= 0, got {bias}")
-    rng = np.random.default_rng([int(seed), int(width), EMBEDDINGS[key]])
-    if key == "gaussian":
-        T = rng.standard_normal((width, d))
-    elif key == "uniform":
-        T = rng.uniform(-np.sqrt(3.0), np.sqrt(3.0), (width, d))
-    else:
-        tall = width >= d
-        G = rng.standard_normal((width, d) if tall else (d, width))
-        Q, R = np.linalg.qr(G)
-        Q = Q * np.where(np.diag(R) < 0, -1.0, 1.0)
-        T = (Q if tall else Q.T) * np.sqrt(width)
-    b = None
-    if bias > 0:
-        b = bias * float(data_scale) * rng.standard_normal(width)
-    return T, b
+    T, b = random_embeddings(d, width, [seed], kind=kind, bias=bias, data_scale=data_scale)
+    return T[0], None if b is None else b[0]
 
 
 def random_embeddings(
@@ -121,11 +159,7 @@ def random_embeddings(
     T : ndarray of shape (n_seeds, width, d)
     b : ndarray of shape (n_seeds, width) or None
     """
-    Ts, bs = [], []
-    for s in seeds:
-        T, b = random_embedding(d, width, int(s), kind=kind, bias=bias, data_scale=data_scale)
-        Ts.append(T)
-        bs.append(b)
-    T_all = np.stack(Ts)
-    b_all = None if bias == 0 else np.stack(bs)  # type: ignore[arg-type]
-    return T_all, b_all
+    seeds = [int(s) for s in seeds]
+    key = _check_args(d, width, seeds, kind, bias)
+    rows, b = draw_rows(d, width, seeds, key, bias > 0)
+    return finish(rows, key), None if b is None else b * (bias * float(data_scale))

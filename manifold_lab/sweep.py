@@ -17,8 +17,10 @@ from ._validation import check_seeds, check_widths, resolve_device, resolve_dtyp
 from .activations import get_activation
 from .core import (
     _NEIGHBOR_METRICS,
+    METRICS,
     _check_collapse_tol,
     _check_width_for,
+    _kw,
     _no_inverse_message,
     _rtol,
     check_methods,
@@ -26,7 +28,7 @@ from .core import (
     evaluate_chunk,
     prepare,
 )
-from .embedding import _check_kind, random_embeddings
+from .embedding import _check_kind, draw_rows, finish
 from .manifolds import make_manifold
 from .provenance import provenance
 
@@ -135,7 +137,7 @@ def sweep(
     >>> df = sweep("spiral", widths=[2, 30], seeds=range(3), method=["pinv", "lemma2"],
     ...            metrics=["nmse", "invertible_fraction"], n_samples=200, progress=False)
     >>> df.shape
-    (12, 19)
+    (12, 17)
     >>> bool((df.query("width == 30 and method == 'lemma2'").nmse < 1e-20).all())
     True
     """
@@ -160,7 +162,7 @@ def sweep(
         if "lemma2" in methods and act.inverse is None:
             raise ValueError(_no_inverse_message(act))
     dev, dt = resolve_device(device), resolve_dtype(dtype)
-    m = make_manifold(manifold, n_samples, random_state=manifold_seed, **(manifold_kwargs or {}))
+    m = make_manifold(manifold, n_samples, random_state=manifold_seed, **_kw(manifold_kwargs))
     neighbors = any(x in metrics_l for x in _NEIGHBOR_METRICS)
     prep = prepare(
         m,
@@ -189,7 +191,7 @@ def sweep(
 
     N, D = m.X.shape
     m_nb = 0 if prep.sub_idx is None else int(prep.sub_idx.shape[0])
-    rows: list[dict[str, Any]] = []
+    blocks: list[dict[str, Any]] = []
     total = len(widths_l) * len(seeds_l) * len(acts)
     bar = tqdm(
         total=total,
@@ -198,62 +200,67 @@ def sweep(
         unit="case",
         leave=False,
     )
+    w_max = widths_l[-1]
+    # Seeds are processed in blocks whose raw rows (at the largest width) are drawn once;
+    # every width takes a prefix (see manifold_lab.embedding).
+    block_seeds = max(1, min(len(seeds_l), 2**22 // max(1, w_max * D)))
     try:
-        for act, sector in zip(acts, use_sector, strict=True):
-            for w in widths_l:
-                per_seed = max(N * w, m_nb * m_nb if neighbors else 0, 1)
-                chunk = 10_000 if sector else max(1, max_chunk_elements // per_seed)
-                for start in range(0, len(seeds_l), chunk):
-                    ss = seeds_l[start : start + chunk]
-                    T_np, b_np = random_embeddings(
-                        D, w, ss, kind=kind, bias=bias, data_scale=prep.data_scale
-                    )
-                    T = torch.as_tensor(T_np, dtype=dt, device=dev)
-                    if sector:
-                        assert sector_data is not None
-                        mets, nmse = _sector.evaluate_sectors(
-                            sector_data,
-                            torch.matmul(T, prep.U),
-                            act,
-                            methods,
-                            metrics_l,
-                            prep.total_variance,
-                            _rtol(dt),
-                        )
-                    else:
-                        b = None if b_np is None else torch.as_tensor(b_np, dtype=dt, device=dev)
-                        res = evaluate_chunk(
-                            prep, T, b, act, methods, metrics_l, collapse_tol=collapse_tol
-                        )
-                        mets, nmse = res.metrics, res.nmse
-                    mets_np = {k: v.double().cpu().numpy() for k, v in mets.items()}
-                    nmse_np = {k: v.double().cpu().numpy() for k, v in nmse.items()}
-                    for j, s in enumerate(ss):
-                        for meth in methods:
-                            row: dict[str, Any] = {
-                                "manifold": m.name,
-                                "n_samples": N,
-                                "d": D,
-                                "k": prep.k,
-                                "embedding": kind,
-                                "bias": float(bias),
-                                "activation": act.name,
-                                "method": meth,
-                                "width": w,
-                                "seed": s,
-                                "width_ratio": w / prep.k,
-                            }
-                            for name in check_metrics(None):
-                                if name == "nmse":
-                                    val = nmse_np[meth][j] if "nmse" in metrics_l else math.nan
-                                else:
-                                    val = mets_np[name][j] if name in mets_np else math.nan
-                                row[name] = float(val)
-                            rows.append(row)
-                    bar.update(len(ss))
+        for b0 in range(0, len(seeds_l), block_seeds):
+            block_ss = seeds_l[b0 : b0 + block_seeds]
+            raw_T, raw_b = draw_rows(D, w_max, block_ss, kind, bias > 0)
+            for ai, (act, sector) in enumerate(zip(acts, use_sector, strict=True)):
+                for w in widths_l:
+                    per_seed = max(N * w, m_nb * m_nb if neighbors else 0, 1)
+                    chunk = len(block_ss) if sector else max(1, max_chunk_elements // per_seed)
+                    for start in range(0, len(block_ss), chunk):
+                        ss = block_ss[start : start + chunk]
+                        sl = slice(start, start + len(ss))
+                        T = torch.as_tensor(finish(raw_T[sl, :w], kind), dtype=dt, device=dev)
+                        b = None
+                        if raw_b is not None:
+                            b_np = raw_b[sl, :w] * (bias * prep.data_scale)
+                            b = torch.as_tensor(b_np, dtype=dt, device=dev)
+                        if sector:
+                            assert sector_data is not None
+                            mets, nmse = _sector.evaluate_sectors(
+                                sector_data,
+                                torch.matmul(T, prep.U),
+                                act,
+                                methods,
+                                metrics_l,
+                                prep.total_variance,
+                                _rtol(dt),
+                            )
+                        else:
+                            res = evaluate_chunk(
+                                prep, T, b, act, methods, metrics_l, collapse_tol=collapse_tol
+                            )
+                            mets, nmse = res.metrics, res.nmse
+                        blocks.append(_block(ai, act.name, w, ss, methods, metrics_l, mets, nmse))
+                        bar.update(len(ss))
     finally:
         bar.close()
-    df = pd.DataFrame(rows)
+    sizes = [len(b["seed"]) for b in blocks]
+    df = pd.DataFrame(
+        {
+            col: np.concatenate(
+                [np.broadcast_to(b[col], (s,)) for b, s in zip(blocks, sizes, strict=True)]
+            )
+            for col in blocks[0]
+        }
+    )
+    for col, value in (
+        ("manifold", m.name),
+        ("n_samples", N),
+        ("d", D),
+        ("k", prep.k),
+        ("embedding", kind),
+        ("bias", float(bias)),
+    ):
+        df[col] = value
+    df["width_ratio"] = df["width"] / prep.k
+    order = np.lexsort((df["_method"], df["seed"], df["width"], df["_act"]))
+    df = df.iloc[order].reset_index(drop=True)[[*ID_COLUMNS, "width_ratio", *METRICS]]
     params = {
         "manifold": m.name,
         "manifold_params": m.params,
@@ -274,6 +281,37 @@ def sweep(
     }
     df.attrs["provenance"] = provenance(params, elapsed_s=round(time.perf_counter() - t0, 4))
     return df
+
+
+def _block(
+    act_index: int,
+    act_name: str,
+    width: int,
+    seeds: list[int],
+    methods: list[str],
+    metrics: list[str],
+    mets: dict[str, torch.Tensor],
+    nmse: dict[str, torch.Tensor],
+) -> dict[str, Any]:
+    """Columns for one chunk: rows ordered by seed, then method."""
+    n_m = len(methods)
+    block: dict[str, Any] = {
+        "_act": act_index,
+        "activation": act_name,
+        "_method": np.tile(np.arange(n_m), len(seeds)),
+        "method": np.tile(methods, len(seeds)),
+        "width": width,
+        "seed": np.repeat(seeds, n_m),
+    }
+    for name in METRICS:
+        if name == "nmse" and "nmse" in metrics:
+            vals = [nmse[x].double().cpu().numpy() for x in methods]
+            block[name] = np.stack(vals, 1).ravel()
+        elif name in mets:
+            block[name] = np.repeat(mets[name].double().cpu().numpy(), n_m)
+        else:
+            block[name] = math.nan
+    return block
 
 
 def summarize(

@@ -36,7 +36,21 @@ def test_embeddings_reproducible_and_independent(kind: str) -> None:
     np.testing.assert_array_equal(T1, T2)
     stack, _ = ml.random_embeddings(3, 8, [4, 5, 6], kind=kind)
     np.testing.assert_array_equal(stack[1], T1)
-    assert not np.array_equal(ml.random_embedding(3, 9, 5, kind=kind)[0][:8], T1)
+    assert not np.array_equal(ml.random_embedding(3, 8, 6, kind=kind)[0], T1)
+    wider = ml.random_embedding(3, 9, 5, kind=kind)[0]
+    if kind == "orthonormal":  # the orthonormalised nested Gaussian rows
+        G = ml.random_embedding(3, 9, 5)[0]
+        Q = wider / 3.0
+        np.testing.assert_allclose(Q @ (Q.T @ G), G, atol=1e-12)  # same column space
+    else:  # widening a layer adds rows to the same layer
+        np.testing.assert_array_equal(wider[:8], T1)
+
+
+def test_bias_is_nested_too() -> None:
+    _, b1 = ml.random_embedding(2, 4, 3, bias=1.0)
+    _, b2 = ml.random_embedding(2, 10, 3, bias=1.0)
+    assert b1 is not None and b2 is not None
+    np.testing.assert_array_equal(b2[:4], b1)
 
 
 def test_orthonormal_columns_and_bias_scale() -> None:
