@@ -214,21 +214,22 @@ def _small_psd(G: Tensor, tol: Tensor) -> tuple[Tensor, Tensor]:
 
 
 def count_patterns(pat: Tensor) -> Tensor:
-    """Number of distinct rows of each ``pat[s]`` (int8 patterns of shape (S, N, n)).
+    """Number of distinct columns of each ``pat[s]`` (int8 patterns of shape (S, n, N)).
 
-    Patterns take values 0..3, so 31 coordinates pack exactly into one int64 word; rows
-    that fit in one word are counted for all seeds at once by sorting.
+    Column ``i`` is the activation pattern of point ``i``. Patterns take values 0..3, so
+    31 coordinates pack exactly into one int64 word; patterns that fit in one word are
+    counted for all seeds at once by sorting.
     """
-    S, N, n = pat.shape
+    S, n, N = pat.shape
     n_words = -(-n // 31)
-    padded = torch.nn.functional.pad(pat.to(torch.int64), (0, n_words * 31 - n))
+    padded = torch.nn.functional.pad(pat.to(torch.int64), (0, 0, 0, n_words * 31 - n))
     weights = 4 ** torch.arange(31, device=pat.device, dtype=torch.int64)
-    words = (padded.view(S, N, n_words, 31) * weights).sum(-1)  # (S, N, n_words)
+    words = (padded.view(S, n_words, 31, N) * weights[:, None]).sum(2)  # (S, n_words, N)
     if n_words == 1:
-        srt = torch.sort(words[..., 0], dim=1).values
+        srt = torch.sort(words[:, 0], dim=1).values
         return (srt[:, 1:] != srt[:, :-1]).sum(1) + 1
     return torch.tensor(
-        [torch.unique(words[s], dim=0).shape[0] for s in range(S)], device=pat.device
+        [torch.unique(words[s].T, dim=0).shape[0] for s in range(S)], device=pat.device
     )
 
 
@@ -238,11 +239,16 @@ class ChunkOutput:
 
     metrics: dict[str, Tensor] = field(default_factory=dict)  # name -> (S,)
     nmse: dict[str, Tensor] = field(default_factory=dict)  # method -> (S,)
-    arrays: dict[str, Tensor] = field(default_factory=dict)
+    arrays: dict[str, Tensor] = field(default_factory=dict)  # per-point, points first
 
 
-def _nmse(Xh: Tensor, X: Tensor, tv: float) -> Tensor:
-    return ((Xh - X) ** 2).sum(-1).mean(-1) / tv
+def _nmse(XhT: Tensor, XT: Tensor, tv: float) -> Tensor:
+    return ((XhT - XT) ** 2).sum(-2).mean(-1) / tv
+
+
+def _pointwise_gram(W: Tensor, CC: Tensor, k: int) -> Tensor:
+    """``sum_j W[s, j, i] c_j c_j^T`` for every point: (S, n, N) -> (S, N, k, k)."""
+    return torch.matmul(CC.transpose(1, 2), W).permute(0, 2, 1).reshape(*W.shape[::2], k, k)
 
 
 def evaluate_chunk(
@@ -259,12 +265,16 @@ def evaluate_chunk(
     """Run the layer for a batch of matrices ``T`` of shape (S, n, D) and measure.
 
     This is the batched engine behind :func:`run_case` and :func:`manifold_lab.sweep`.
+    Layer outputs are held as (S, n, N), points last: the products with ``T`` and its
+    inverses are then wide matrix products, several times faster on the CPU than the
+    (S, N, n) layout with its inner dimension of 2 or 3.
     """
     X, U = prep.X, prep.U
+    XT = X.T.contiguous()  # (D, N)
     out = ChunkOutput()
-    Z = torch.matmul(X, T.transpose(1, 2))  # (S, N, n)
+    Z = torch.matmul(T, XT)  # (S, n, N)
     if b is not None:
-        Z = Z + b[:, None, :]
+        Z = Z + b[:, :, None]
     Y = act.fn(Z)
     if act.check_output and not torch.isfinite(Y).all():
         raise ValueError(
@@ -277,58 +287,54 @@ def evaluate_chunk(
         smax = torch.linalg.matrix_norm(C, ord=2)  # (S,)
         tol = (_rtol(prep.dtype) * smax) ** 2  # (S,)
         CC = (C[..., :, None] * C[..., None, :]).reshape(C.shape[0], C.shape[1], k * k)
-    informative = None
     if need_inverse and act.inverse is not None:
         Zhat, informative = act.inverse(Y)
         Mf = informative.to(prep.dtype)
-        G = torch.matmul(Mf, CC).reshape(*Mf.shape[:2], k, k)
-        Ginv, lmin = _small_psd(G, tol[:, None])
+        Ginv, lmin = _small_psd(_pointwise_gram(Mf, CC, k), tol[:, None])  # (S, N, k, k)
         invertible = lmin > tol[:, None]
         if "invertible_fraction" in metrics:
             out.metrics["invertible_fraction"] = invertible.to(prep.dtype).mean(-1)
         if keep_arrays:
             out.arrays["invertible"] = invertible
         if "lemma2" in methods:
-            target = Zhat if b is None else Zhat - b[:, None, :]
-            rhs = torch.matmul(Mf * target, C)  # (S, N, k)
-            coords = torch.matmul(Ginv, rhs[..., None])[..., 0]
-            Xh = torch.matmul(coords, U.T)
-            out.nmse["lemma2"] = _nmse(Xh, X, prep.total_variance)
+            target = Zhat if b is None else Zhat - b[:, :, None]
+            rhs = torch.matmul(C.transpose(1, 2), Mf * target)  # (S, k, N)
+            coords = torch.matmul(Ginv, rhs.transpose(1, 2)[..., None])[..., 0]  # (S, N, k)
+            XhT = torch.matmul(U, coords.transpose(1, 2))  # (S, D, N)
+            out.nmse["lemma2"] = _nmse(XhT, XT, prep.total_variance)
             if keep_arrays:
-                out.arrays["X_hat_lemma2"] = Xh
+                out.arrays["X_hat_lemma2"] = XhT.transpose(1, 2)
     elif "invertible_fraction" in metrics:
         out.metrics["invertible_fraction"] = torch.full(
             (T.shape[0],), float("nan"), dtype=prep.dtype, device=prep.device
         )
     if "jacobian_min_sv" in metrics:
-        D2 = act.derivative(Z) ** 2
-        GJ = torch.matmul(D2, CC).reshape(*D2.shape[:2], k, k)
+        GJ = _pointwise_gram(act.derivative(Z) ** 2, CC, k)
         lam = _small_psd(GJ, tol[:, None])[1] if k <= 2 else torch.linalg.eigvalsh(GJ)[..., 0]
         smin = lam.clamp_min(0).sqrt()
         out.metrics["jacobian_min_sv"] = (smin / smax[:, None]).median(dim=-1).values
     if "pinv" in methods:
-        P = torch.linalg.pinv(C)  # (S, k, n)
-        Yt = Y if b is None else Y - b[:, None, :]
-        Xh = torch.matmul(torch.matmul(Yt, P.transpose(1, 2)), U.T)
-        out.nmse["pinv"] = _nmse(Xh, X, prep.total_variance)
+        UP = torch.matmul(U, torch.linalg.pinv(C))  # (S, D, n)
+        XhT = torch.matmul(UP, Y if b is None else Y - b[:, :, None])
+        out.nmse["pinv"] = _nmse(XhT, XT, prep.total_variance)
         if keep_arrays:
-            out.arrays["X_hat_pinv"] = Xh
+            out.arrays["X_hat_pinv"] = XhT.transpose(1, 2)
     if "lstsq" in methods:
         # Normal equations in float64 whatever the working precision: the Gram matrix
         # squares the condition number, which float32 cannot afford.
-        Yc = (Y - Y.mean(dim=1, keepdim=True)).to(torch.float64)
-        X64 = X.to(torch.float64)
-        Xm = X64.mean(dim=0)
-        Gy = torch.matmul(Yc.transpose(1, 2), Yc)
-        lam, V = torch.linalg.eigh(Gy)
+        Yc = (Y - Y.mean(dim=2, keepdim=True)).to(torch.float64)  # (S, n, N)
+        XT64 = XT.to(torch.float64)
+        Xm = XT64.mean(dim=1, keepdim=True)
+        lam, V = torch.linalg.eigh(torch.matmul(Yc, Yc.transpose(1, 2)))
         cut = 1e-14 if prep.dtype == torch.float64 else 1e-12
         keep = lam > lam[..., -1:] * cut
         inv_l = torch.where(keep, 1.0 / torch.where(keep, lam, torch.ones_like(lam)), 0.0)
-        W = (V * inv_l[:, None, :]) @ V.transpose(1, 2) @ torch.matmul(Yc.transpose(1, 2), X64 - Xm)
-        Xh = (torch.matmul(Yc, W) + Xm).to(prep.dtype)
-        out.nmse["lstsq"] = _nmse(Xh, X, prep.total_variance)
+        Ginv = (V * inv_l[:, None, :]) @ V.transpose(1, 2)
+        Wt = torch.matmul(torch.matmul(XT64 - Xm, Yc.transpose(1, 2)), Ginv)  # (S, D, n)
+        XhT = (torch.matmul(Wt, Yc) + Xm).to(prep.dtype)
+        out.nmse["lstsq"] = _nmse(XhT, XT, prep.total_variance)
         if keep_arrays:
-            out.arrays["X_hat_lstsq"] = Xh
+            out.arrays["X_hat_lstsq"] = XhT.transpose(1, 2)
     if "n_patterns" in metrics:
         if act.pattern is None:
             out.metrics["n_patterns"] = torch.full(
@@ -338,7 +344,7 @@ def evaluate_chunk(
             out.metrics["n_patterns"] = count_patterns(act.pattern(Z)).to(prep.dtype)
     if any(m in metrics for m in _NEIGHBOR_METRICS):
         assert prep.sub_idx is not None and prep.DX is not None and prep.knn_X is not None
-        Ys = Y[:, prep.sub_idx]
+        Ys = Y[:, :, prep.sub_idx].transpose(1, 2)  # (S, m, n)
         DY = torch.cdist(Ys, Ys)
         diag = torch.arange(DY.shape[-1], device=prep.device)
         DY[:, diag, diag] = float("inf")
@@ -360,7 +366,7 @@ def evaluate_chunk(
             hit = (knn_Y[..., :, None] == prep.knn_X[None, :, None, :]).any(-1)
             out.metrics["knn_recall"] = hit.to(prep.dtype).mean(dim=(-1, -2))
     if keep_arrays:
-        out.arrays["Y"] = Y
+        out.arrays["Y"] = Y.transpose(1, 2)
     return out
 
 

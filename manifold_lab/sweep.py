@@ -71,7 +71,7 @@ def sweep(
     device: Any = None,
     dtype: Any = None,
     algorithm: str = "auto",
-    max_chunk_elements: int = 2**18,
+    max_chunk_elements: int = 2**20,
     progress: bool | None = None,
 ) -> pd.DataFrame:
     """Measure information loss over widths, seeds, activations and reconstruction methods.
@@ -119,7 +119,7 @@ def sweep(
         Precision; float64 when ``None``.
     algorithm : {"auto", "dense", "sector"}, default="auto"
         See :data:`ALGORITHMS`. ``"sector"`` raises when it does not apply.
-    max_chunk_elements : int, default=2**18
+    max_chunk_elements : int, default=2**20
         Largest ``seeds x points x width`` block held at once.
     progress : bool or None, default=None
         Progress bar; ``None`` shows it only on a terminal.

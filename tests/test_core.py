@@ -218,4 +218,4 @@ def test_count_patterns_equals_unique_rows() -> None:
         if n > 10:
             p[:, :, : n // 2] = 0
         ref = [torch.unique(p[s], dim=0).shape[0] for s in range(3)]
-        assert count_patterns(p).tolist() == ref
+        assert count_patterns(p.transpose(1, 2)).tolist() == ref
