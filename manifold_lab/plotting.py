@@ -7,6 +7,9 @@ imports Streamlit.
 
 from __future__ import annotations
 
+import os
+import shutil
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -401,9 +404,6 @@ def plot_width_curves(
 
 def _find_browser() -> None:
     """Point kaleido at Debian's Chromium when no browser is configured."""
-    import os
-    import shutil
-
     if os.environ.get("BROWSER_PATH"):
         return
     for name in ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable"):
@@ -441,10 +441,6 @@ def save_figure(
     -------
     path : pathlib.Path
     """
-    import os
-    import tempfile
-    from pathlib import Path
-
     p = Path(path)
     fmt = p.suffix.lower().lstrip(".")
     if fmt == "html":
@@ -463,13 +459,4 @@ def save_figure(
             "'apt-get install -y chromium', then set BROWSER_PATH=/usr/bin/chromium if it "
             "is not found; or run 'plotly_get_chrome'), or save as .html instead"
         ) from exc
-    fd, tmp = tempfile.mkstemp(prefix=f".{p.name}.", suffix=".tmp", dir=p.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-        os.replace(tmp, p)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-    return p
+    return atomic_write_text(p, data)

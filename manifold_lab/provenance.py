@@ -108,15 +108,19 @@ def provenance(parameters: dict[str, Any] | None = None, **extra: Any) -> dict[s
     return json.loads(json.dumps(rec, default=str))
 
 
-def atomic_write_text(path: str | os.PathLike[str], text: str) -> Path:
-    """Write ``text`` to ``path`` through a temporary file and a rename (never half-written)."""
+def atomic_write_text(path: str | os.PathLike[str], text: str | bytes) -> Path:
+    """Write ``text`` (or bytes) to ``path`` through a temporary file and a rename.
+
+    The target is never half-written: it holds the old content or the new, nothing else.
+    """
     target = Path(path)
     if target.parent and not target.parent.exists():
         raise ValueError(f"the folder {target.parent} does not exist; create it first")
+    data = text.encode("utf-8") if isinstance(text, str) else text
     fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent or ".")
     try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as fh:
-            fh.write(text)
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
         os.replace(tmp, target)
     except BaseException:
         if os.path.exists(tmp):
