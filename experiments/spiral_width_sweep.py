@@ -52,12 +52,44 @@ def main() -> None:
     )
     save_figure(fig, out / "spiral_width_sweep.png", width=1100, height=700, scale=1.5)
     print(f"wrote {out}/spiral_width_sweep{{.csv,_summary.csv,.png}}")
-    at = summary[(summary.width.isin([2, 3, 5, 15, 30]))]
-    print(
-        at.pivot_table(index=["activation", "method", "metric"], columns="width", values="mean")
-        .round(3)
-        .to_string()
-    )
+    table = markdown_table(summary, args.seeds)
+    (out / "spiral_width_sweep.md").write_text(table)
+    print(table)
+
+
+def markdown_table(summary: pd.DataFrame, n_seeds: int) -> str:
+    """The README's table: ReLU on the spiral at the paper's widths, with Theorem 1."""
+    widths = [2, 3, 5, 15, 30]
+    s = summary[summary.width.isin(widths)]
+
+    def cell(act: str, method: str, metric: str, w: int) -> str:
+        r = s[(s.activation == act) & (s.method == method) & (s.metric == metric) & (s.width == w)]
+        row = r.iloc[0]
+        half = (row.ci_high - row.ci_low) / 2
+        return f"{row['mean']:.3g} ± {half:.2g} (median {row['median']:.3g})"
+
+    lines = [
+        f"| ReLU, spiral, {n_seeds} seeds: mean ± 95% CI (median) | "
+        + " | ".join(f"n = {w}" for w in widths)
+        + " |",
+        "|---" * (len(widths) + 1) + "|",
+        "| Theorem 1: P(Bin(n, 1/2) >= 2) | "
+        + " | ".join(f"{ml.preserved_fraction(w, 2):.3f}" for w in widths)
+        + " |",
+    ]
+    rows = [
+        ("invertible fraction (Lemma 2)", "relu", "lemma2", "invertible_fraction"),
+        ("nmse, pseudo-inverse (the paper's T^-1)", "relu", "pinv", "nmse"),
+        ("nmse, least-squares decoder", "relu", "lstsq", "nmse"),
+        ("nmse, Lemma-2 inverse", "relu", "lemma2", "nmse"),
+        ("collapsed fraction", "relu", "pinv", "collapsed_fraction"),
+        ("kNN recall", "relu", "pinv", "knn_recall"),
+        ("nmse, identity (linear bottleneck), pinv", "identity", "pinv", "nmse"),
+    ]
+    for label, act, method, metric in rows:
+        cells = " | ".join(cell(act, method, metric, w) for w in widths)
+        lines.append(f"| {label} | {cells} |")
+    return "\n".join(lines) + "\n"
 
 
 if __name__ == "__main__":

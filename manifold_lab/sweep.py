@@ -337,8 +337,10 @@ def summarize(
     Returns
     -------
     summary : pandas.DataFrame
-        Columns: the grouping columns, ``metric``, ``mean``, ``std``, ``n_seeds``,
-        ``sem``, ``ci_low``, ``ci_high``. With one seed the interval is NaN.
+        Columns: the grouping columns, ``metric``, ``mean``, ``median``, ``std``,
+        ``n_seeds``, ``sem``, ``ci_low``, ``ci_high``. With one seed the interval is NaN.
+        The median is there for heavy-tailed metrics: ``nmse`` of the pseudo-inverse at
+        ``n = d`` is dominated by the occasional near-singular ``T``.
 
     Examples
     --------
@@ -359,7 +361,7 @@ def summarize(
         by = [c for c in (*ID_COLUMNS, "width_ratio") if c in df.columns and c != "seed"]
     long = df.melt(id_vars=list(by), value_vars=list(metrics), var_name="metric")
     g = long.groupby([*by, "metric"], sort=True, dropna=False)["value"]
-    out = g.agg(mean="mean", std="std", n_seeds="count").reset_index()
+    out = g.agg(mean="mean", median="median", std="std", n_seeds="count").reset_index()
     out["sem"] = out["std"] / np.sqrt(out["n_seeds"])
     tcrit = stats.t.ppf(0.5 + confidence / 2, np.maximum(out["n_seeds"] - 1, 1))
     half = np.where(out["n_seeds"] > 1, tcrit * out["sem"], np.nan)
