@@ -26,6 +26,8 @@ __all__ = ["atomic_write_text", "provenance", "read_results", "write_results"]
 
 def _git_commit() -> dict[str, Any]:
     root = Path(__file__).resolve().parent.parent
+    if not (root / ".git").exists():  # an installed copy, not a checkout of this project
+        return {"commit": None}
     try:
         commit = subprocess.run(
             ["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True, timeout=5
