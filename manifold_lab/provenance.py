@@ -110,6 +110,12 @@ def provenance(parameters: dict[str, Any] | None = None, **extra: Any) -> dict[s
     return json.loads(json.dumps(rec, default=str))
 
 
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
 def atomic_write_text(path: str | os.PathLike[str], text: str | bytes) -> Path:
     """Write ``text`` (or bytes) to ``path`` through a temporary file and a rename.
 
@@ -123,6 +129,7 @@ def atomic_write_text(path: str | os.PathLike[str], text: str | bytes) -> Path:
     try:
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)
+        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp creates 0600; give a normal file's mode
         os.replace(tmp, target)
     except BaseException:
         if os.path.exists(tmp):

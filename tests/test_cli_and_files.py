@@ -76,6 +76,7 @@ def test_csv_file_with_provenance_roundtrip(tmp_path: Path) -> None:
     assert len(df) == 4 * 2 * 2 * 2
     assert prov["parameters"]["manifold_params"]["dim"] == 3
     assert [p.name for p in tmp_path.iterdir()] == ["res.csv"]  # no temporary files left
+    assert out.stat().st_mode & 0o044  # readable by others, not mkstemp's 0600
 
 
 def test_summary_flag(tmp_path: Path) -> None:
