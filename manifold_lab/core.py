@@ -282,6 +282,8 @@ def evaluate_chunk(
         )
     C = torch.matmul(T, U)  # (S, n, k)
     k = C.shape[-1]
+    # reconstructions only when their error is asked for (or the arrays are kept)
+    methods = methods if ("nmse" in metrics or keep_arrays) else []
     need_inverse = "lemma2" in methods or "invertible_fraction" in metrics
     if need_inverse or "jacobian_min_sv" in metrics:
         smax = torch.linalg.matrix_norm(C, ord=2)  # (S,)

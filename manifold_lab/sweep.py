@@ -76,10 +76,11 @@ def sweep(
 ) -> pd.DataFrame:
     """Measure information loss over widths, seeds, activations and reconstruction methods.
 
-    For each width ``n`` the matrices of all seeds are drawn independently
-    (``numpy.random.default_rng([seed, n, kind])``) and evaluated together as one batched
-    torch computation, in chunks of seeds that bound memory. A case's numbers do not depend
-    on the other widths or seeds, the chunking, or the device (up to rounding).
+    For a seed, the matrix of width ``n`` is the first ``n`` rows of that seed's stream
+    (see :mod:`manifold_lab.embedding`); for each width the matrices of all seeds are
+    evaluated together as one batched torch computation, in chunks of seeds that bound
+    memory. A case's numbers do not depend on the other widths or seeds, the chunking, or
+    the device (up to rounding).
 
     Parameters
     ----------
