@@ -111,14 +111,14 @@ def compute_case(
     bias: float,
     seed: int,
     method: str,
-) -> tuple[ml.CaseResult, int]:
-    """Run one case and return it with the dimension ``k`` of the manifold's span."""
+) -> ml.CaseResult:
+    """Run one case (``result.k`` is the dimension of the manifold's span)."""
     kwargs: dict[str, Any] = {"noise": noise}
     if dim is not None:
         kwargs["dim"] = dim
     if ambient_dim is not None:
         kwargs["ambient_dim"] = ambient_dim
-    result = ml.run_case(
+    return ml.run_case(
         manifold,
         width=width,
         seed=seed,
@@ -130,8 +130,6 @@ def compute_case(
         manifold_kwargs=kwargs,
         max_neighbor_points=None,
     )
-    # Theorem 1 concerns the dimension of the span (what invertible_fraction uses).
-    return result, result.k
 
 
 def _fraction(value: float) -> str:
@@ -216,7 +214,8 @@ settings: dict[str, Any] = {
 st.query_params.from_dict({k: str(v) for k, v in settings.items() if v is not None})
 
 try:
-    result, span_dim = compute_case(**settings)
+    result = compute_case(**settings)
+    span_dim = result.k  # Theorem 1 concerns the span's dimension, as invertible_fraction
 except ValueError as exc:
     st.error(str(exc))
 else:
