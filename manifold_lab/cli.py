@@ -1,4 +1,4 @@
-"""Command-line interface: ``manifold-lab sweep ...`` and ``manifold-lab figure ...``."""
+"""Command-line interface: ``manifold-lab sweep``, ``figure`` and ``eval``."""
 
 from __future__ import annotations
 
@@ -261,7 +261,70 @@ def build_parser() -> argparse.ArgumentParser:
     ph = fg.add_argument_group("phase")
     ph.add_argument("--dims", default=None, help="input dimensions, e.g. 1:8 (default 1:8)")
     ph.add_argument("--max-ratio", type=float, default=None, help="largest width / dimension")
+    ev = sub.add_parser(
+        "eval",
+        help="top-1/top-5 accuracy and speed of MobileNetV2 weights on a set of images",
+        description="Load MobileNetV2 weights, preprocess the images the way those weights "
+        "expect, and print top-1/top-5 accuracy, the number of images and images/second.",
+        epilog="Weights: random, torchvision, torchvision:IMAGENET1K_V1, "
+        "torchvision:IMAGENET1K_V2, "
+        "tflite:PATH (a TF-slim MobileNetV2 .tflite), or a checkpoint PATH (.pt). Images: "
+        "cifar10:test or cifar10:train (with --data-root: a torchvision root, an extracted "
+        "folder or cifar10-jpeg.tar.gz), cifar10-sample (built in), or a folder of images "
+        "(ImageNet labels from <wnid>_*.JPEG names; other folders are unlabelled).",
+    )
+    ev.add_argument("--weights", required=True, help="weights source (see below)")
+    ev.add_argument("--images", required=True, help="dataset name or folder (see below)")
+    ev.add_argument("--data-root", default=None, help="where a named dataset lives")
+    ev.add_argument("--batch-size", type=int, default=64, help="images per batch (default 64)")
+    ev.add_argument("--limit", type=int, default=None, help="only the first N images")
+    ev.add_argument("--device", default=None, help="cpu or cuda (default: cuda if available)")
+    ev.add_argument(
+        "--workers", type=int, default=None, help="data-loader processes (default: up to 4)"
+    )
+    ev.add_argument("--json", action="store_true", help="print the result as JSON")
+    ev.add_argument("--no-progress", action="store_true", help="no progress bars")
     return parser
+
+
+def _run_eval(args: argparse.Namespace) -> None:
+    import os
+
+    from .data import open_images
+    from .evaluation import evaluate
+    from .weights import load_model
+
+    model = load_model(args.weights, device="cpu", progress=not args.no_progress)
+    dataset = open_images(args.images, data_root=args.data_root, progress=not args.no_progress)
+    workers = args.workers
+    if workers is None:
+        workers = min(4, max(0, (os.cpu_count() or 1) - 1))
+    result = evaluate(
+        model,
+        dataset,
+        batch_size=args.batch_size,
+        device=args.device,
+        num_workers=workers,
+        limit=args.limit,
+        progress=not args.no_progress,
+    )
+    info = model.weights_info
+    record = {"weights": f"{info.source}:{info.name}", "images": args.images, **result.to_dict()}
+    if args.json:
+        print(json.dumps(record, indent=1))
+        return
+
+    def pct(v: float | None) -> str:
+        return "n/a (unlabelled images)" if v is None else f"{100 * v:.2f}%"
+
+    print(f"weights      {record['weights']}")
+    print(f"images       {args.images}: {result.n_images} ({result.n_labeled} labelled)")
+    print(f"top-1        {pct(result.top1)}")
+    print(f"top-5        {pct(result.top5)}")
+    print(
+        f"speed        {result.images_per_second:.1f} images/s end to end, "
+        f"{result.model_images_per_second:.1f} images/s in the model ({result.device})"
+    )
 
 
 def _run_sweep(args: argparse.Namespace) -> None:
@@ -431,9 +494,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args.command == "sweep":
             _run_sweep(args)
+        elif args.command == "eval":
+            _run_eval(args)
         else:
             _run_figure(args)
-    except (ValueError, RuntimeError) as exc:
+    except (ValueError, RuntimeError, OSError) as exc:
         print(f"manifold-lab: error: {exc}", file=sys.stderr)
         return 2
     return 0

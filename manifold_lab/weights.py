@@ -1,0 +1,551 @@
+"""Trained MobileNetV2 weights from one call: torchvision, TF-slim (TFLite) or our checkpoints.
+
+:func:`load_model` takes a *source* string or a path and returns a :class:`MobileNetV2` in
+eval mode whose ``weights_info`` (a :class:`WeightsInfo`) says where the weights came from,
+which labels the outputs mean and which preprocessing the weights expect:
+
+================================  ===========================================================
+source                            what it loads
+================================  ===========================================================
+``None`` / ``"random"``           freshly initialised weights (``seed=`` makes them repeatable)
+``"torchvision"``                 torchvision's ``IMAGENET1K_V2`` weights (its default)
+``"torchvision:IMAGENET1K_V1"``   or ``...:IMAGENET1K_V2``: from the torch hub cache
+                                  (``$TORCH_HOME/hub/checkpoints``), downloaded with a progress
+                                  bar when absent and online
+``"tflite:PATH"`` / ``*.tflite``  a TF-slim MobileNetV2 published as TFLite (the paper
+                                  authors' models), via :mod:`manifold_lab.tflite`
+``"checkpoint:PATH"`` / ``*.pt``  a checkpoint written by :func:`save_checkpoint` (state dict
+                                  plus the builder's configuration); a bare torchvision-style
+                                  state dict (``*.pth``) also loads, into the default builder
+================================  ===========================================================
+
+Checkpoints are read with ``torch.load(..., weights_only=True)``: a file that would run code
+when unpickled is refused with an explanation, never executed.
+
+Examples
+--------
+>>> import tempfile, os
+>>> from manifold_lab.mobilenet import MobileNetV2Config
+>>> model = load_model("random", config=MobileNetV2Config(num_classes=10, stem="cifar"), seed=0)
+>>> model.weights_info.source, model.weights_info.label_space
+('random', 'cifar10')
+>>> with tempfile.TemporaryDirectory() as d:
+...     path = save_checkpoint(model, os.path.join(d, "net.pt"))
+...     again = load_model(path)
+>>> again.config == model.config
+True
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import os
+import pickle
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from .mobilenet import MobileNetV2, MobileNetV2Config, mobilenet_v2
+from .preprocessing import CifarPreprocess, TFSlimPreprocess, TorchvisionPreprocess
+from .provenance import atomic_write_text
+
+__all__ = [
+    "CHECKPOINT_FORMAT",
+    "TORCHVISION_WEIGHTS",
+    "WeightsInfo",
+    "WeightsUnavailableError",
+    "check_state_dict",
+    "load_checkpoint",
+    "load_model",
+    "save_checkpoint",
+]
+
+CHECKPOINT_FORMAT = "manifold_lab.mobilenet_v2"
+CHECKPOINT_VERSION = 1
+
+#: torchvision's MobileNetV2 ImageNet weights: name -> (file name, resize side, top-1 %).
+TORCHVISION_WEIGHTS: dict[str, tuple[str, int, float]] = {
+    "IMAGENET1K_V1": ("mobilenet_v2-b0353104.pth", 256, 71.878),
+    "IMAGENET1K_V2": ("mobilenet_v2-7ebf99e0.pth", 232, 72.154),
+}
+
+
+class WeightsUnavailableError(RuntimeError):
+    """Weights that must be downloaded could not be, and are not in the local cache."""
+
+
+@dataclass(frozen=True)
+class WeightsInfo:
+    """Where a model's weights came from and how to feed it.
+
+    Attributes
+    ----------
+    source : str
+        ``"random"``, ``"torchvision"``, ``"tflite"`` or ``"checkpoint"``.
+    name : str
+        Weights name or file path.
+    label_space : str or None
+        ``"imagenet"``, ``"cifar10"`` or None (unknown labels).
+    label_offset : int
+        Output index = dataset label + ``label_offset`` (1 for TF-slim's 1001 outputs, whose
+        index 0 is "background").
+    classes : tuple of str or None
+        A name for every output.
+    preprocessing : callable
+        Turns a PIL image or uint8 tensor (3, H, W) into the model's float input.
+    resolution : int
+        Input side the weights were trained at.
+    notes : str
+        Caveats (e.g. batch norm folded, activations no longer quantised).
+    meta : dict
+        Anything else the source recorded (accuracy, training settings, sha256...).
+    """
+
+    source: str
+    name: str
+    label_space: str | None
+    label_offset: int
+    classes: tuple[str, ...] | None
+    preprocessing: Any
+    resolution: int
+    notes: str = ""
+    meta: dict[str, Any] = field(default_factory=dict)
+
+
+# --------------------------------------------------------------------------------------------
+# state dicts
+
+
+def check_state_dict(
+    model: nn.Module, state_dict: dict[str, Any], *, what: str = "these weights"
+) -> None:
+    """Raise ``ValueError`` naming the keys and shapes that differ between model and weights.
+
+    Parameters
+    ----------
+    model : nn.Module
+        The network the weights are meant for.
+    state_dict : dict
+        Parameter and buffer tensors by name.
+    what : str, default="these weights"
+        How to name the weights in the message (e.g. the file).
+    """
+    if not isinstance(state_dict, dict):
+        raise ValueError(f"{what} are not a state dict (got {type(state_dict).__name__})")
+    expected = model.state_dict()
+    missing = [k for k in expected if k not in state_dict]
+    unexpected = [k for k in state_dict if k not in expected]
+    shapes = [
+        f"{k}: weights {tuple(state_dict[k].shape)} vs model {tuple(expected[k].shape)}"
+        for k in expected
+        if k in state_dict
+        and isinstance(state_dict[k], torch.Tensor)
+        and tuple(state_dict[k].shape) != tuple(expected[k].shape)
+    ]
+    not_tensors = [
+        k for k in expected if k in state_dict and not isinstance(state_dict[k], torch.Tensor)
+    ]
+    if not (missing or unexpected or shapes or not_tensors):
+        return
+
+    def show(items: list[str]) -> str:
+        head = ", ".join(items[:6])
+        return head + (f", ... ({len(items)} in all)" if len(items) > 6 else "")
+
+    parts = []
+    if shapes:
+        parts.append(f"{len(shapes)} shape mismatches ({show(shapes)})")
+    if missing:
+        parts.append(f"{len(missing)} keys missing from the weights ({show(missing)})")
+    if unexpected:
+        parts.append(f"{len(unexpected)} unexpected keys ({show(unexpected)})")
+    if not_tensors:
+        parts.append(f"{len(not_tensors)} entries that are not tensors ({show(not_tensors)})")
+    raise ValueError(
+        f"{what} do not fit this architecture: " + "; ".join(parts) + ". They were saved for a "
+        "different MobileNetV2 configuration (width multiplier, classes, stem, variant); load "
+        "them without config= to use the configuration stored in the checkpoint."
+    )
+
+
+def _safe_torch_load(path: Path) -> Any:
+    """``torch.load(weights_only=True)`` with errors that say what is wrong with the file."""
+    if not path.exists():
+        raise FileNotFoundError(f"no such weights file: {path}")
+    if path.is_dir():
+        raise ValueError(f"{path} is a folder; pass the checkpoint file inside it")
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # torch raises many types for bad files; translate them all
+        first = (str(exc).splitlines() or [""])[0][:200]
+        if isinstance(exc, pickle.UnpicklingError) and "weights only" in str(exc).lower():
+            raise ValueError(
+                f"refusing to load {path}: it contains Python objects other than tensors and "
+                "plain containers, which could run arbitrary code when unpickled "
+                f"(torch.load(weights_only=True) rejected it: {first}). Only load such a file "
+                "with torch.load(weights_only=False) if you trust whoever made it, then pass "
+                "its state dict to check_state_dict/load_state_dict."
+            ) from None
+        raise ValueError(
+            f"could not read {path} as a torch checkpoint: the file is truncated, corrupt or "
+            f"in another format ({type(exc).__name__}: {first}). Re-download or re-save it."
+        ) from None
+
+
+# --------------------------------------------------------------------------------------------
+# checkpoints
+
+
+def save_checkpoint(
+    model: MobileNetV2,
+    path: str | os.PathLike[str],
+    *,
+    meta: dict[str, Any] | None = None,
+    extra: dict[str, Any] | None = None,
+) -> Path:
+    """Save a model's weights and configuration atomically (temporary file, then rename).
+
+    Parameters
+    ----------
+    model : MobileNetV2
+        The network; its ``config`` is stored so :func:`load_model` rebuilds it exactly.
+    path : path-like
+        Target file (conventionally ``*.pt``); its folder must exist.
+    meta : dict, optional
+        JSON-like facts stored with the weights (accuracy, epochs, label space, class names).
+        ``label_space``, ``classes`` and ``weights_info`` are filled in from the model when
+        absent.
+    extra : dict, optional
+        More tensors or plain values (e.g. an optimizer state dict for resuming training).
+
+    Returns
+    -------
+    Path
+        The written file.
+    """
+    if not isinstance(model, MobileNetV2):
+        raise TypeError(f"save_checkpoint expects a MobileNetV2, got {type(model).__name__}")
+    meta = dict(meta or {})
+    info = model.weights_info
+    if info is not None:
+        meta.setdefault("label_space", info.label_space)
+        meta.setdefault("classes", list(info.classes) if info.classes else None)
+        meta.setdefault("weights_source", f"{info.source}:{info.name}")
+    else:
+        meta.setdefault("label_space", _default_label_space(model.config))
+    payload: dict[str, Any] = {
+        "format": CHECKPOINT_FORMAT,
+        "format_version": CHECKPOINT_VERSION,
+        "config": model.config.to_dict(),
+        "state_dict": {k: v.detach().cpu() for k, v in model.state_dict().items()},
+        "meta": meta,
+    }
+    if extra:
+        payload["extra"] = extra
+    buffer = io.BytesIO()
+    torch.save(payload, buffer)
+    return atomic_write_text(path, buffer.getvalue())
+
+
+def load_checkpoint(
+    path: str | os.PathLike[str], *, config: MobileNetV2Config | None = None
+) -> tuple[MobileNetV2, dict[str, Any]]:
+    """Load a checkpoint written by :func:`save_checkpoint` (or a bare state dict).
+
+    Parameters
+    ----------
+    path : path-like
+        The file.
+    config : MobileNetV2Config, optional
+        The architecture you expect. Default: the one stored in the checkpoint (a bare state
+        dict goes into the default builder). If the weights do not fit it, the error lists
+        which keys or shapes differ.
+
+    Returns
+    -------
+    model : MobileNetV2
+        In eval mode, on the CPU.
+    payload : dict
+        ``meta`` and ``extra`` of the checkpoint (empty for a bare state dict).
+    """
+    path = Path(path)
+    data = _safe_torch_load(path)
+    if isinstance(data, dict) and data.get("format") == CHECKPOINT_FORMAT:
+        version = data.get("format_version")
+        if version != CHECKPOINT_VERSION:
+            raise ValueError(
+                f"{path} is a manifold_lab checkpoint of format version {version}; this version "
+                f"of manifold_lab reads version {CHECKPOINT_VERSION}. Upgrade manifold_lab."
+            )
+        stored = MobileNetV2Config.from_dict(data["config"])
+        state_dict = data.get("state_dict")
+        payload = {"meta": data.get("meta") or {}, "extra": data.get("extra") or {}}
+    elif isinstance(data, dict) and data and all(isinstance(k, str) for k in data):
+        if "state_dict" in data and isinstance(data["state_dict"], dict):
+            state_dict = data["state_dict"]  # a training script's {"state_dict": ...}
+        else:
+            state_dict = data
+        stored = _infer_num_classes(MobileNetV2Config(), state_dict)
+        payload = {"meta": {}, "extra": {}}
+    else:
+        raise ValueError(
+            f"{path} holds a {type(data).__name__}, not a MobileNetV2 checkpoint or state dict"
+        )
+    if not isinstance(state_dict, dict):
+        raise ValueError(f"{path} has no state dict inside (found {type(state_dict).__name__})")
+    arch = config or stored
+    model = MobileNetV2(arch)
+    what = f"the weights in {path}"
+    if config is not None and config != stored and data.get("format") == CHECKPOINT_FORMAT:
+        differ = [
+            f"{k}={v!r} (checkpoint: {stored.to_dict()[k]!r})"
+            for k, v in config.to_dict().items()
+            if stored.to_dict()[k] != v
+        ]
+        what += " (the requested config has " + ", ".join(differ) + ")"
+    check_state_dict(model, state_dict, what=what)
+    model.load_state_dict(state_dict)
+    return model.eval(), payload
+
+
+def _infer_num_classes(config: MobileNetV2Config, state_dict: dict[str, Any]) -> MobileNetV2Config:
+    weight = state_dict.get("classifier.1.weight")
+    if isinstance(weight, torch.Tensor) and weight.ndim == 2:
+        return config.replace(num_classes=int(weight.shape[0]))
+    return config
+
+
+# --------------------------------------------------------------------------------------------
+# torchvision
+
+
+def _imagenet_categories() -> tuple[str, ...]:
+    from torchvision.models import MobileNet_V2_Weights
+
+    return tuple(MobileNet_V2_Weights.IMAGENET1K_V1.meta["categories"])
+
+
+def torchvision_state_dict(name: str = "IMAGENET1K_V2", *, progress: bool = True) -> dict:
+    """torchvision's MobileNetV2 state dict from the hub cache, or downloaded into it.
+
+    Raises
+    ------
+    WeightsUnavailableError
+        Offline and not cached: the message names the file and the folder to put it in.
+    """
+    if name not in TORCHVISION_WEIGHTS:
+        raise ValueError(
+            f"unknown torchvision weights {name!r}; choose from {sorted(TORCHVISION_WEIGHTS)}"
+        )
+    filename = TORCHVISION_WEIGHTS[name][0]
+    url = f"https://download.pytorch.org/models/{filename}"
+    folder = Path(torch.hub.get_dir()) / "checkpoints"
+    cached = folder / filename
+    if cached.exists():
+        data = _safe_torch_load(cached)
+        if not isinstance(data, dict):
+            raise ValueError(f"{cached} is not a state dict; delete it so it is downloaded again")
+        return data
+    try:
+        return torch.hub.load_state_dict_from_url(
+            url, progress=progress, check_hash=True, map_location="cpu", weights_only=True
+        )
+    except Exception as exc:  # URLError, HTTPError, socket errors, hash mismatch...
+        raise WeightsUnavailableError(
+            f"torchvision weights {name} are not cached and could not be downloaded from {url} "
+            f"({type(exc).__name__}: {exc}). On a machine without internet, copy {filename} "
+            f"into {folder} (torch's hub cache; set TORCH_HOME to move it), or pass the file "
+            f"itself: load_model('{cached}')."
+        ) from None
+
+
+# --------------------------------------------------------------------------------------------
+# the one entry point
+
+
+def _default_label_space(config: MobileNetV2Config) -> str | None:
+    if config.num_classes == 10:
+        return "cifar10"
+    if config.num_classes in (1000, 1001):
+        return "imagenet"
+    return None
+
+
+def _default_preprocessing(config: MobileNetV2Config, label_space: str | None) -> Any:
+    if config.stem == "cifar" or label_space == "cifar10":
+        return CifarPreprocess()
+    return TorchvisionPreprocess()
+
+
+def _classes_for(label_space: str | None, num_classes: int) -> tuple[str, ...] | None:
+    if label_space == "cifar10" and num_classes == 10:
+        from .data import CIFAR10_CLASSES
+
+        return tuple(CIFAR10_CLASSES)
+    if label_space == "imagenet":
+        names = _imagenet_categories()
+        if num_classes == 1000:
+            return names
+        if num_classes == 1001:
+            return ("background", *names)
+    return None
+
+
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with path.open("rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def parse_source(weights: str | os.PathLike[str] | None) -> tuple[str, str]:
+    """Split a weights source into (kind, argument); see :func:`load_model`.
+
+    Examples
+    --------
+    >>> parse_source("torchvision:IMAGENET1K_V1")
+    ('torchvision', 'IMAGENET1K_V1')
+    >>> parse_source("models/mnv2_1.0_224_quant.tflite")
+    ('tflite', 'models/mnv2_1.0_224_quant.tflite')
+    """
+    if weights is None:
+        return "random", ""
+    if isinstance(weights, os.PathLike):
+        weights = os.fspath(weights)
+    if not isinstance(weights, str) or not weights.strip():
+        raise ValueError(f"weights must be a source string or a path, got {weights!r}")
+    text = weights.strip()
+    lowered = text.lower()
+    if lowered in ("random", "none", "scratch"):
+        return "random", ""
+    if lowered in ("torchvision", "imagenet"):
+        return "torchvision", "IMAGENET1K_V2"
+    if text.upper() in TORCHVISION_WEIGHTS:
+        return "torchvision", text.upper()
+    for kind in ("torchvision", "tflite", "checkpoint"):
+        if lowered.startswith(kind + ":"):
+            arg = text[len(kind) + 1 :]
+            return kind, (arg.upper() if kind == "torchvision" else arg)
+    if lowered.endswith(".tflite"):
+        return "tflite", text
+    if lowered.endswith((".pt", ".pth", ".ckpt", ".bin")) or Path(text).exists():
+        return "checkpoint", text
+    raise ValueError(
+        f"unknown weights source {weights!r}. Use 'random', 'torchvision' "
+        "(or 'torchvision:IMAGENET1K_V1' / 'torchvision:IMAGENET1K_V2'), 'tflite:PATH', "
+        "'checkpoint:PATH', or a path to a .tflite or .pt file"
+    )
+
+
+def load_model(
+    weights: str | os.PathLike[str] | None = None,
+    *,
+    config: MobileNetV2Config | None = None,
+    device: Any = "cpu",
+    progress: bool = True,
+    seed: int | None = None,
+) -> MobileNetV2:
+    """Load a MobileNetV2 with trained (or random) weights, in eval mode.
+
+    Parameters
+    ----------
+    weights : str or path-like or None, default=None
+        Where the weights come from; see the module docstring. None means random weights.
+    config : MobileNetV2Config, optional
+        The architecture: required shape for random weights (default: Table 2, 1000 classes);
+        for files, the architecture you expect (a mismatch raises ``ValueError`` listing the
+        keys and shapes that differ). Ignored by ``tflite:``, whose architecture comes from
+        the file's graph.
+    device : str or torch.device, default="cpu"
+        Where to put the model.
+    progress : bool, default=True
+        Show a progress bar when downloading.
+    seed : int, optional
+        Seed for random weights.
+
+    Returns
+    -------
+    MobileNetV2
+        With ``weights_info`` set (a :class:`WeightsInfo`).
+    """
+    from ._validation import resolve_device
+
+    dev = resolve_device(device)
+    kind, arg = parse_source(weights)
+    if kind == "random":
+        model = mobilenet_v2(config, seed=seed)
+        space = _default_label_space(model.config)
+        info = WeightsInfo(
+            source="random",
+            name=f"seed={seed}",
+            label_space=space,
+            label_offset=0,
+            classes=_classes_for(space, model.config.num_classes),
+            preprocessing=_default_preprocessing(model.config, space),
+            resolution=32 if model.config.stem == "cifar" else 224,
+            notes="untrained weights",
+        )
+    elif kind == "torchvision":
+        if arg not in TORCHVISION_WEIGHTS:
+            raise ValueError(
+                f"unknown torchvision weights {arg!r}; choose from {sorted(TORCHVISION_WEIGHTS)}"
+            )
+        model = MobileNetV2(config)
+        state_dict = torchvision_state_dict(arg, progress=progress)
+        check_state_dict(model, state_dict, what=f"torchvision's {arg} weights")
+        model.load_state_dict(state_dict)
+        filename, resize, top1 = TORCHVISION_WEIGHTS[arg]
+        info = WeightsInfo(
+            source="torchvision",
+            name=arg,
+            label_space="imagenet",
+            label_offset=0,
+            classes=_imagenet_categories(),
+            preprocessing=TorchvisionPreprocess(resize_size=resize),
+            resolution=224,
+            notes=f"torchvision {filename}; ImageNet-1k val top-1 {top1}% (torchvision's figure)",
+            meta={"file": filename, "imagenet_top1": top1},
+        )
+    elif kind == "tflite":
+        from .tflite import load_tflite
+
+        path = Path(arg)
+        model, tinfo = load_tflite(path)
+        space = "imagenet" if model.config.num_classes in (1000, 1001) else None
+        info = WeightsInfo(
+            source="tflite",
+            name=str(path),
+            label_space=space,
+            label_offset=1 if model.config.num_classes == 1001 else 0,
+            classes=_classes_for(space, model.config.num_classes),
+            preprocessing=TFSlimPreprocess(
+                size=tinfo.resolution, input_quantization=tinfo.input_quantization
+            ),
+            resolution=tinfo.resolution,
+            notes=tinfo.notes,
+            meta={"sha256": tinfo.sha256, "quantized": tinfo.quantized},
+        )
+    else:  # checkpoint
+        path = Path(arg)
+        model, payload = load_checkpoint(path, config=config)
+        meta = payload["meta"]
+        space = meta.get("label_space", _default_label_space(model.config))
+        classes = meta.get("classes") or _classes_for(space, model.config.num_classes)
+        info = WeightsInfo(
+            source="checkpoint",
+            name=str(path),
+            label_space=space,
+            label_offset=int(meta.get("label_offset", 0)),
+            classes=tuple(classes) if classes else None,
+            preprocessing=_default_preprocessing(model.config, space),
+            resolution=int(meta.get("resolution", 32 if model.config.stem == "cifar" else 224)),
+            notes=str(meta.get("notes", "")),
+            meta={**meta, "sha256": _sha256(path)},
+        )
+    model.weights_info = info
+    return model.to(dev).eval()
