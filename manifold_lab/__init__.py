@@ -10,28 +10,120 @@ The public namespace is flat::
 
 from __future__ import annotations
 
-from ._validation import check_random_state
-from .activations import ACTIVATIONS, Activation, clipped_relu, get_activation, leaky_relu
-from .core import METHODS, METRICS, CaseResult, run_case
-from .embedding import EMBEDDINGS, random_embedding, random_embeddings
-from .manifolds import (
-    MANIFOLDS,
-    Manifold,
-    make_ball,
-    make_blob,
-    make_circle,
-    make_manifold,
-    make_s_curve,
-    make_sphere,
-    make_spiral,
-    make_subspace,
-    make_swiss_roll,
-    make_torus,
-    manifold_from_points,
-)
-from .provenance import provenance, read_results, write_results
-from .sweep import summarize, sweep
-from .theory import INJECTIVITY_THRESHOLDS, InjectivityThreshold, preserved_fraction
+import importlib
+import sys
+import types
+from typing import TYPE_CHECKING, Any
+
+# Public name -> submodule. Imports are lazy (PEP 562) so that ``import manifold_lab.train`` on a
+# GPU machine with only torch, torchvision and numpy does not pull in pandas, scipy or plotly.
+_EXPORTS: dict[str, str] = {
+    "check_random_state": "._validation",
+    "ACTIVATIONS": ".activations",
+    "Activation": ".activations",
+    "clipped_relu": ".activations",
+    "get_activation": ".activations",
+    "leaky_relu": ".activations",
+    "METHODS": ".core",
+    "METRICS": ".core",
+    "CaseResult": ".core",
+    "run_case": ".core",
+    "EMBEDDINGS": ".embedding",
+    "random_embedding": ".embedding",
+    "random_embeddings": ".embedding",
+    "MANIFOLDS": ".manifolds",
+    "Manifold": ".manifolds",
+    "make_ball": ".manifolds",
+    "make_blob": ".manifolds",
+    "make_circle": ".manifolds",
+    "make_manifold": ".manifolds",
+    "make_s_curve": ".manifolds",
+    "make_sphere": ".manifolds",
+    "make_spiral": ".manifolds",
+    "make_subspace": ".manifolds",
+    "make_swiss_roll": ".manifolds",
+    "make_torus": ".manifolds",
+    "manifold_from_points": ".manifolds",
+    "provenance": ".provenance",
+    "read_results": ".provenance",
+    "write_results": ".provenance",
+    "summarize": ".sweep",
+    "sweep": ".sweep",
+    "INJECTIVITY_THRESHOLDS": ".theory",
+    "InjectivityThreshold": ".theory",
+    "preserved_fraction": ".theory",
+    "MobileNetV2": ".mobilenet",
+    "MobileNetV2Config": ".mobilenet",
+    "mobilenet_v2": ".mobilenet",
+    "WeightsInfo": ".weights",
+    "load_model": ".weights",
+    "load_checkpoint": ".weights",
+    "save_checkpoint": ".weights",
+    "evaluate": ".evaluation",
+    "cifar10_sample": ".data",
+    "load_cifar10": ".data",
+    "open_images": ".data",
+    "load_tflite": ".tflite",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'manifold_lab' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module, __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *_EXPORTS])
+
+
+# ``sweep`` and ``provenance`` are both a function and a submodule. Importing a submodule makes
+# the import system set it as an attribute of the package, which would hide the function of the
+# same name; keep the function (the submodule stays importable through ``sys.modules``).
+_SHADOWED = frozenset({"sweep", "provenance"})
+
+
+class _Package(types.ModuleType):
+    def __setattr__(self, name: str, value: Any) -> None:
+        if name in _SHADOWED and isinstance(value, types.ModuleType):
+            return
+        super().__setattr__(name, value)
+
+
+sys.modules[__name__].__class__ = _Package
+
+
+if TYPE_CHECKING:  # for type checkers and IDEs: the same names, imported eagerly
+    from ._validation import check_random_state
+    from .activations import ACTIVATIONS, Activation, clipped_relu, get_activation, leaky_relu
+    from .core import METHODS, METRICS, CaseResult, run_case
+    from .data import cifar10_sample, load_cifar10, open_images
+    from .embedding import EMBEDDINGS, random_embedding, random_embeddings
+    from .evaluation import evaluate
+    from .manifolds import (
+        MANIFOLDS,
+        Manifold,
+        make_ball,
+        make_blob,
+        make_circle,
+        make_manifold,
+        make_s_curve,
+        make_sphere,
+        make_spiral,
+        make_subspace,
+        make_swiss_roll,
+        make_torus,
+        manifold_from_points,
+    )
+    from .mobilenet import MobileNetV2, MobileNetV2Config, mobilenet_v2
+    from .provenance import provenance, read_results, write_results
+    from .sweep import summarize, sweep
+    from .tflite import load_tflite
+    from .theory import INJECTIVITY_THRESHOLDS, InjectivityThreshold, preserved_fraction
+    from .weights import WeightsInfo, load_checkpoint, load_model, save_checkpoint
 
 __version__ = "0.1.0"
 
@@ -46,11 +138,20 @@ __all__ = [
     "CaseResult",
     "InjectivityThreshold",
     "Manifold",
+    "MobileNetV2",
+    "MobileNetV2Config",
+    "WeightsInfo",
     "__version__",
     "check_random_state",
+    "cifar10_sample",
     "clipped_relu",
+    "evaluate",
     "get_activation",
     "leaky_relu",
+    "load_checkpoint",
+    "load_cifar10",
+    "load_model",
+    "load_tflite",
     "make_ball",
     "make_blob",
     "make_circle",
@@ -62,12 +163,15 @@ __all__ = [
     "make_swiss_roll",
     "make_torus",
     "manifold_from_points",
+    "mobilenet_v2",
+    "open_images",
     "preserved_fraction",
     "provenance",
     "random_embedding",
     "random_embeddings",
     "read_results",
     "run_case",
+    "save_checkpoint",
     "summarize",
     "sweep",
     "write_results",

@@ -16,10 +16,12 @@ import subprocess
 import sys
 import tempfile
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import pandas as pd
 import torch
+
+if TYPE_CHECKING:  # pandas is only needed for results tables, not by the training path
+    import pandas as pd
 
 __all__ = ["atomic_write_text", "provenance", "read_results", "write_results"]
 
@@ -188,6 +190,8 @@ def read_results(path: str | os.PathLike[str]) -> tuple[pd.DataFrame, dict[str, 
     provenance : dict
         Empty when the file carries none.
     """
+    import pandas as pd
+
     p = Path(path)
     if not p.exists():
         raise ValueError(f"results file {p} does not exist")
