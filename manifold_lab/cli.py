@@ -284,7 +284,82 @@ def build_parser() -> argparse.ArgumentParser:
     )
     ev.add_argument("--json", action="store_true", help="print the result as JSON")
     ev.add_argument("--no-progress", action="store_true", help="no progress bars")
+
+    tr = sub.add_parser(
+        "train",
+        help="train a MobileNetV2 variant on CIFAR-10 (resumable)",
+        description="Train a MobileNetV2 variant on CIFAR-10 from a preset (smoke, cpu, gpu), "
+        "with any setting overridden. Checkpoints are written to RUN_DIR after every epoch; "
+        "--resume continues a stopped run. Under torchrun it trains data-parallel (DDP).",
+    )
+    tr.add_argument("--preset", default="smoke", help="smoke, cpu or gpu (default smoke)")
+    tr.add_argument("--run-dir", default=None, help="run directory (default runs/<preset>)")
+    tr.add_argument(
+        "--data-root",
+        default=None,
+        help="CIFAR-10: a torchvision root, cifar10-jpeg.tar.gz or its extracted folder",
+    )
+    tr.add_argument("--resume", action="store_true", help="continue the run in --run-dir")
+    tr.add_argument("--device", default=None, help="cpu or cuda (default: cuda if available)")
+    tr.add_argument("--no-progress", action="store_true", help="no progress bars")
+    tr.add_argument(
+        "--set",
+        nargs="*",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override preset fields, e.g. epochs=5 seed=1 model_width_mult=0.5 "
+        "model_bottleneck_activation=relu6 model_shortcut=none",
+    )
     return parser
+
+
+def _parse_override(text: str) -> tuple[str, Any]:
+    if "=" not in text:
+        raise ValueError(f"--set expects KEY=VALUE, got {text!r}")
+    key, raw = text.split("=", 1)
+    value: Any
+    if raw.lower() in ("none", "null"):
+        value = None
+    elif raw.lower() in ("true", "false"):
+        value = raw.lower() == "true"
+    else:
+        try:
+            value = int(raw)
+        except ValueError:
+            try:
+                value = float(raw)
+            except ValueError:
+                value = raw
+    return key.strip().replace("-", "_"), value
+
+
+def _run_train(args: argparse.Namespace) -> None:
+    import os
+
+    from .train import PRESETS, train
+
+    if args.preset not in PRESETS:
+        raise ValueError(f"unknown preset {args.preset!r}; choose from {sorted(PRESETS)}")
+    changes = dict(_parse_override(item) for item in args.set)
+    try:
+        config = PRESETS[args.preset].replace(**changes)
+    except TypeError as exc:
+        raise ValueError(f"bad --set: {exc}") from None
+    run_dir = args.run_dir or f"runs/{args.preset}"
+    result = train(
+        config,
+        run_dir,
+        data_root=args.data_root,
+        resume=args.resume,
+        device=args.device,
+        progress=not args.no_progress,
+    )
+    if result.metrics and int(os.environ.get("RANK", "0")) == 0:
+        last = result.metrics[-1]
+        print(
+            f"{run_dir}: epoch {last['epoch']}/{config.epochs}, test accuracy "
+            f"{100 * last['test_acc']:.2f}%"
+        )
 
 
 def _run_eval(args: argparse.Namespace) -> None:
@@ -496,6 +571,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             _run_sweep(args)
         elif args.command == "eval":
             _run_eval(args)
+        elif args.command == "train":
+            _run_train(args)
         else:
             _run_figure(args)
     except (ValueError, RuntimeError, OSError) as exc:

@@ -19,7 +19,8 @@ and gives the same logits. Every option the paper's ablations need (its Figure 6
 ``stem``
     ``"imagenet"``: stride-2 stem conv, as in Table 2. ``"cifar"``: stride 1 in the stem *and*
     in the first stride-2 stage (the ``(6, 24, 2, 2)`` row), as CIFAR MobileNetV2s do, so a
-    32x32 image leaves the network at 4x4 rather than 1x1.
+    32x32 image leaves the network at 4x4 rather than 1x1. ``"stride1"``: stride 1 in the stem
+    only (the body as in Table 2; 32x32 leaves at 2x2), about half the cost of ``"cifar"``.
 ``norm`` / ``padding``
     ``"batchnorm"`` and ``"torch"`` for trainable networks; ``"folded"`` (convolutions with bias,
     ``nn.Identity`` in the norm slots so names do not shift) and ``"tf_same"`` (TensorFlow
@@ -72,14 +73,14 @@ TABLE2: tuple[tuple[int, int, int, int], ...] = (
 
 BottleneckActivation = Literal["linear", "relu6"]
 Shortcut = Literal["bottleneck", "expansion", "none"]
-Stem = Literal["imagenet", "cifar"]
+Stem = Literal["imagenet", "cifar", "stride1"]
 Norm = Literal["batchnorm", "folded"]
 Padding = Literal["torch", "tf_same"]
 
 _CHOICES: dict[str, tuple[str, ...]] = {
     "bottleneck_activation": ("linear", "relu6"),
     "shortcut": ("bottleneck", "expansion", "none"),
-    "stem": ("imagenet", "cifar"),
+    "stem": ("imagenet", "cifar", "stride1"),
     "norm": ("batchnorm", "folded"),
     "padding": ("torch", "tf_same"),
 }
@@ -116,7 +117,7 @@ class MobileNetV2Config:
         Width multiplier applied to every layer's channels, rounded by :func:`make_divisible`.
     expand_ratio : float or None, default=None
         Overrides the expansion t of every row whose t is not 1 (None keeps Table 2's 6).
-    stem : {"imagenet", "cifar"}, default="imagenet"
+    stem : {"imagenet", "cifar", "stride1"}, default="imagenet"
         See the module docstring.
     bottleneck_activation : {"linear", "relu6"}, default="linear"
         Activation after the projection (the paper's Figure 6a).
@@ -411,7 +412,7 @@ class MobileNetV2(nn.Module):
             if config.last_channel is not None
             else make_divisible(1280 * max(1.0, config.width_mult), rn)
         )
-        stem_stride = 1 if config.stem == "cifar" else 2
+        stem_stride = 2 if config.stem == "imagenet" else 1
         features: list[nn.Module] = [
             ConvNormActivation(config, 3, input_channel, stride=stem_stride)
         ]

@@ -221,6 +221,8 @@ class TrainResult:
     config : TrainConfig
     finished : bool
         False when stopped early by ``stop_after_epochs``.
+    replica_max_abs_diff : float or None
+        Under DDP, the largest difference between the ranks' final parameters.
     """
 
     run_dir: Path
@@ -228,6 +230,7 @@ class TrainResult:
     metrics: list[dict[str, Any]]
     config: TrainConfig
     finished: bool
+    replica_max_abs_diff: float | None = None
 
     @property
     def test_accuracy(self) -> float:
@@ -328,12 +331,49 @@ def _write_metrics(run_dir: Path, metrics: list[dict[str, Any]], prov: dict[str,
         return
     buffer = io.StringIO()
     buffer.write("# provenance: " + json.dumps(prov, sort_keys=True) + "\n")
-    writer = csv.DictWriter(buffer, fieldnames=list(metrics[0]), lineterminator="\n")
+    fieldnames = list(dict.fromkeys(k for row in metrics for k in row))
+    writer = csv.DictWriter(buffer, fieldnames=fieldnames, restval="", lineterminator="\n")
     writer.writeheader()
     writer.writerows(metrics)
     atomic_write_text(run_dir / "metrics.csv", buffer.getvalue())
     text = json.dumps({"provenance": prov, "records": metrics}, indent=1) + "\n"
     atomic_write_text(run_dir / "metrics.json", text)
+
+
+def _init_distributed(device: Any) -> tuple[int, int, bool]:
+    """(rank, world size, whether we initialised the process group) from torchrun's env."""
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    if world <= 1:
+        return 0, 1, False
+    import torch.distributed as dist
+
+    if not dist.is_available():
+        raise RuntimeError("WORLD_SIZE > 1 but this torch build has no torch.distributed")
+    owns = False
+    if not dist.is_initialized():
+        use_nccl = torch.cuda.is_available() and device in (None, "cuda")
+        dist.init_process_group("nccl" if use_nccl else "gloo")
+        owns = True
+    return dist.get_rank(), dist.get_world_size(), owns
+
+
+def _barrier(world: int) -> None:
+    if world > 1:
+        import torch.distributed as dist
+
+        dist.barrier()
+
+
+def _replica_difference(model: nn.Module, world: int) -> float | None:
+    """Largest absolute difference between the ranks' parameters (0 when replicas agree)."""
+    if world <= 1:
+        return None
+    import torch.distributed as dist
+
+    flat = torch.cat([p.detach().reshape(-1).float() for p in model.parameters()])
+    gathered = [torch.empty_like(flat) for _ in range(world)]
+    dist.all_gather(gathered, flat)
+    return max(float((g - gathered[0]).abs().max()) for g in gathered[1:])
 
 
 def train(
@@ -379,9 +419,18 @@ def train(
             raise ValueError(f"unknown preset {config!r}; choose from {sorted(PRESETS)}")
         config = PRESETS[config]
     run = Path(run_dir)
-    run.mkdir(parents=True, exist_ok=True)
+    rank, world, owns_group = _init_distributed(device)
+    main_process = rank == 0
+    progress = progress and main_process
+    if world > 1 and torch.cuda.is_available() and device in (None, "cuda"):
+        dev = torch.device("cuda", int(os.environ.get("LOCAL_RANK", "0")))
+        torch.cuda.set_device(dev)
+    else:
+        dev = resolve_device(device)
+    if main_process:
+        run.mkdir(parents=True, exist_ok=True)
+    _barrier(world)
     last = run / "last.pt"
-    dev = resolve_device(device)
     if not resume and (last.exists() or (run / "model.pt").exists()):
         raise ValueError(
             f"{run} already holds a training run; pass resume=True (--resume) to continue it, "
@@ -407,9 +456,11 @@ def train(
         optimizer_state = extra["optimizer"]
         scheduler_state = extra["scheduler"]
         model.train()
-    atomic_write_text(
-        run / "config.json", json.dumps({"train_config": config.to_dict()}, indent=1) + "\n"
-    )
+    if main_process:
+        atomic_write_text(
+            run / "config.json",
+            json.dumps({"train_config": config.to_dict(), "world_size": world}, indent=1) + "\n",
+        )
 
     train_x, train_y = _load_split("train", data_root, config.train_limit, progress)
     test_x, test_y = _load_split("test", data_root, config.test_limit, progress)
@@ -436,10 +487,16 @@ def train(
         optimizer.load_state_dict(optimizer_state)
         scheduler.load_state_dict(scheduler_state)
     forward: Callable[[Tensor], Tensor] = model
+    if world > 1:
+        from torch.nn.parallel import DistributedDataParallel
+
+        forward = DistributedDataParallel(
+            model, device_ids=[dev.index] if dev.type == "cuda" else None
+        )
     if config.compile:
-        forward = torch.compile(model)
+        forward = torch.compile(forward)
     criterion = nn.CrossEntropyLoss(label_smoothing=config.label_smoothing)
-    prov = provenance({"train_config": config.to_dict(), "device": str(dev)})
+    prov = provenance({"train_config": config.to_dict(), "device": str(dev), "world_size": world})
 
     epochs_run = 0
     for epoch in range(start_epoch, config.epochs):
@@ -459,7 +516,7 @@ def train(
             leave=False,
         )
         for step in bar:
-            idx = order[step * config.batch_size : (step + 1) * config.batch_size]
+            idx = order[step * config.batch_size : (step + 1) * config.batch_size][rank::world]
             x_u8 = train_x[idx.to(train_x.device)]
             y = train_y[idx.to(train_y.device)]
             if config.augment:
@@ -501,11 +558,15 @@ def train(
             "train_images_per_second": seen / train_seconds,
             "epoch_seconds": time.perf_counter() - t0,
         }
+        if world > 1:
+            row["world_size"] = world
         metrics.append(row)
         epochs_run += 1
-        state_model = model.to(memory_format=torch.contiguous_format) if cl else model
+        if not main_process:
+            _barrier(world)
+            continue
         save_checkpoint(
-            state_model,
+            model,
             last,
             meta={"label_space": "cifar10", "test_acc": test_acc, "epoch": epoch + 1},
             extra={
@@ -516,9 +577,8 @@ def train(
                 "scheduler": scheduler.state_dict(),
             },
         )
-        if cl:
-            model = model.to(memory_format=torch.channels_last)
         _write_metrics(run, metrics, prov)
+        _barrier(world)
         if progress:
             print(
                 f"epoch {epoch + 1}/{config.epochs}: train loss {row['train_loss']:.3f} "
@@ -530,8 +590,16 @@ def train(
             on_epoch_end(row)
 
     finished = len(metrics) >= config.epochs
+    replica_diff = _replica_difference(model, world)
+    if owns_group:
+        import torch.distributed as dist
+
+        dist.destroy_process_group()
     model = model.to(memory_format=torch.contiguous_format).cpu().eval()
-    if finished:
+    if replica_diff is not None and main_process:
+        metrics[-1]["replica_max_abs_diff"] = replica_diff
+        _write_metrics(run, metrics, prov)
+    if finished and main_process:
         final = metrics[-1]
         save_checkpoint(
             model,
@@ -550,4 +618,11 @@ def train(
                 ),
             },
         )
-    return TrainResult(run_dir=run, model=model, metrics=metrics, config=config, finished=finished)
+    return TrainResult(
+        run_dir=run,
+        model=model,
+        metrics=metrics,
+        config=config,
+        finished=finished,
+        replica_max_abs_diff=replica_diff,
+    )

@@ -376,7 +376,7 @@ def _default_label_space(config: MobileNetV2Config) -> str | None:
 
 
 def _default_preprocessing(config: MobileNetV2Config, label_space: str | None) -> Any:
-    if config.stem == "cifar" or label_space == "cifar10":
+    if config.stem != "imagenet" or label_space == "cifar10":
         return CifarPreprocess()
     return TorchvisionPreprocess()
 
@@ -487,7 +487,7 @@ def load_model(
             label_offset=0,
             classes=_classes_for(space, model.config.num_classes),
             preprocessing=_default_preprocessing(model.config, space),
-            resolution=32 if model.config.stem == "cifar" else 224,
+            resolution=32 if model.config.stem != "imagenet" else 224,
             notes="untrained weights",
         )
     elif kind == "torchvision":
@@ -543,7 +543,7 @@ def load_model(
             label_offset=int(meta.get("label_offset", 0)),
             classes=tuple(classes) if classes else None,
             preprocessing=_default_preprocessing(model.config, space),
-            resolution=int(meta.get("resolution", 32 if model.config.stem == "cifar" else 224)),
+            resolution=int(meta.get("resolution", 32 if model.config.stem != "imagenet" else 224)),
             notes=str(meta.get("notes", "")),
             meta={**meta, "sha256": _sha256(path)},
         )

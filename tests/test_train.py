@@ -1,0 +1,181 @@
+"""Training: smoke runs, resuming a killed run to identical weights, DDP replicas, the CLI."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from manifold_lab.cli import main
+from manifold_lab.data import CIFAR10_CLASSES, cifar10_sample
+from manifold_lab.train import PRESETS, TrainConfig, augment_batch, train
+from manifold_lab.weights import load_model
+from tests.conftest import ROOT, SHARED_DATA
+
+TINY = PRESETS["smoke"].replace(epochs=3, train_limit=None, test_limit=None, batch_size=50)
+
+
+@pytest.fixture(scope="module")
+def tiny_cifar(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """An extracted CIFAR-10-style folder built from the package's 500 sample images."""
+    root = tmp_path_factory.mktemp("cifar")
+    sample = cifar10_sample()
+    for i in range(len(sample)):
+        image, label = sample[i]
+        split = "test" if i % 5 == 0 else "train"
+        folder = root / split / CIFAR10_CLASSES[label]
+        folder.mkdir(parents=True, exist_ok=True)
+        Image.fromarray(image.permute(1, 2, 0).numpy()).save(folder / f"{i:04d}.png")
+    return root
+
+
+@pytest.fixture(autouse=True)
+def _cache(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("MANIFOLD_LAB_CACHE", str(tmp_path_factory.getbasetemp() / "cache"))
+
+
+def test_augment_batch_crops_and_flips_reproducibly() -> None:
+    x = torch.randint(0, 256, (16, 3, 32, 32), dtype=torch.uint8)
+    a = augment_batch(x, torch.Generator().manual_seed(0))
+    b = augment_batch(x, torch.Generator().manual_seed(0))
+    assert torch.equal(a, b) and a.shape == x.shape and a.dtype == torch.uint8
+    # every output is a shifted (and maybe mirrored) window of the zero-padded input
+    padded = torch.nn.functional.pad(x, (4, 4, 4, 4))
+    for i in range(16):
+        found = any(
+            torch.equal(a[i], w) or torch.equal(a[i], w.flip(-1))
+            for oy in range(9)
+            for ox in range(9)
+            for w in [padded[i, :, oy : oy + 32, ox : ox + 32]]
+        )
+        assert found
+
+
+def test_smoke_run_writes_a_complete_run_directory(tiny_cifar: Path, tmp_path: Path) -> None:
+    result = train(TINY.replace(epochs=2), tmp_path / "run", data_root=tiny_cifar, progress=False)
+    assert result.finished and len(result.metrics) == 2
+    names = sorted(p.name for p in (tmp_path / "run").iterdir())
+    assert names == ["config.json", "last.pt", "metrics.csv", "metrics.json", "model.pt"]
+    record = json.loads((tmp_path / "run" / "metrics.json").read_text())
+    assert record["provenance"]["parameters"]["train_config"]["epochs"] == 2
+    assert [r["epoch"] for r in record["records"]] == [1, 2]
+    assert (tmp_path / "run" / "metrics.csv").read_text().startswith("# provenance: ")
+    model = load_model(tmp_path / "run" / "model.pt")
+    assert model.weights_info.label_space == "cifar10"
+    assert model.config == TINY.model
+    assert 0 <= result.test_accuracy <= 1
+
+
+def test_a_killed_run_resumes_to_the_same_weights(tiny_cifar: Path, tmp_path: Path) -> None:
+    full = train(TINY, tmp_path / "full", data_root=tiny_cifar, progress=False)
+
+    def kill(row: dict[str, object]) -> None:
+        raise KeyboardInterrupt  # as if the process died right after the epoch's checkpoint
+
+    with pytest.raises(KeyboardInterrupt):
+        train(TINY, tmp_path / "killed", data_root=tiny_cifar, progress=False, on_epoch_end=kill)
+    assert not (tmp_path / "killed" / "model.pt").exists()
+    resumed = train(TINY, tmp_path / "killed", data_root=tiny_cifar, progress=False, resume=True)
+    assert resumed.finished
+    a, b = full.model.state_dict(), resumed.model.state_dict()
+    assert all(torch.equal(a[k], b[k]) for k in a)
+    assert [r["test_acc"] for r in full.metrics] == [r["test_acc"] for r in resumed.metrics]
+
+
+def test_existing_runs_are_not_overwritten_and_resume_checks_the_config(
+    tiny_cifar: Path, tmp_path: Path
+) -> None:
+    train(TINY.replace(epochs=1), tmp_path / "r", data_root=tiny_cifar, progress=False)
+    with pytest.raises(ValueError, match="already holds a training run"):
+        train(TINY.replace(epochs=1), tmp_path / "r", data_root=tiny_cifar, progress=False)
+    with pytest.raises(ValueError, match="different training config"):
+        train(
+            TINY.replace(epochs=1, lr=0.2),
+            tmp_path / "r",
+            data_root=tiny_cifar,
+            progress=False,
+            resume=True,
+        )
+
+
+def test_config_validation() -> None:
+    with pytest.raises(ValueError, match="num_classes=10"):
+        TrainConfig(model=PRESETS["smoke"].model.replace(num_classes=100))
+    for bad in [{"epochs": 0}, {"lr": -1.0}, {"momentum": 1.0}, {"train_limit": 0}]:
+        with pytest.raises(ValueError):
+            PRESETS["smoke"].replace(**bad)
+    cfg = PRESETS["cpu"].replace(model_bottleneck_activation="relu6", seed=3)
+    assert cfg.model.bottleneck_activation == "relu6" and cfg.seed == 3
+    assert TrainConfig.from_dict(cfg.to_dict()) == cfg
+    with pytest.raises(ValueError, match="unknown preset"):
+        train("huge", "unused")
+
+
+def test_cli_train_reports_bad_settings(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["train", "--preset", "huge"]) == 2
+    assert "unknown preset" in capsys.readouterr().err
+    assert main(["train", "--set", "epochs"]) == 2
+    assert main(["train", "--set", "nonsense=1"]) == 2
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.mark.slow
+def test_ddp_two_cpu_processes_keep_identical_replicas(tiny_cifar: Path, tmp_path: Path) -> None:
+    run = tmp_path / "ddp"
+    cmd = [
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--nnodes=1",
+        "--nproc_per_node=2",
+        f"--master_port={_free_port()}",
+        "-m",
+        "manifold_lab.cli",
+        "train",
+        "--preset",
+        "smoke",
+        "--run-dir",
+        str(run),
+        "--data-root",
+        str(tiny_cifar),
+        "--device",
+        "cpu",
+        "--no-progress",
+        "--set",
+        "epochs=2",
+        "train_limit=none",
+        "test_limit=none",
+    ]
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(ROOT)}
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=300, env=env, cwd=ROOT)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    records = json.loads((run / "metrics.json").read_text())["records"]
+    assert len(records) == 2 and records[-1]["world_size"] == 2
+    assert records[-1]["replica_max_abs_diff"] == 0.0
+    assert (run / "model.pt").exists()
+
+
+@pytest.mark.slow
+def test_cli_smoke_preset_on_the_real_tarball(tmp_path: Path) -> None:
+    tarball = SHARED_DATA / "cifar10-jpeg.tar.gz"
+    if not tarball.exists():
+        pytest.skip(f"shared data not found at {SHARED_DATA}")
+    run = tmp_path / "smoke"
+    argv = ["train", "--preset", "smoke", "--run-dir", str(run), "--data-root", str(tarball)]
+    assert main([*argv, "--no-progress"]) == 0
+    records = json.loads((run / "metrics.json").read_text())["records"]
+    assert len(records) == PRESETS["smoke"].epochs
+    assert np.isfinite(records[-1]["train_loss"])
