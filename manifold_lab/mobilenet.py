@@ -265,10 +265,12 @@ class Conv2dSame(nn.Conv2d):
         return (left, right, top, bottom)
 
     def forward(self, x: Tensor) -> Tensor:
-        pad = self._tf_pad(x)
-        if any(pad):
-            x = F.pad(x, pad)
-        return super().forward(x)
+        left, right, top, bottom = self._tf_pad(x)
+        if left == right and top == bottom:  # symmetric: let the convolution pad (no copy)
+            return F.conv2d(
+                x, self.weight, self.bias, self.stride, (top, left), self.dilation, self.groups
+            )
+        return super().forward(F.pad(x, (left, right, top, bottom)))
 
     def extra_repr(self) -> str:
         mode = "SAME" if self.explicit_padding is None else f"explicit={self.explicit_padding}"

@@ -50,7 +50,7 @@ import torch
 from torch import nn
 
 from .mobilenet import MobileNetV2, MobileNetV2Config, mobilenet_v2
-from .preprocessing import CifarPreprocess, TFSlimPreprocess, TorchvisionPreprocess
+from .preprocessing import CifarPreprocess, TorchvisionPreprocess
 from .provenance import atomic_write_text
 
 __all__ = [
@@ -523,9 +523,7 @@ def load_model(
             label_space=space,
             label_offset=1 if model.config.num_classes == 1001 else 0,
             classes=_classes_for(space, model.config.num_classes),
-            preprocessing=TFSlimPreprocess(
-                size=tinfo.resolution, input_quantization=tinfo.input_quantization
-            ),
+            preprocessing=tinfo.preprocessing(),
             resolution=tinfo.resolution,
             notes=tinfo.notes,
             meta={"sha256": tinfo.sha256, "quantized": tinfo.quantized},
