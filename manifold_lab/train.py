@@ -183,14 +183,14 @@ PRESETS: dict[str, TrainConfig] = {
         name="smoke",
     ),
     "cpu": TrainConfig(
-        model=_CIFAR.replace(width_mult=0.5),
-        epochs=10,
+        model=_CIFAR.replace(width_mult=0.5, stem="stride1"),
+        epochs=6,
         batch_size=128,
         lr=0.1,
         warmup_epochs=1.0,
         weight_decay=5e-4,
         label_smoothing=0.1,
-        channels_last=False,
+        channels_last=True,
         name="cpu",
     ),
     "gpu": TrainConfig(

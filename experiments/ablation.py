@@ -1,0 +1,207 @@
+"""The paper's Figure 6 ablation on CIFAR-10: linear vs ReLU6 bottleneck (and shortcut variants).
+
+Runs every (variant, seed) of a preset as its own resumable run directory, several at once
+(one thread each), then reports paired differences with 95% confidence intervals.
+
+    python experiments/ablation.py run --preset cpu --seeds 0 1 --parallel 4 \\
+        --data-root ../shared/data/cifar10-jpeg.tar.gz
+    python experiments/ablation.py report --preset cpu
+
+Run directories go to ``experiments/runs/<preset>/<variant>_s<seed>/`` (checkpoints are not
+committed); ``report`` copies each finished run's metrics into
+``experiments/results/ablation_<preset>/`` and writes the tables and the learning-curve figure
+there.
+
+Decision rule, fixed before the runs: for each comparison (the design minus the alternative,
+paired by seed), linear wins if the 95% t-interval of the mean difference in final test
+accuracy lies above 0, the alternative wins if it lies below 0, otherwise the comparison is
+inconclusive at this scale.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+VARIANTS = {
+    "linear": [],
+    "relu6": ["model_bottleneck_activation=relu6"],
+    "expansion": ["model_shortcut=expansion"],
+    "noshortcut": ["model_shortcut=none"],
+}
+
+
+def run(args: argparse.Namespace) -> None:
+    jobs = []
+    for variant in args.variants:
+        for seed in args.seeds:
+            run_dir = ROOT / "experiments" / "runs" / args.preset / f"{variant}_s{seed}"
+            if (run_dir / "model.pt").exists():
+                print(f"{run_dir.name}: finished already")
+                continue
+            cmd = [
+                sys.executable,
+                "-m",
+                "manifold_lab.cli",
+                "train",
+                "--preset",
+                args.preset,
+                "--run-dir",
+                str(run_dir),
+                "--no-progress",
+                "--set",
+                f"seed={seed}",
+                *VARIANTS[variant],
+            ]
+            if args.data_root:
+                cmd += ["--data-root", args.data_root]
+            if (run_dir / "last.pt").exists():
+                cmd.append("--resume")
+            if args.device:
+                cmd += ["--device", args.device]
+            jobs.append((run_dir, cmd))
+    env = {**os.environ, "OMP_NUM_THREADS": str(args.threads)}
+    running: list[tuple[Path, subprocess.Popen, object]] = []
+    while jobs or running:
+        while jobs and len(running) < args.parallel:
+            run_dir, cmd = jobs.pop(0)
+            run_dir.mkdir(parents=True, exist_ok=True)
+            log = open(run_dir / "train.log", "a")
+            print(f"start {run_dir.name}: {' '.join(cmd[2:])}", flush=True)
+            running.append((run_dir, subprocess.Popen(cmd, stdout=log, stderr=log, env=env), log))
+        time.sleep(5)
+        for item in list(running):
+            run_dir, proc, log = item
+            if proc.poll() is not None:
+                log.close()  # type: ignore[attr-defined]
+                print(f"done {run_dir.name}: exit {proc.returncode}", flush=True)
+                running.remove(item)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+    r = sub.add_parser("run")
+    r.add_argument("--preset", default="cpu")
+    r.add_argument("--variants", nargs="+", default=["linear", "relu6"], choices=list(VARIANTS))
+    r.add_argument("--seeds", nargs="+", type=int, default=[0, 1])
+    r.add_argument("--parallel", type=int, default=2)
+    r.add_argument("--threads", type=int, default=1)
+    r.add_argument("--data-root", default=None)
+    r.add_argument("--device", default=None)
+    rep = sub.add_parser("report")
+    rep.add_argument("--preset", default="cpu")
+    args = parser.parse_args()
+    if args.command == "run":
+        run(args)
+    else:
+        report(args)
+
+
+def report(args: argparse.Namespace) -> None:
+    import json
+    import shutil
+
+    import pandas as pd
+
+    from manifold_lab.ablation import (
+        count_madds,
+        load_runs,
+        paired_difference,
+        plot_learning_curves,
+    )
+    from manifold_lab.mobilenet import MobileNetV2
+    from manifold_lab.plotting import save_figure
+    from manifold_lab.provenance import atomic_write_text, provenance
+    from manifold_lab.train import PRESETS, TrainConfig
+
+    runs = ROOT / "experiments" / "runs" / args.preset
+    out = ROOT / "experiments" / "results" / f"ablation_{args.preset}"
+    out.mkdir(parents=True, exist_ok=True)
+    # keep the metrics of finished runs (the numbers below trace to these files)
+    for metrics in sorted(runs.glob("*/metrics.json")):
+        if (metrics.parent / "model.pt").exists():
+            (out / metrics.parent.name).mkdir(exist_ok=True)
+            shutil.copy2(metrics, out / metrics.parent.name / "metrics.json")
+            shutil.copy2(metrics.parent / "config.json", out / metrics.parent.name / "config.json")
+    df = load_runs(out)
+    final = df.sort_values("epoch").groupby("run").tail(1)
+    rows = []
+    for variant, g in final.groupby("variant", sort=False):
+        cfg = json.loads((out / g["run"].iloc[0] / "config.json").read_text())["train_config"]
+        model = MobileNetV2(TrainConfig.from_dict(cfg).model)
+        acc = g["test_acc"].to_numpy()
+        rows.append(
+            {
+                "variant": variant,
+                "seeds": len(acc),
+                "mean_test_acc": acc.mean(),
+                "std": acc.std(ddof=1) if len(acc) > 1 else float("nan"),
+                "min": acc.min(),
+                "max": acc.max(),
+                "epochs": int(g["epoch"].max()),
+                "minutes_per_run": g["epoch_seconds"].mean() / 60 * 0
+                + df[df.variant == variant].groupby("run")["epoch_seconds"].sum().mean() / 60,
+                "parameters": sum(p.numel() for p in model.parameters()),
+                "MAdds": count_madds(model, (1, 3, 32, 32)),
+            }
+        )
+    table = pd.DataFrame(rows)
+    by = final.pivot(index="seed", columns="variant", values="test_acc")
+    comparisons = []
+    for alt in [v for v in by.columns if v != "linear"]:
+        pair = by[["linear", alt]].dropna()
+        comparisons.append(
+            {
+                **paired_difference(pair["linear"], pair[alt], names=("linear", alt)),
+                "seeds": pair.index.tolist(),
+            }
+        )
+    prov = provenance({"preset": args.preset, "runs": sorted(final["run"])})
+    atomic_write_text(out / "summary.csv", table.to_csv(index=False))
+    atomic_write_text(
+        out / "comparisons.json",
+        json.dumps({"provenance": prov, "comparisons": comparisons}, indent=1, default=float)
+        + "\n",
+    )
+    fig = plot_learning_curves(
+        df, title=f"CIFAR-10, preset '{args.preset}': test accuracy during training"
+    )
+    save_figure(fig, out / "learning_curves.png")
+    lines = [
+        f"# CIFAR-10 ablation, preset `{args.preset}`",
+        "",
+        f"Preset: `{json.dumps(PRESETS[args.preset].to_dict())}`" if args.preset in PRESETS else "",
+        "",
+        "| variant | seeds | test acc (mean) | std | min | max | epochs | min/run | params "
+        "| MAdds |",
+        "|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for r in rows:
+        lines.append(
+            f"| {r['variant']} | {r['seeds']} | {100 * r['mean_test_acc']:.2f}% | "
+            f"{100 * r['std']:.2f} | {100 * r['min']:.2f}% | {100 * r['max']:.2f}% | "
+            f"{r['epochs']} | "
+            f"{r['minutes_per_run']:.1f} | {r['parameters']:,} | {r['MAdds'] / 1e6:.1f}M |"
+        )
+    lines += [
+        "",
+        "| comparison (paired by seed) | n | mean difference | 95% CI | decision |",
+        "|---|---|---|---|---|",
+    ]
+    for c in comparisons:
+        lines.append(
+            f"| {c['comparison']} | {c['n']} | {100 * c['mean']:+.2f} pts | "
+            f"[{100 * c['ci_low']:+.2f}, {100 * c['ci_high']:+.2f}] | {c['decision']} |"
+        )
+    atomic_write_text(out / "summary.md", "\n".join(lines) + "\n")
+    print("\n".join(lines))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,206 @@
+"""Reporting the Figure 6 ablations: paired differences with confidence intervals, curves.
+
+The decision rule is fixed before any run: for a comparison "A minus B" paired by seed,
+A wins if the 95% t-interval of the mean difference lies above 0, B wins if it lies below 0,
+otherwise the comparison is inconclusive at this scale.
+
+Examples
+--------
+>>> r = paired_difference([0.91, 0.92, 0.90], [0.89, 0.90, 0.89], names=("linear", "relu6"))
+>>> r["decision"], round(r["mean"], 4)
+('linear wins', 0.0167)
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+__all__ = [
+    "count_madds",
+    "load_runs",
+    "paired_difference",
+    "plot_learning_curves",
+]
+
+
+def paired_difference(
+    a: Sequence[float],
+    b: Sequence[float],
+    *,
+    names: tuple[str, str] = ("A", "B"),
+    level: float = 0.95,
+) -> dict[str, Any]:
+    """Mean of ``a - b`` (paired by position, i.e. by seed) with a t confidence interval.
+
+    Parameters
+    ----------
+    a, b : sequence of float
+        Scores of the two variants for the same seeds, in the same order.
+    names : tuple of str, default=("A", "B")
+        Used in the decision text.
+    level : float, default=0.95
+        Confidence level.
+
+    Returns
+    -------
+    dict
+        ``n``, ``mean``, ``std`` (of the differences), ``ci_low``, ``ci_high``, ``decision``.
+        With a single pair the interval is infinite and the decision inconclusive.
+    """
+    from scipy import stats
+
+    x = np.asarray(a, dtype=float)
+    y = np.asarray(b, dtype=float)
+    if x.shape != y.shape or x.ndim != 1 or x.size == 0:
+        raise ValueError(f"a and b must be 1-D of equal, non-zero length; got {x.shape}, {y.shape}")
+    if not (np.isfinite(x).all() and np.isfinite(y).all()):
+        raise ValueError("scores must be finite")
+    if not 0 < level < 1:
+        raise ValueError(f"level must be in (0, 1), got {level!r}")
+    d = x - y
+    n = d.size
+    mean = float(d.mean())
+    if n < 2:
+        low, high, std = -math.inf, math.inf, float("nan")
+    else:
+        std = float(d.std(ddof=1))
+        half = float(stats.t.ppf(0.5 + level / 2, n - 1)) * std / math.sqrt(n)
+        low, high = mean - half, mean + half
+    if low > 0:
+        decision = f"{names[0]} wins"
+    elif high < 0:
+        decision = f"{names[1]} wins"
+    else:
+        decision = "inconclusive"
+    return {
+        "comparison": f"{names[0]} - {names[1]}",
+        "n": n,
+        "mean": mean,
+        "std": std,
+        "ci_low": low,
+        "ci_high": high,
+        "level": level,
+        "decision": decision,
+    }
+
+
+def count_madds(model: nn.Module, input_size: tuple[int, int, int, int]) -> int:
+    """Multiply-adds of one forward pass (convolutions and linear layers), by hooks.
+
+    Examples
+    --------
+    >>> from manifold_lab.mobilenet import MobileNetV2
+    >>> round(count_madds(MobileNetV2(), (1, 3, 224, 224)) / 1e6)
+    301
+    """
+    total = 0
+
+    def conv_hook(m: nn.Module, inputs: Any, output: torch.Tensor) -> None:
+        nonlocal total
+        assert isinstance(m, nn.Conv2d)
+        kh, kw = m.kernel_size
+        total += output.numel() // output.shape[0] * (m.in_channels // m.groups) * kh * kw
+
+    def linear_hook(m: nn.Module, inputs: Any, output: torch.Tensor) -> None:
+        nonlocal total
+        assert isinstance(m, nn.Linear)
+        total += m.in_features * m.out_features
+
+    handles = []
+    for m in model.modules():
+        if isinstance(m, nn.Conv2d):
+            handles.append(m.register_forward_hook(conv_hook))
+        elif isinstance(m, nn.Linear):
+            handles.append(m.register_forward_hook(linear_hook))
+    was_training = model.training
+    try:
+        model.eval()
+        with torch.no_grad():
+            model(torch.zeros(input_size))
+    finally:
+        for h in handles:
+            h.remove()
+        model.train(was_training)
+    return int(total)
+
+
+def load_runs(folder: str | Path) -> Any:
+    """Per-epoch metrics of every run under ``folder`` (``<variant>_s<seed>/metrics.json``).
+
+    Returns
+    -------
+    pandas.DataFrame
+        The metrics rows with ``run``, ``variant`` and ``seed`` columns added.
+    """
+    import pandas as pd
+
+    rows = []
+    for path in sorted(Path(folder).glob("*/metrics.json")):
+        name = path.parent.name
+        variant, _, seed = name.rpartition("_s")
+        records = json.loads(path.read_text(encoding="utf-8"))["records"]
+        for r in records:
+            rows.append({"run": name, "variant": variant, "seed": int(seed), **r})
+    if not rows:
+        raise ValueError(f"no runs (*/metrics.json) under {folder}")
+    return pd.DataFrame(rows)
+
+
+def plot_learning_curves(
+    df: Any, *, x: str = "step", y: str = "test_acc", title: str | None = None
+) -> Any:
+    """Figure-6-style curves: ``y`` against ``x``, one colour per variant, one line per seed.
+
+    The mean over seeds is drawn thick, each seed thin.
+    """
+    import plotly.graph_objects as go
+
+    palette = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b"]
+    fig = go.Figure()
+    for i, (variant, g) in enumerate(df.groupby("variant", sort=False)):
+        color = palette[i % len(palette)]
+        for seed, gs in g.groupby("seed"):
+            fig.add_trace(
+                go.Scatter(
+                    x=gs[x],
+                    y=gs[y],
+                    mode="lines",
+                    line={"color": color, "width": 1},
+                    opacity=0.45,
+                    name=f"{variant} seed {seed}",
+                    legendgroup=str(variant),
+                    showlegend=False,
+                )
+            )
+        mean = g.groupby(x)[y].mean()
+        fig.add_trace(
+            go.Scatter(
+                x=mean.index,
+                y=mean.values,
+                mode="lines+markers",
+                line={"color": color, "width": 2.5},
+                marker={"size": 5},
+                name=f"{variant} (mean of {g['seed'].nunique()})",
+                legendgroup=str(variant),
+            )
+        )
+    fig.update_layout(
+        template="simple_white",
+        title=title,
+        xaxis_title={"step": "training step", "epoch": "epoch"}.get(x, x),
+        yaxis_title={"test_acc": "test top-1 accuracy"}.get(y, y),
+        width=720,
+        height=440,
+        legend={"x": 0.98, "y": 0.02, "xanchor": "right", "yanchor": "bottom"},
+    )
+    fig.update_xaxes(mirror=True, showline=True)
+    fig.update_yaxes(mirror=True, showline=True)
+    return fig
