@@ -64,6 +64,15 @@ _EXPORTS: dict[str, str] = {
     "load_cifar10": ".data",
     "open_images": ".data",
     "load_tflite": ".tflite",
+    "TwoNN": ".intrinsic_dimension",
+    "MLE": ".intrinsic_dimension",
+    "PCADimension": ".intrinsic_dimension",
+    "ParticipationRatio": ".intrinsic_dimension",
+    "ID_ESTIMATORS": ".intrinsic_dimension",
+    "estimate_id": ".intrinsic_dimension",
+    "rectification_loss": ".bottleneck",
+    "analyse_bottlenecks": ".bottleneck",
+    "linear_probe_accuracy": ".bottleneck",
 }
 
 
@@ -99,10 +108,19 @@ sys.modules[__name__].__class__ = _Package
 if TYPE_CHECKING:  # for type checkers and IDEs: the same names, imported eagerly
     from ._validation import check_random_state
     from .activations import ACTIVATIONS, Activation, clipped_relu, get_activation, leaky_relu
+    from .bottleneck import analyse_bottlenecks, linear_probe_accuracy, rectification_loss
     from .core import METHODS, METRICS, CaseResult, run_case
     from .data import cifar10_sample, load_cifar10, open_images
     from .embedding import EMBEDDINGS, random_embedding, random_embeddings
     from .evaluation import evaluate
+    from .intrinsic_dimension import (
+        ID_ESTIMATORS,
+        MLE,
+        ParticipationRatio,
+        PCADimension,
+        TwoNN,
+        estimate_id,
+    )
     from .manifolds import (
         MANIFOLDS,
         Manifold,
@@ -130,24 +148,32 @@ __version__ = "0.1.0"
 __all__ = [
     "ACTIVATIONS",
     "EMBEDDINGS",
+    "ID_ESTIMATORS",
     "INJECTIVITY_THRESHOLDS",
     "MANIFOLDS",
     "METHODS",
     "METRICS",
+    "MLE",
     "Activation",
     "CaseResult",
     "InjectivityThreshold",
     "Manifold",
     "MobileNetV2",
     "MobileNetV2Config",
+    "PCADimension",
+    "ParticipationRatio",
+    "TwoNN",
     "WeightsInfo",
     "__version__",
+    "analyse_bottlenecks",
     "check_random_state",
     "cifar10_sample",
     "clipped_relu",
+    "estimate_id",
     "evaluate",
     "get_activation",
     "leaky_relu",
+    "linear_probe_accuracy",
     "load_checkpoint",
     "load_cifar10",
     "load_model",
@@ -170,6 +196,7 @@ __all__ = [
     "random_embedding",
     "random_embeddings",
     "read_results",
+    "rectification_loss",
     "run_case",
     "save_checkpoint",
     "summarize",
