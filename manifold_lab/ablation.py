@@ -146,6 +146,8 @@ def load_runs(folder: str | Path) -> Any:
     for path in sorted(Path(folder).glob("*/metrics.json")):
         name = path.parent.name
         variant, _, seed = name.rpartition("_s")
+        if not variant or not seed.isdigit():  # not "<variant>_s<seed>": one variant, seed 0
+            variant, seed = name, "0"
         records = json.loads(path.read_text(encoding="utf-8"))["records"]
         for r in records:
             rows.append({"run": name, "variant": variant, "seed": int(seed), **r})

@@ -426,6 +426,46 @@ def bottleneck_probe_comparison(
 _SAMPLE_KEYS = frozenset({"pixels", "images", "labels"})
 
 
+def _rectification_or_counts(
+    pix: np.ndarray, activation: str, test_fraction: float, random_state: Any, ridge: float
+) -> RectificationLoss:
+    """:func:`rectification_loss`, or only the zeroed/clipped counts (errors NaN) when there
+    are too few vectors to fit the affine map (e.g. a wide block probed on a few images)."""
+    n, c = pix.shape
+    n_test = int(np.ceil(n * test_fraction))
+    if n - n_test >= c + 1 and n_test >= 2:
+        return rectification_loss(
+            pix, activation, test_fraction=test_fraction, random_state=random_state, ridge=ridge
+        )
+    zeroed = pix <= 0 if activation != "identity" else np.zeros_like(pix, dtype=bool)
+    clipped = pix >= 6 if activation == "relu6" else np.zeros_like(pix, dtype=bool)
+    return RectificationLoss(
+        activation=activation,
+        n_samples=n,
+        channels=c,
+        zeroed_fraction=float(zeroed.mean()),
+        clipped_fraction=float(clipped.mean()),
+        vectors_losing_fraction=float((zeroed | clipped).any(axis=1).mean()),
+        recon_error=float("nan"),
+        r2_mean=float("nan"),
+        n_train=0,
+        n_test=0,
+    )
+
+
+def _probe_possible(labels: Any, test_fraction: float) -> bool:
+    """Whether a stratified linear probe can be fitted: 2+ classes, 2+ images each, room."""
+    arr = np.asarray(labels.cpu() if isinstance(labels, torch.Tensor) else labels).reshape(-1)
+    classes, counts = np.unique(arr, return_counts=True)
+    n_test = int(np.ceil(arr.size * test_fraction))
+    return bool(
+        classes.size >= 2
+        and counts.min() >= 2
+        and n_test >= classes.size
+        and arr.size - n_test >= classes.size
+    )
+
+
 def analyse_bottlenecks(
     samples: Mapping[str, Mapping[str, Any]],
     *,
@@ -466,7 +506,10 @@ def analyse_bottlenecks(
         ``recon_error_identity``, ``recon_error_relu``, ``recon_error_relu6``,
         ``r2_relu``, ``r2_relu6`` and, when any block has labels, ``n_images``,
         ``probe_acc_identity``, ``probe_acc_relu`` and ``probe_acc_relu6`` (NaN for blocks
-        without labels).
+        without labels, or whose labels cannot support a stratified probe: fewer than two
+        classes, a class with a single image, or too few images for the split). The
+        reconstruction errors are NaN for blocks with too few pixel vectors to fit the affine
+        map (fewer than ``channels + 1`` training vectors); the zeroed fractions are kept.
 
     Examples
     --------
@@ -503,9 +546,7 @@ def analyse_bottlenecks(
         try:
             pix = _as_array(entry["pixels"], "pixels", min_samples=2)
             res = {
-                a: rectification_loss(
-                    pix, a, test_fraction=test_fraction, random_state=random_state, ridge=ridge
-                )
+                a: _rectification_or_counts(pix, a, test_fraction, random_state, ridge)
                 for a in BOTTLENECK_ACTIVATIONS
             }
             row: dict[str, Any] = {
@@ -525,6 +566,7 @@ def analyse_bottlenecks(
             }
             if "labels" in entry:
                 any_labels = True
+            if "labels" in entry and _probe_possible(entry["labels"], probe_test_fraction):
                 imgs = _as_array(entry["images"], "images", min_samples=4)
                 if imgs.shape[1] != pix.shape[1]:
                     raise ValueError(

@@ -14,6 +14,7 @@ source                            what it loads
                                   bar when absent and online
 ``"tflite:PATH"`` / ``*.tflite``  a TF-slim MobileNetV2 published as TFLite (the paper
                                   authors' models), via :mod:`manifold_lab.tflite`
+``"builtin"``                     the small CIFAR-10 MobileNetV2 shipped in the package
 ``"checkpoint:PATH"`` / ``*.pt``  a checkpoint written by :func:`save_checkpoint` (state dict
                                   plus the builder's configuration); a bare torchvision-style
                                   state dict (``*.pth``) also loads, into the default builder
@@ -403,6 +404,28 @@ def _sha256(path: Path) -> str:
     return h.hexdigest()
 
 
+BUILTIN_CHECKPOINT = "cifar10_mobilenetv2.pt"
+
+
+def builtin_checkpoint() -> Path:
+    """Path of the small CIFAR-10 MobileNetV2 shipped in the package (``"builtin"``).
+
+    Raises
+    ------
+    FileNotFoundError
+        When this copy of the package has no built-in model.
+    """
+    from importlib import resources
+
+    path = Path(str(resources.files("manifold_lab") / "_data" / BUILTIN_CHECKPOINT))
+    if not path.exists():
+        raise FileNotFoundError(
+            f"this installation has no built-in model ({path}); train one with "
+            "'manifold-lab train --preset cpu' and load its model.pt instead"
+        )
+    return path
+
+
 def parse_source(weights: str | os.PathLike[str] | None) -> tuple[str, str]:
     """Split a weights source into (kind, argument); see :func:`load_model`.
 
@@ -425,6 +448,8 @@ def parse_source(weights: str | os.PathLike[str] | None) -> tuple[str, str]:
         return "random", ""
     if lowered in ("torchvision", "imagenet"):
         return "torchvision", "IMAGENET1K_V2"
+    if lowered in ("builtin", "built-in", "default"):
+        return "checkpoint", str(builtin_checkpoint())
     if text.upper() in TORCHVISION_WEIGHTS:
         return "torchvision", text.upper()
     for kind in ("torchvision", "tflite", "checkpoint"):

@@ -243,9 +243,16 @@ def test_analyse_bottlenecks_table():
             "channels",
         ),
         ({"b": {"pixels": np.full((100, 2), np.nan)}}, "block 'b'.*NaN"),
-        ({"b": {"pixels": np.ones((4, 3))}}, "block 'b'.*training"),
     ],
 )
 def test_analyse_bottlenecks_bad_input(samples, match):
     with pytest.raises(ValueError, match=match):
         analyse_bottlenecks(samples)
+
+
+def test_analyse_bottlenecks_with_too_few_vectors_keeps_the_counts():
+    rng = np.random.default_rng(0)
+    frame = analyse_bottlenecks({"b": {"pixels": rng.normal(size=(6, 4))}})
+    row = frame.iloc[0]
+    assert np.isnan(row["recon_error_relu"]) and np.isnan(row["r2_relu6"])
+    assert 0 < row["zeroed_fraction_relu"] < 1
