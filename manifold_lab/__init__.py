@@ -73,6 +73,12 @@ _EXPORTS: dict[str, str] = {
     "rectification_loss": ".bottleneck",
     "analyse_bottlenecks": ".bottleneck",
     "linear_probe_accuracy": ".bottleneck",
+    "ActivationProbe": ".probe",
+    "ProbeResult": ".probe",
+    "find_blocks": ".probe",
+    "id_profile": ".probe",
+    "plot_figure7": ".probe_plots",
+    "plot_id_profile": ".probe_plots",
 }
 
 
@@ -89,9 +95,10 @@ def __dir__() -> list[str]:
     return sorted([*globals(), *_EXPORTS])
 
 
-# ``sweep`` and ``provenance`` are both a function and a submodule. Importing a submodule makes
-# the import system set it as an attribute of the package, which would hide the function of the
-# same name; keep the function (the submodule stays importable through ``sys.modules``).
+# ``sweep`` and ``provenance`` are both a function and a submodule. Importing a
+# submodule makes the import system set it as an attribute of the package, which would hide the
+# function of the same name; keep the function (the submodule stays importable through
+# ``sys.modules``).
 _SHADOWED = frozenset({"sweep", "provenance"})
 
 
@@ -137,6 +144,8 @@ if TYPE_CHECKING:  # for type checkers and IDEs: the same names, imported eagerl
         manifold_from_points,
     )
     from .mobilenet import MobileNetV2, MobileNetV2Config, mobilenet_v2
+    from .probe import ActivationProbe, ProbeResult, find_blocks, id_profile
+    from .probe_plots import plot_figure7, plot_id_profile
     from .provenance import provenance, read_results, write_results
     from .sweep import summarize, sweep
     from .tflite import load_tflite
@@ -155,6 +164,7 @@ __all__ = [
     "METRICS",
     "MLE",
     "Activation",
+    "ActivationProbe",
     "CaseResult",
     "InjectivityThreshold",
     "Manifold",
@@ -162,6 +172,7 @@ __all__ = [
     "MobileNetV2Config",
     "PCADimension",
     "ParticipationRatio",
+    "ProbeResult",
     "TwoNN",
     "WeightsInfo",
     "__version__",
@@ -171,7 +182,9 @@ __all__ = [
     "clipped_relu",
     "estimate_id",
     "evaluate",
+    "find_blocks",
     "get_activation",
+    "id_profile",
     "leaky_relu",
     "linear_probe_accuracy",
     "load_checkpoint",
@@ -191,6 +204,8 @@ __all__ = [
     "manifold_from_points",
     "mobilenet_v2",
     "open_images",
+    "plot_figure7",
+    "plot_id_profile",
     "preserved_fraction",
     "provenance",
     "random_embedding",

@@ -1,4 +1,4 @@
-"""Command-line interface: ``manifold-lab sweep``, ``figure`` and ``eval``."""
+"""Command-line interface: ``manifold-lab sweep``, ``figure``, ``eval``, ``train`` and ``probe``."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
+from ._probe_cli import add_probe_parser, run_probe
 from .core import METHODS, METRICS
 from .embedding import EMBEDDINGS
 from .manifolds import MANIFOLDS
@@ -310,6 +311,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="override preset fields, e.g. epochs=5 seed=1 model_width_mult=0.5 "
         "model_bottleneck_activation=relu6 model_shortcut=none",
     )
+    add_probe_parser(sub)
     return parser
 
 
@@ -573,6 +575,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             _run_eval(args)
         elif args.command == "train":
             _run_train(args)
+        elif args.command == "probe":
+            run_probe(args)
         else:
             _run_figure(args)
     except (ValueError, RuntimeError, OSError) as exc:

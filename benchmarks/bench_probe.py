@@ -1,0 +1,244 @@
+"""Benchmark: what the activation probe costs on top of MobileNetV2's forward pass.
+
+Network: MobileNetV2 1.0 (the builder's default, torchvision's architecture, seeded random
+weights) at 224x224, batches of 16 images (fixed random tensors; the cost does not depend on
+the pixel values), eval mode, ``torch.no_grad``. The machine is shared, so the configurations
+are interleaved batch by batch (each batch goes through every configuration, in a rotating
+order) and each ratio is the median over batches of (time of the configuration / time of the
+plain forward pass on the same batch), for wall-clock time and for the process's CPU time.
+The probes persist across batches, so their reservoirs are in their steady state:
+
+``forward``
+    the plain forward pass, batch by batch;
+``figure7``
+    :func:`manifold_lab.probe.probe` with the Figure 7 statistics only (histograms of
+    positive, informative and clipped channels per pixel, per-channel firing counts,
+    bottleneck negatives), no samples, no rank check, whole network (``stop_early=False``);
+``samples``
+    plus the default reservoirs (4,096 pixel vectors and 1,024 pooled image vectors per
+    block, for the bottleneck and the expansion);
+``rank``
+    Figure 7 statistics plus the Lemma 2 rank check on 64 pixels per block and batch
+    (float64 Gram matrices and their eigenvalues), no samples;
+``default``
+    what ``probe()`` does by default: samples, rank check, stop after the last block.
+
+Memory: two fresh processes probe 64 and 256 images (generated on the fly from a seed, so the
+input takes no memory), with reservoirs that are full after 64 images (1,024 pixels, 32 images
+per reservoir); the script reports their peak RSS and the bytes held by the probe's state.
+
+Run: ``python benchmarks/bench_probe.py`` (``--quick`` for fewer images and repeats).
+Writes ``benchmarks/results/bench_probe.json`` with provenance.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch.utils.data import Dataset
+
+from manifold_lab.mobilenet import mobilenet_v2
+from manifold_lab.probe import ActivationProbe
+from manifold_lab.provenance import atomic_write_text, provenance
+
+CONFIGS: dict[str, dict[str, Any] | None] = {
+    "forward": None,
+    "figure7": {"pixel_samples": 0, "image_samples": 0, "rank_pixels_per_batch": 0},
+    "samples": {"rank_pixels_per_batch": 0},
+    "rank": {"pixel_samples": 0, "image_samples": 0, "rank_pixels_per_batch": 64},
+    "default": {"stop_early": True},  # samples + rank 64, stop after the last block
+}
+
+
+class NoiseImages(Dataset):
+    """``n`` images (3, size, size) drawn from a per-index seed: no memory for the inputs."""
+
+    def __init__(self, n: int, size: int = 224) -> None:
+        self.n, self.size = n, size
+
+    def __len__(self) -> int:
+        return self.n
+
+    def __getitem__(self, i: int) -> tuple[torch.Tensor, int]:
+        g = torch.Generator().manual_seed(i)
+        return torch.randn(3, self.size, self.size, generator=g), -1
+
+
+def make_probes(model: torch.nn.Module) -> dict[str, ActivationProbe | None]:
+    return {
+        name: None if cfg is None else ActivationProbe(model, **cfg)
+        for name, cfg in CONFIGS.items()
+    }
+
+
+def time_batch(model: torch.nn.Module, p: ActivationProbe | None, x: torch.Tensor) -> tuple:
+    """(wall seconds, process CPU seconds) of one batch, plain or through a probe."""
+    wall, cpu = time.perf_counter(), time.process_time()
+    with torch.no_grad():
+        if p is None:
+            model(x)
+        else:
+            with p:
+                p.run(x)
+    return time.perf_counter() - wall, time.process_time() - cpu
+
+
+def _vm_hwm_mb() -> float:
+    """Peak resident memory of this process image (``VmHWM``; unlike ``ru_maxrss`` it does
+    not inherit the parent's peak across fork and exec)."""
+    with open("/proc/self/status", encoding="utf-8") as fh:
+        for line in fh:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def memory_child(n_images: int) -> None:
+    """Probe ``n_images`` noise images and print peak memory and state bytes as JSON."""
+    torch.set_num_threads(1)
+    model = mobilenet_v2(seed=0).eval()
+    loader = torch.utils.data.DataLoader(NoiseImages(n_images), batch_size=16)
+    with torch.no_grad():
+        model(torch.zeros(16, 3, 224, 224))  # the forward pass's own peak, for reference
+    before = _vm_hwm_mb()
+    p = ActivationProbe(model, pixel_samples=1024, image_samples=32, rank_pixels_per_batch=64)
+    with p, torch.no_grad():
+        for x, _ in loader:
+            p.run(x)
+    res = p.result()
+    out = {
+        "n_images": res.metadata["n_images"],
+        "peak_rss_mb": round(_vm_hwm_mb(), 1),
+        "peak_rss_after_one_plain_forward_mb": round(before, 1),
+        "state_bytes": p.state_nbytes(),
+    }
+    print(json.dumps(out))
+
+
+def run_child(n_images: int) -> dict[str, Any]:
+    cmd = [sys.executable, __file__, "--memory-child", str(n_images)]
+    done = subprocess.run(cmd, capture_output=True, text=True, check=True)
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def time_all(threads: int, n_batches: int, batch: int) -> dict[str, Any]:
+    """Time every configuration with ``threads`` intra-op threads for the network."""
+    torch.set_num_threads(threads)
+    print(f"\n== torch threads: {threads} (the probe's own work: 1 thread) ==")
+    model = mobilenet_v2(seed=0).eval()
+    gen = torch.Generator().manual_seed(0)
+    batches = [torch.randn(batch, 3, 224, 224, generator=gen) for _ in range(n_batches)]
+    probes = make_probes(model)
+    names = list(CONFIGS)
+    for name in names:  # warm-up, not timed (and the reservoirs start filling)
+        time_batch(model, probes[name], batches[0])
+    wall: dict[str, list[float]] = {name: [] for name in names}
+    cpu: dict[str, list[float]] = {name: [] for name in names}
+    for r, x in enumerate(batches):
+        order = names[r % len(names) :] + names[: r % len(names)]  # rotate the order
+        for name in order:
+            w, c = time_batch(model, probes[name], x)
+            wall[name].append(w)
+            cpu[name].append(c)
+        line = "  ".join(f"{n} {wall[n][-1]:5.2f}/{cpu[n][-1]:5.2f}" for n in names)
+        print(f"batch {r + 1}/{n_batches} wall/cpu s: {line}", flush=True)
+
+    def ratios(t: dict[str, list[float]]) -> dict[str, float]:
+        # ratio to the forward pass of the same batch (same moment of the shared machine)
+        return {
+            n: statistics.median(a / f for a, f in zip(t[n], t["forward"], strict=True))
+            for n in names
+        }
+
+    wall_ratio, cpu_ratio = ratios(wall), ratios(cpu)
+    rank_increment = {
+        kind: statistics.median(
+            (r - f7) / f for r, f7, f in zip(t["rank"], t["figure7"], t["forward"], strict=True)
+        )
+        for kind, t in (("wall", wall), ("cpu", cpu))
+    }
+    base = statistics.median(wall["forward"])
+    print(f"forward pass: median {base:.2f} s per batch of {batch} at 224x224")
+    for name in names[1:]:
+        print(f"{name:<8} / forward: wall {wall_ratio[name]:.3f}, CPU time {cpu_ratio[name]:.3f}")
+    print(
+        f"rank check alone adds {rank_increment['wall']:.3f} (wall) / "
+        f"{rank_increment['cpu']:.3f} (CPU) x the forward pass (64 pixels per block and batch "
+        f"of {batch})"
+    )
+    target = wall_ratio["figure7"] <= 1.3
+    print(f"Figure 7 statistics within 1.3x of the forward pass (wall): {target}")
+    return {
+        "wall_s": {name: [round(t, 4) for t in v] for name, v in wall.items()},
+        "cpu_s": {name: [round(t, 4) for t in v] for name, v in cpu.items()},
+        "forward_median_s": round(base, 4),
+        "ratio_to_forward_wall": {name: round(v, 4) for name, v in wall_ratio.items()},
+        "ratio_to_forward_cpu": {name: round(v, 4) for name, v in cpu_ratio.items()},
+        "rank_check_increment_ratio": {k: round(v, 4) for k, v in rank_increment.items()},
+        "figure7_within_1_3x": bool(target),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--quick", action="store_true", help="fewer images and repeats")
+    parser.add_argument(
+        "--threads", default="1,2", help="torch thread counts to time, e.g. 1,2 (default)"
+    )
+    parser.add_argument("--memory-child", type=int, default=None, help=argparse.SUPPRESS)
+    parser.add_argument("--out", default=str(Path(__file__).parent / "results/bench_probe.json"))
+    args = parser.parse_args()
+    if args.memory_child is not None:
+        memory_child(args.memory_child)
+        return
+
+    n_batches, batch = (4, 16) if args.quick else (10, 16)
+    threads = [int(t) for t in args.threads.split(",") if t.strip()]
+    timing = {f"threads_{t}": time_all(t, n_batches, batch) for t in threads}
+
+    n_small, n_large = (32, 96) if args.quick else (64, 256)
+    small, large = run_child(n_small), run_child(n_large)
+    print(
+        f"\nmemory: {small['n_images']} images: peak RSS {small['peak_rss_mb']:.0f} MB, state "
+        f"{small['state_bytes'] / 2**20:.1f} MiB; {large['n_images']} images: peak RSS "
+        f"{large['peak_rss_mb']:.0f} MB, state {large['state_bytes'] / 2**20:.1f} MiB"
+    )
+    record = {
+        "problem": {
+            "model": "MobileNetV2 1.0 (builder default = torchvision architecture), seed 0",
+            "resolution": 224,
+            "batch_size": batch,
+            "timed_batches_per_config": n_batches,
+            "threads": threads,
+            "configs": {k: v for k, v in CONFIGS.items()},
+            "method": "configs interleaved batch by batch (order rotated); ratios are the "
+            "median over batches of (config time / forward time of the same batch)",
+        },
+        "timing": timing,
+        "memory": {
+            "settings": "pixel_samples=1024, image_samples=32, rank 64/batch, batch 16, "
+            "1 thread, fresh process per size; peak = VmHWM of /proc/self/status",
+            f"{n_small}_images": small,
+            f"{n_large}_images": large,
+            "peak_rss_growth_mb": round(large["peak_rss_mb"] - small["peak_rss_mb"], 1),
+            "state_bytes_equal": small["state_bytes"] == large["state_bytes"],
+        },
+        "provenance": provenance(
+            {"script": "benchmarks/bench_probe.py", "quick": args.quick, "threads": threads}
+        ),
+    }
+    path = atomic_write_text(args.out, json.dumps(record, indent=1) + "\n")
+    print(f"wrote {path}")
+
+
+if __name__ == "__main__":
+    main()
