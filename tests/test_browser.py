@@ -113,19 +113,16 @@ def _has_chart(dom: str) -> bool:
     return "js-plotly-plot" in dom or "stPlotlyChart" in dom
 
 
-def test_page_renders_a_chart_in_chromium(server: str, tmp_path: Path) -> None:
-    artifacts = Path(os.environ.get("MANIFOLD_LAB_ARTIFACTS", ROOT / "ci-artifacts"))
-    artifacts.mkdir(parents=True, exist_ok=True)
-    shot = artifacts / "explorer.png"
+def _load(server: str, query: str, shot: Path, profile: Path) -> str:
     # Virtual time runs ahead of the websocket that delivers the page's content, so a load
     # can end before the chart arrives (the first one also waits for the server's cold
     # imports): poll, taking the DOM and the screenshot in the same load.
     dom = ""
-    for attempt, budget in enumerate((15_000, 20_000, 30_000, 30_000, 45_000, 60_000)):
+    for attempt, budget in enumerate((15_000, 20_000, 30_000, 30_000, 45_000, 60_000, 90_000)):
         shot.unlink(missing_ok=True)
         dom = _chromium(
-            server,
-            tmp_path / f"profile-{attempt}",
+            server + query,
+            profile / f"profile-{attempt}",
             "--dump-dom",
             f"--screenshot={shot}",
             "--window-size=1400,1000",
@@ -134,8 +131,26 @@ def test_page_renders_a_chart_in_chromium(server: str, tmp_path: Path) -> None:
         if _has_chart(dom):
             break
         time.sleep(2.0)
+    return dom
+
+
+PAGES = {
+    "explorer": ("", "stMetric"),
+    "sweep": ("?page=sweep&sw_seeds=5&sw_max_width=20&ph_max_dim=2&ph_seeds=10", "Width sweep"),
+    "probe": ("?page=probe&pr_limit=48", "Figure 7"),
+    "ablation": ("?page=ablation", "Ablation results"),
+}
+
+
+@pytest.mark.parametrize("page", list(PAGES))
+def test_page_renders_a_chart_in_chromium(server: str, tmp_path: Path, page: str) -> None:
+    artifacts = Path(os.environ.get("MANIFOLD_LAB_ARTIFACTS", ROOT / "ci-artifacts"))
+    artifacts.mkdir(parents=True, exist_ok=True)
+    query, marker = PAGES[page]
+    shot = artifacts / f"{page}.png"
+    dom = _load(server, query, shot, tmp_path)
     assert _has_chart(dom), f"no plotly chart in the page; DOM starts with {dom[:500]!r}"
     assert "stException" not in dom
     assert "manifold_lab explorer" in dom
-    assert "stMetric" in dom
+    assert marker in dom
     assert shot.exists() and shot.stat().st_size > 50_000, "the screenshot looks empty"

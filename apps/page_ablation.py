@@ -1,0 +1,91 @@
+"""Ablation page: the committed Figure 6 results and any run directory the user points to."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+import plotly.graph_objects as go
+import streamlit as st
+from _common import Spec, choice, init_state, sync_query, warn_bad
+
+from manifold_lab.ablation import load_runs, plot_learning_curves
+
+RESULTS = Path(__file__).resolve().parent.parent / "experiments" / "results"
+
+SPEC: Spec = {"ab_metric": ("test_acc", choice(("test_acc", "train_loss", "test_loss")))}
+
+
+def _manifold_chart(df: pd.DataFrame) -> go.Figure:
+    fig = go.Figure()
+    means = df.groupby(["expansion", "variant", "width"])["score"].agg(["mean", "sem"])
+    for (t, variant), g in means.reset_index().groupby(["expansion", "variant"]):
+        fig.add_trace(
+            go.Scatter(
+                x=g["width"],
+                y=g["mean"],
+                error_y={"type": "data", "array": 1.96 * g["sem"]},
+                mode="lines+markers",
+                name=f"{variant}, t={t}",
+                line={"dash": "dot" if variant.startswith("relu6") else None},
+            )
+        )
+    fig.update_layout(
+        template="simple_white",
+        xaxis={"title": "bottleneck width", "type": "log"},
+        yaxis_title="held-out accuracy",
+        height=440,
+    )
+    return fig
+
+
+def render(bad: list[str]) -> None:
+    """Draw the page (``bad``: unreadable URL settings to report)."""
+    bad += init_state(SPEC)
+    warn_bad(bad)
+    st.header("Ablation results")
+    metric = st.sidebar.selectbox("Curve", ("test_acc", "train_loss", "test_loss"), key="ab_metric")
+    sync_query("ablation", {"ab_metric": metric})
+    shown = False
+    for folder in sorted(RESULTS.glob("ablation_*")):
+        st.subheader(f"CIFAR-10, preset `{folder.name.removeprefix('ablation_')}`")
+        summary = folder / "summary.md"
+        if summary.exists():
+            st.markdown(summary.read_text(encoding="utf-8").split("\n", 1)[1])
+        try:
+            df = load_runs(folder)
+            st.plotly_chart(
+                plot_learning_curves(df, y=metric), theme=None, key=f"curves_{folder.name}"
+            )
+            shown = True
+        except ValueError as exc:
+            st.info(str(exc))
+    toy = RESULTS / "manifold_ablation.csv"
+    if toy.exists():
+        st.subheader("Figure 6 in miniature: inverted-residual MLPs on two spirals")
+        df = pd.read_csv(toy, comment="#")
+        st.plotly_chart(_manifold_chart(df), theme=None, key="toy_chart")
+        md = RESULTS / "manifold_ablation.md"
+        if md.exists():
+            st.markdown(md.read_text(encoding="utf-8").split("\n", 1)[1])
+        shown = True
+    if not shown:
+        st.info("No committed ablation results were found next to this app.")
+    st.subheader("Your own runs")
+    folder_text = st.text_input(
+        "Run directory",
+        key="ab_folder",
+        help="A folder of runs (<variant>_s<seed>/metrics.json), as written by "
+        "experiments/ablation.py or manifold-lab train.",
+    )
+    if folder_text:
+        path = Path(folder_text).expanduser()
+        try:
+            if (path / "metrics.json").exists():  # a single run: show it as its own variant
+                df = load_runs(path.parent)
+                df = df[df["run"] == path.name]
+            else:
+                df = load_runs(path)
+            st.plotly_chart(plot_learning_curves(df, y=metric), theme=None, key="user_curves")
+        except (ValueError, OSError) as exc:
+            st.error(f"Could not read runs from {path}: {exc}")

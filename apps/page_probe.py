@@ -1,0 +1,177 @@
+"""Bottleneck probe page: the paper's Appendix A measured inside a real MobileNetV2."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import tempfile
+import zipfile
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import streamlit as st
+from _common import Spec, choice, init_state, int_in, sync_query, warn_bad
+
+import manifold_lab as ml
+from manifold_lab.probe import id_profile, probe
+from manifold_lab.probe_plots import plot_figure7, plot_id_profile
+
+MODELS = {
+    "builtin": "Built-in CIFAR-10 model (trained by manifold_lab)",
+    "random-cifar": "CIFAR-10 MobileNetV2 at initialisation (step 0)",
+    "torchvision:IMAGENET1K_V1": "torchvision ImageNet weights V1 (downloads once)",
+    "torchvision:IMAGENET1K_V2": "torchvision ImageNet weights V2 (downloads once)",
+    "upload": "Upload a checkpoint (.pt) or TF-slim .tflite file",
+}
+IMAGES = {
+    "cifar10-sample": "Built-in CIFAR-10 sample (500 test images)",
+    "cifar10:test": "CIFAR-10 test set (needs a data root)",
+    "upload": "Upload a zip of images",
+}
+UPLOADS = Path(tempfile.gettempdir()) / "manifold_lab_uploads"
+
+SPEC: Spec = {
+    "pr_model": ("builtin", choice(tuple(MODELS))),
+    "pr_images": ("cifar10-sample", choice(tuple(IMAGES))),
+    "pr_limit": (200, int_in(8, 10000)),
+    "pr_seed": (0, int_in(0)),
+}
+
+
+def _builtin_available() -> bool:
+    try:
+        ml.weights.builtin_checkpoint()
+    except FileNotFoundError:
+        return False
+    return True
+
+
+def _store(data: bytes, suffix: str) -> Path:
+    """Keep an upload on disk under its content hash (so caching can key on the path)."""
+    UPLOADS.mkdir(parents=True, exist_ok=True)
+    path = UPLOADS / (hashlib.sha256(data).hexdigest()[:16] + suffix)
+    if not path.exists():
+        tmp = path.with_suffix(path.suffix + ".part")
+        tmp.write_bytes(data)
+        tmp.replace(path)
+    return path
+
+
+def _extract_zip(data: bytes) -> Path:
+    """Unpack an uploaded zip of images safely (no paths outside the folder)."""
+    folder = UPLOADS / hashlib.sha256(data).hexdigest()[:16]
+    if folder.exists():
+        return folder
+    try:
+        archive = zipfile.ZipFile(io.BytesIO(data))
+    except zipfile.BadZipFile:
+        raise ValueError("the uploaded file is not a zip archive") from None
+    tmp = folder.with_name(folder.name + ".part")
+    tmp.mkdir(parents=True, exist_ok=True)
+    count = 0
+    for info in archive.infolist():
+        name = Path(info.filename)
+        if info.is_dir() or name.is_absolute() or ".." in name.parts:
+            continue
+        if name.suffix.lower() not in ml.data.IMAGE_EXTENSIONS:
+            continue
+        target = tmp / name.name
+        target.write_bytes(archive.read(info))
+        count += 1
+    if count == 0:
+        raise ValueError("the zip holds no images (.jpg, .jpeg, .png, .bmp, .webp)")
+    tmp.replace(folder)
+    return folder
+
+
+@st.cache_resource(max_entries=4, show_spinner="Loading the model ...")
+def load(source: str) -> Any:
+    if source == "random-cifar":
+        config = ml.MobileNetV2Config(num_classes=10, stem="cifar")
+        return ml.load_model("random", config=config, seed=0, progress=False)
+    return ml.load_model(source, progress=False)
+
+
+@st.cache_data(max_entries=8, show_spinner=False)
+def run_probe(source: str, images: str, data_root: str | None, limit: int, seed: int) -> Any:
+    model = load(source)
+    dataset = ml.open_images(images, data_root=data_root or None, progress=False)
+    if isinstance(dataset, ml.data.TensorImageDataset) and limit < len(dataset):
+        # class-sorted files: take an evenly spaced subset so every class is represented
+        dataset = dataset.subset(np.linspace(0, len(dataset) - 1, limit).round().astype(int))
+    result = probe(
+        model, dataset, batch_size=50, limit=limit, seed=seed, progress=False, images=images
+    )
+    ids = id_profile(result, methods=("twonn", "pca"), max_points=2000)
+    loss = ml.analyse_bottlenecks(result.samples)
+    return result, ids, loss
+
+
+def render(bad: list[str]) -> None:
+    """Draw the page (``bad``: unreadable URL settings to report)."""
+    bad += init_state(SPEC)
+    if st.session_state.pr_model == "builtin" and not _builtin_available():
+        st.session_state.pr_model = "random-cifar"
+    warn_bad(bad)
+    st.header("Bottleneck probe")
+    st.markdown(
+        "For every inverted-residual block: how many expansion channels are positive per "
+        "pixel (the paper's Figure 7) against the invertibility threshold (the block's input "
+        "channels: below it Lemma 2 cannot hold), how often Lemma 2 holds exactly, the "
+        "intrinsic dimension of the bottleneck vectors, and what a ReLU on the bottleneck "
+        "would destroy."
+    )
+    sb = st.sidebar
+    sb.subheader("Probe settings")
+    source = sb.selectbox("Model", tuple(MODELS), format_func=MODELS.__getitem__, key="pr_model")
+    images = sb.selectbox("Images", tuple(IMAGES), format_func=IMAGES.__getitem__, key="pr_images")
+    limit = sb.slider("Images to probe", 8, 500, step=8, key="pr_limit")
+    seed = sb.number_input("Seed (samples)", min_value=0, step=1, key="pr_seed")
+    sync_query(
+        "probe", {"pr_model": source, "pr_images": images, "pr_limit": limit, "pr_seed": seed}
+    )
+    data_root = None
+    try:
+        if source == "upload":
+            up = sb.file_uploader(
+                "Checkpoint or TFLite file", type=["pt", "pth", "tflite"], key="pr_upload_model"
+            )
+            if up is None:
+                st.info("Upload a checkpoint (.pt, .pth) or a TF-slim .tflite file.")
+                return
+            source = str(_store(up.getvalue(), Path(up.name).suffix.lower()))
+        if source == "builtin" and not _builtin_available():
+            st.error("This installation has no built-in model; choose another.")
+            return
+        if images == "upload":
+            upz = sb.file_uploader("Zip of images", type=["zip"], key="pr_upload_zip")
+            if upz is None:
+                st.info("Upload a zip of images (.jpg, .png, ...).")
+                return
+            images = str(_extract_zip(upz.getvalue()))
+        if images == "cifar10:test":
+            data_root = sb.text_input(
+                "CIFAR-10 data root",
+                key="pr_data_root",
+                help="A torchvision root, cifar10-jpeg.tar.gz or its extracted folder.",
+            )
+        with st.spinner(f"Probing the 17 blocks on {limit} images ..."):
+            result, ids, loss = run_probe(source, images, data_root, int(limit), int(seed))
+    except (ValueError, FileNotFoundError, RuntimeError, OSError) as exc:
+        st.error(f"Could not probe: {exc}")
+        return
+    meta = result.metadata
+    st.caption(
+        f"{meta.get('model', source)}: {meta.get('n_images')} images at "
+        f"{meta.get('resolution')} px; Lemma 2's rank check on "
+        f"{meta.get('rank_pixels_per_batch')} pixels per batch."
+    )
+    st.plotly_chart(plot_figure7(result), width="stretch", theme=None, key="fig7_chart")
+    frame = result.to_frame()
+    st.dataframe(frame, hide_index=True)
+    st.download_button("Statistics (CSV)", frame.to_csv(index=False), "probe_stats.csv", "text/csv")
+    st.subheader("Intrinsic dimension of the bottleneck vectors")
+    st.plotly_chart(plot_id_profile(ids, dash=None), width="stretch", theme=None, key="id_chart")
+    st.subheader("What a ReLU on the bottleneck would destroy")
+    st.dataframe(loss, hide_index=True)

@@ -1,0 +1,160 @@
+"""Width sweep page: metrics against width over many seeds, and the injectivity phase diagram."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import streamlit as st
+from _common import Spec, choice, choices, init_state, int_in, sync_query, warn_bad
+
+import manifold_lab as ml
+from manifold_lab.injectivity import critical_ratios, phase_diagram, plot_phase_diagram
+from manifold_lab.plotting import plot_width_curves
+
+ACTIVATIONS = ("relu", "relu6", "leaky_relu", "gelu", "softplus", "identity")
+METRICS = ("nmse", "invertible_fraction", "collapsed_fraction", "knn_recall")
+SWEEP_MANIFOLDS = ("spiral", "circle", "swiss_roll", "s_curve", "sphere", "torus")
+
+SPEC: Spec = {
+    "sw_manifold": ("spiral", choice(SWEEP_MANIFOLDS)),
+    "sw_activations": (["relu"], choices(ACTIVATIONS)),
+    "sw_method": ("pinv", choice(tuple(ml.METHODS))),
+    "sw_max_width": (40, int_in(4, 128)),
+    "sw_seeds": (20, int_in(2, 100)),
+    "sw_points": (500, int_in(100, 5000)),
+    "sw_metrics": (list(METRICS[:3]), choices(METRICS)),
+    "ph_max_dim": (3, int_in(1, 5)),
+    "ph_seeds": (20, int_in(5, 100)),
+}
+
+
+@st.cache_data(max_entries=16, show_spinner="Sweeping widths and seeds ...")
+def compute_sweep(
+    manifold: str,
+    activations: tuple[str, ...],
+    method: str,
+    max_width: int,
+    n_seeds: int,
+    n_points: int,
+    metrics: tuple[str, ...],
+) -> Any:
+    return ml.sweep(
+        manifold,
+        widths=range(2, max_width + 1),
+        seeds=range(n_seeds),
+        activation=list(activations),
+        method=method,
+        metrics=list(metrics),
+        n_samples=n_points,
+        progress=False,
+    )
+
+
+@st.cache_data(max_entries=8, show_spinner="Computing the injectivity phase diagram ...")
+def compute_phase(max_dim: int, n_seeds: int) -> Any:
+    return phase_diagram(
+        range(1, max_dim + 1), max_ratio=10.0, seeds=range(n_seeds), progress=False
+    )
+
+
+def _downloads(fig: Any, data: Any, stem: str, key: str) -> None:
+    cols = st.columns(4)
+    cols[0].download_button(
+        "Data (CSV)", data.to_csv(index=False), f"{stem}.csv", "text/csv", key=f"{key}_csv"
+    )
+    cols[1].download_button(
+        "Figure (HTML)",
+        fig.to_html(include_plotlyjs="cdn"),
+        f"{stem}.html",
+        "text/html",
+        key=f"{key}_html",
+    )
+    if cols[2].button("Prepare PNG and SVG", key=f"{key}_static"):
+        try:
+            st.session_state[f"{key}_png"] = fig.to_image(format="png", scale=2)
+            st.session_state[f"{key}_svg"] = fig.to_image(format="svg")
+        except Exception as exc:  # kaleido needs Chromium; say so instead of failing
+            st.error(f"Static export needs Chrome/Chromium for kaleido: {exc}")
+    if f"{key}_png" in st.session_state:
+        cols[2].download_button(
+            "Figure (PNG)", st.session_state[f"{key}_png"], f"{stem}.png", key=f"{key}_dpng"
+        )
+        cols[3].download_button(
+            "Figure (SVG)", st.session_state[f"{key}_svg"], f"{stem}.svg", key=f"{key}_dsvg"
+        )
+
+
+def render(bad: list[str]) -> None:
+    """Draw the page (``bad``: unreadable URL settings to report)."""
+    bad += init_state(SPEC)
+    warn_bad(bad)
+    st.header("Width sweep")
+    st.markdown(
+        "Each curve is the mean over seeds with its 95% confidence band; the dashed curve is "
+        "Theorem 1's prediction P(Binomial(n, 1/2) >= k) for the invertible fraction, and the "
+        "vertical lines the injectivity literature's widths for all of R^k."
+    )
+    sb = st.sidebar
+    sb.subheader("Sweep settings")
+    manifold = sb.selectbox("Manifold", SWEEP_MANIFOLDS, key="sw_manifold")
+    activations = sb.multiselect("Activations", ACTIVATIONS, key="sw_activations")
+    method = sb.selectbox("Reconstruction method", tuple(ml.METHODS), key="sw_method")
+    max_width = sb.slider("Largest width", 4, 128, key="sw_max_width")
+    n_seeds = sb.slider("Seeds", 2, 100, key="sw_seeds")
+    n_points = sb.slider("Points", 100, 5000, step=100, key="sw_points")
+    metrics = sb.multiselect("Metrics", METRICS, key="sw_metrics")
+    sb.subheader("Phase diagram")
+    max_dim = sb.slider("Largest input dimension k", 1, 5, key="ph_max_dim")
+    ph_seeds = sb.slider("Seeds (phase diagram)", 5, 100, key="ph_seeds")
+    sync_query(
+        "sweep",
+        {
+            "sw_manifold": manifold,
+            "sw_activations": activations,
+            "sw_method": method,
+            "sw_max_width": max_width,
+            "sw_seeds": n_seeds,
+            "sw_points": n_points,
+            "sw_metrics": metrics,
+            "ph_max_dim": max_dim,
+            "ph_seeds": ph_seeds,
+        },
+    )
+    if not activations or not metrics:
+        st.info("Choose at least one activation and one metric.")
+        return
+    try:
+        df = compute_sweep(
+            manifold, tuple(activations), method, max_width, n_seeds, n_points, tuple(metrics)
+        )
+        summary = ml.summarize(df)
+        span = int(df["k"].iloc[0])  # dimension of the manifold's span (Theorem 1's k)
+        fig = plot_width_curves(
+            summary,
+            color="activation",
+            theory_d=span if "invertible_fraction" in metrics else None,
+            thresholds=True,
+            title=f"{manifold}: {', '.join(activations)}, {method}, {n_seeds} seeds",
+        )
+    except ValueError as exc:
+        st.error(str(exc))
+        return
+    st.plotly_chart(fig, width="stretch", theme=None, key="sweep_chart")
+    _downloads(fig, df, f"width_sweep_{manifold}", "sweep")
+
+    st.subheader("Injectivity phase diagram")
+    st.markdown(
+        "Probability that x -> ReLU(Wx) with Gaussian W (n x k) is injective on all of R^k, "
+        "against the ratio n/k; the committed full diagram (k = 1..8, 100 seeds) is in "
+        "`experiments/results/phase_diagram.png`."
+    )
+    try:
+        ph = compute_phase(max_dim, ph_seeds)
+        ph_fig = plot_phase_diagram(ph, title=f"k = 1..{max_dim}, {ph_seeds} seeds")
+        ratios = critical_ratios(ph, n_boot=200)
+    except ValueError as exc:
+        st.error(str(exc))
+        return
+    st.plotly_chart(ph_fig, width="stretch", theme=None, key="phase_chart")
+    st.dataframe(ratios, hide_index=True)
+    _downloads(ph_fig, ph, "phase_diagram", "phase")

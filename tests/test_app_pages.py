@@ -1,0 +1,178 @@
+"""AppTest tests of the explorer's sweep, probe and ablation pages, and of page routing."""
+
+from __future__ import annotations
+
+import io
+import json
+import zipfile
+from pathlib import Path
+from typing import Any
+
+import pytest
+import torch
+from PIL import Image
+from streamlit.testing.v1 import AppTest
+
+from manifold_lab.data import cifar10_sample
+from manifold_lab.mobilenet import MobileNetV2Config
+from manifold_lab.weights import load_model, save_checkpoint
+
+APP = Path(__file__).resolve().parents[1] / "apps" / "explorer.py"
+
+
+def _app(**query: str) -> AppTest:
+    at = AppTest.from_file(str(APP), default_timeout=240)
+    for name, value in query.items():
+        at.query_params[name] = value
+    return at.run()
+
+
+def _chart(at: AppTest, key: str) -> dict[str, Any]:
+    charts = [c for c in at.get("plotly_chart") if json.loads(c.proto.spec)]
+    for c in charts:
+        if c.proto.id and key in c.proto.id:
+            return json.loads(c.proto.spec)
+    raise AssertionError(f"no chart {key!r} among {[c.proto.id for c in charts]}")
+
+
+def _data(fig: dict[str, Any]) -> str:
+    return json.dumps(fig["data"], sort_keys=True)
+
+
+def test_unknown_page_falls_back_with_a_notice() -> None:
+    at = _app(page="nonsense")
+    assert not at.exception
+    assert any("page=nonsense" in w.value for w in at.warning)
+    assert at.header[0].value == "Manifold lab"
+
+
+def test_sweep_page_reacts_and_round_trips() -> None:
+    at = _app(
+        page="sweep", sw_max_width="12", sw_seeds="4", sw_points="200", ph_max_dim="2", ph_seeds="5"
+    )
+    assert not at.exception and not at.error
+    before = _data(_chart(at, "sweep_chart"))
+    phase = _data(_chart(at, "phase_chart"))
+    at.slider(key="sw_max_width").set_value(16).run()
+    assert not at.exception
+    assert _data(_chart(at, "sweep_chart")) != before
+    assert at.query_params["sw_max_width"] == ["16"] or at.query_params["sw_max_width"] == "16"
+    at.multiselect(key="sw_activations").set_value(["relu", "identity"]).run()
+    assert "identity" in _data(_chart(at, "sweep_chart"))
+    at.slider(key="ph_seeds").set_value(6).run()
+    assert _data(_chart(at, "phase_chart")) != phase
+    labels = {b.label for b in at.get("download_button")}
+    assert {"Data (CSV)", "Figure (HTML)"} <= labels
+
+
+def test_sweep_page_bad_parameters_fall_back() -> None:
+    at = _app(
+        page="sweep",
+        sw_max_width="999",
+        sw_activations="relu,bogus",
+        sw_seeds="3",
+        sw_points="200",
+        ph_max_dim="1",
+        ph_seeds="5",
+    )
+    assert not at.exception
+    text = " ".join(w.value for w in at.warning)
+    assert "sw_max_width=999" in text and "sw_activations=relu,bogus" in text
+
+
+@pytest.fixture(scope="module")
+def probe_app() -> AppTest:
+    return _app(page="probe", pr_model="random-cifar", pr_limit="16")
+
+
+def test_probe_page_shows_figure7_and_reacts(probe_app: AppTest) -> None:
+    at = probe_app
+    assert not at.exception and not at.error
+    fig = _chart(at, "fig7_chart")
+    assert any("threshold" in (t.get("name") or "").lower() for t in fig["data"])
+    _chart(at, "id_chart")
+    assert len(at.dataframe) >= 2
+    before = at.dataframe[0].value.to_json()
+    at.slider(key="pr_limit").set_value(24).run()
+    assert not at.exception
+    assert at.dataframe[0].value.to_json() != before
+    at.number_input(key="pr_seed").set_value(1).run()
+    assert not at.exception
+
+
+def test_probe_page_uploads(tmp_path: Path) -> None:
+    at = _app(page="probe", pr_model="upload", pr_images="upload", pr_limit="8")
+    assert not at.exception
+    # a corrupt checkpoint: a clear message, the app stays usable
+    at.file_uploader(key="pr_upload_model").set_value(
+        ("bad.pt", b"\x00garbage", "application/octet-stream")
+    )
+    at.run()
+    assert not at.exception
+    at.file_uploader(key="pr_upload_zip").set_value(("imgs.zip", b"not a zip", "application/zip"))
+    at.run()
+    assert not at.exception
+    assert any("zip" in e.value or "checkpoint" in e.value for e in at.error)
+    # a checkpoint of another architecture (10 classes, width 0.35) and a zip of real images
+    model = load_model(
+        None, config=MobileNetV2Config(num_classes=10, stem="cifar", width_mult=0.35)
+    )
+    path = save_checkpoint(model, tmp_path / "small.pt")
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as zf:
+        sample = cifar10_sample()
+        for i in range(8):
+            img = Image.fromarray(sample[i][0].permute(1, 2, 0).numpy())
+            b = io.BytesIO()
+            img.save(b, format="PNG")
+            zf.writestr(f"img_{i}.png", b.getvalue())
+        zf.writestr("notes.txt", "not an image")
+    at.file_uploader(key="pr_upload_model").set_value(
+        ("small.pt", path.read_bytes(), "application/octet-stream")
+    )
+    at.file_uploader(key="pr_upload_zip").set_value(("imgs.zip", buf.getvalue(), "application/zip"))
+    at.run()
+    assert not at.exception and not at.error
+    _chart(at, "fig7_chart")
+
+
+def test_probe_page_rejects_a_non_image_zip() -> None:
+    at = _app(page="probe", pr_model="random-cifar", pr_images="upload", pr_limit="8")
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as zf:
+        zf.writestr("readme.txt", "hello")
+    at.file_uploader(key="pr_upload_zip").set_value(("x.zip", buf.getvalue(), "application/zip"))
+    at.run()
+    assert not at.exception
+    assert any("no images" in e.value for e in at.error)
+
+
+def test_ablation_page_runs() -> None:
+    at = _app(page="ablation")
+    assert not at.exception
+    at.text_input(key="ab_folder").set_value("/nonexistent/runs").run()
+    assert not at.exception
+    assert any("Could not read runs" in e.value for e in at.error)
+
+
+def test_page_switch_keeps_the_url_in_step() -> None:
+    at = _app()
+    at.radio(key="page").set_value("ablation").run()
+    assert not at.exception
+    assert at.header[0].value == "Ablation results"
+    page = at.query_params["page"]
+    assert page in ("ablation", ["ablation"])
+
+
+def test_checkpoint_for_another_architecture_is_explained(tmp_path: Path) -> None:
+    torch.manual_seed(0)
+    at = _app(page="probe", pr_model="upload", pr_limit="8")
+    sd = {"features.0.0.weight": torch.zeros(1, 2, 3, 3)}
+    buf = io.BytesIO()
+    torch.save(sd, buf)
+    at.file_uploader(key="pr_upload_model").set_value(
+        ("other.pt", buf.getvalue(), "application/octet-stream")
+    )
+    at.run()
+    assert not at.exception
+    assert any("do not fit" in e.value or "shape" in e.value for e in at.error)
