@@ -14,8 +14,10 @@ import streamlit as st
 from _common import Spec, choice, init_state, int_in, sync_query, warn_bad
 
 import manifold_lab as ml
+from manifold_lab.data import IMAGE_EXTENSIONS, TensorImageDataset
 from manifold_lab.probe import id_profile, probe
 from manifold_lab.probe_plots import plot_figure7, plot_id_profile
+from manifold_lab.weights import builtin_checkpoint
 
 MODELS = {
     "builtin": "Built-in CIFAR-10 model (trained by manifold_lab)",
@@ -41,7 +43,7 @@ SPEC: Spec = {
 
 def _builtin_available() -> bool:
     try:
-        ml.weights.builtin_checkpoint()
+        builtin_checkpoint()
     except FileNotFoundError:
         return False
     return True
@@ -74,7 +76,7 @@ def _extract_zip(data: bytes) -> Path:
         name = Path(info.filename)
         if info.is_dir() or name.is_absolute() or ".." in name.parts:
             continue
-        if name.suffix.lower() not in ml.data.IMAGE_EXTENSIONS:
+        if name.suffix.lower() not in IMAGE_EXTENSIONS:
             continue
         target = tmp / name.name
         target.write_bytes(archive.read(info))
@@ -97,7 +99,7 @@ def load(source: str) -> Any:
 def run_probe(source: str, images: str, data_root: str | None, limit: int, seed: int) -> Any:
     model = load(source)
     dataset = ml.open_images(images, data_root=data_root or None, progress=False)
-    if isinstance(dataset, ml.data.TensorImageDataset) and limit < len(dataset):
+    if isinstance(dataset, TensorImageDataset) and limit < len(dataset):
         # class-sorted files: take an evenly spaced subset so every class is represented
         dataset = dataset.subset(np.linspace(0, len(dataset) - 1, limit).round().astype(int))
     result = probe(
@@ -162,9 +164,14 @@ def render(bad: list[str]) -> None:
         st.error(f"Could not probe: {exc}")
         return
     meta = result.metadata
+    res = meta.get("resolution")
+    if isinstance(res, list | tuple):
+        res = "/".join(
+            "x".join(map(str, r)) if isinstance(r, list | tuple) else str(r) for r in res
+        )
     st.caption(
         f"{meta.get('model', source)}: {meta.get('n_images')} images at "
-        f"{meta.get('resolution')} px; Lemma 2's rank check on "
+        f"{res} px; Lemma 2's rank check on "
         f"{meta.get('rank_pixels_per_batch')} pixels per batch."
     )
     st.plotly_chart(plot_figure7(result), width="stretch", theme=None, key="fig7_chart")

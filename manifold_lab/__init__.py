@@ -82,9 +82,36 @@ _EXPORTS: dict[str, str] = {
 }
 
 
+_SUBMODULES = frozenset(
+    {
+        "ablation",
+        "activations",
+        "bottleneck",
+        "core",
+        "data",
+        "embedding",
+        "evaluation",
+        "injectivity",
+        "intrinsic_dimension",
+        "manifolds",
+        "mobilenet",
+        "plotting",
+        "preprocessing",
+        "probe_plots",
+        "tflite",
+        "theory",
+        "toy",
+        "train",
+        "weights",
+    }
+)
+
+
 def __getattr__(name: str) -> Any:
     module = _EXPORTS.get(name)
     if module is None:
+        if name in _SUBMODULES:  # ``ml.weights.load_model`` works without importing it first
+            return importlib.import_module(f".{name}", __name__)
         raise AttributeError(f"module 'manifold_lab' has no attribute {name!r}")
     value = getattr(importlib.import_module(module, __name__), name)
     globals()[name] = value
