@@ -70,17 +70,28 @@ _CURVES_OPTIONS = {
 _PHASE_OPTIONS = {"dims", "max_ratio", "seeds", "n_seeds", "device", "no_progress", "data"}
 
 
+def _parse_value(raw: str) -> Any:
+    """A command-line value: JSON (numbers, lists, ``true``, ``null``), ``None``/``True``/
+    ``False`` in any case, or else the text itself."""
+    if raw.lower() in ("none", "null"):
+        return None
+    if raw.lower() in ("true", "false"):
+        return raw.lower() == "true"
+    try:
+        return json.loads(raw)
+    except json.JSONDecodeError:
+        return raw
+
+
+def _split_kv(text: str, option: str) -> tuple[str, Any]:
+    if "=" not in text:
+        raise ValueError(f"{option} expects KEY=VALUE, got {text!r}")
+    key, raw = text.split("=", 1)
+    return key.strip(), _parse_value(raw)
+
+
 def _kv(items: Sequence[str]) -> dict[str, object]:
-    out: dict[str, object] = {}
-    for item in items:
-        if "=" not in item:
-            raise ValueError(f"--manifold-arg expects key=value, got {item!r}")
-        key, value = item.split("=", 1)
-        try:
-            out[key] = json.loads(value)
-        except json.JSONDecodeError:
-            out[key] = value
-    return out
+    return dict(_split_kv(item, "--manifold-arg") for item in items)
 
 
 def _split(text: str) -> list[str]:
@@ -305,7 +316,8 @@ def build_parser() -> argparse.ArgumentParser:
     tr.add_argument("--no-progress", action="store_true", help="no progress bars")
     tr.add_argument(
         "--set",
-        nargs="*",
+        nargs="+",
+        action="extend",
         default=[],
         metavar="KEY=VALUE",
         help="override preset fields, e.g. epochs=5 seed=1 model_width_mult=0.5 "
@@ -316,23 +328,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _parse_override(text: str) -> tuple[str, Any]:
-    if "=" not in text:
-        raise ValueError(f"--set expects KEY=VALUE, got {text!r}")
-    key, raw = text.split("=", 1)
-    value: Any
-    if raw.lower() in ("none", "null"):
-        value = None
-    elif raw.lower() in ("true", "false"):
-        value = raw.lower() == "true"
-    else:
-        try:
-            value = int(raw)
-        except ValueError:
-            try:
-                value = float(raw)
-            except ValueError:
-                value = raw
-    return key.strip().replace("-", "_"), value
+    key, value = _split_kv(text, "--set")
+    return key.replace("-", "_"), value
 
 
 def _run_train(args: argparse.Namespace) -> None:

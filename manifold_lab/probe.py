@@ -1457,6 +1457,20 @@ def _split_batch(batch: Any) -> tuple[Tensor, Tensor | None]:
     )
 
 
+def _count_images(data: Any) -> int | None:
+    """How many images ``data`` holds, or None when it cannot tell (generators, lists)."""
+    if isinstance(data, Tensor):
+        return int(data.shape[0])
+    if isinstance(data, torch.utils.data.DataLoader):
+        data = data.dataset
+    elif not isinstance(data, torch.utils.data.Dataset):
+        return None
+    try:
+        return len(data)  # type: ignore[arg-type]
+    except TypeError:
+        return None
+
+
 def probe(
     model: nn.Module,
     data: Any,
@@ -1477,6 +1491,7 @@ def probe(
     rank_rtol: float = 1e-5,
     seed: int = 0,
     cpu_threads: int | None = 1,
+    callback: Callable[[int, int | None], None] | None = None,
 ) -> ProbeResult:
     """Probe every inverted residual block of ``model`` over a dataset, in batches.
 
@@ -1511,6 +1526,10 @@ def probe(
     blocks, pixel_samples, image_samples, sample_expansion, rank_pixels_per_batch, rank_rtol, \
 seed, cpu_threads
         See :class:`ActivationProbe`.
+    callback : callable or None, default=None
+        Called after every batch as ``callback(images_done, images_total)``, with
+        ``images_total`` None when the data has no length; for progress bars in user
+        interfaces (the app's probe page uses it).
 
     Returns
     -------
@@ -1534,6 +1553,8 @@ seed, cpu_threads
         raise ValueError(f"limit must be a positive integer or None, got {limit!r}")
     if isinstance(num_workers, bool) or not isinstance(num_workers, int) or num_workers < 0:
         raise ValueError(f"num_workers must be a non-negative integer, got {num_workers!r}")
+    if callback is not None and not callable(callback):
+        raise ValueError(f"callback must be callable or None, got {callback!r}")
     dev = resolve_device(device)
     p = ActivationProbe(
         model,
@@ -1569,6 +1590,9 @@ seed, cpu_threads
     if limit is not None and total is not None:
         per = getattr(batches, "batch_size", None) or int(batch_size)
         total = min(total, -(-int(limit) // per))
+    images_total = _count_images(data)
+    if images_total is not None and limit is not None:
+        images_total = min(images_total, int(limit))
     seen = 0
     with p, torch.no_grad():
         bar = progress_bar(batches, total=total, desc="probe", unit="batch", disable=not progress)
@@ -1587,6 +1611,8 @@ seed, cpu_threads
                 )
             p.run(x.to(dev, non_blocking=True), labels)
             seen += x.shape[0]
+            if callback is not None:
+                callback(seen, images_total)
             if limit is not None and seen >= limit:
                 break
         if hasattr(bar, "close"):

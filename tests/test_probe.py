@@ -432,6 +432,28 @@ def test_dataset_with_preprocessing_and_labels():
     assert labels.shape == (10,) and (labels >= 0).all()
 
 
+def test_callback_reports_progress_in_images():
+    from torch.utils.data import DataLoader, TensorDataset
+
+    model = tiny_model()
+    x = torch.rand(10, 3, 32, 32)
+    calls: list[tuple[int, int | None]] = []
+    probe(model, x, batch_size=4, progress=False, callback=lambda *a: calls.append(a))
+    assert calls == [(4, 10), (8, 10), (10, 10)]
+    calls.clear()
+    probe(model, x, batch_size=4, limit=6, progress=False, callback=lambda *a: calls.append(a))
+    assert calls == [(4, 6), (6, 6)]
+    calls.clear()
+    loader = DataLoader(TensorDataset(x, torch.zeros(10, dtype=torch.long)), batch_size=5)
+    probe(model, loader, progress=False, callback=lambda *a: calls.append(a))
+    assert calls == [(5, 10), (10, 10)]  # images, not batches
+    calls.clear()
+    probe(model, [x[:3], x[3:]], progress=False, callback=lambda *a: calls.append(a))
+    assert calls == [(3, None), (10, None)]
+    with pytest.raises(ValueError, match="callback"):
+        probe(model, x, progress=False, callback="yes")
+
+
 def test_bad_input():
     with pytest.raises(ValueError, match="no inverted residual"):
         ActivationProbe(nn.Sequential(nn.Conv2d(3, 8, 3), nn.ReLU()))

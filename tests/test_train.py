@@ -126,6 +126,21 @@ def test_cli_train_reports_bad_settings(capsys: pytest.CaptureFixture[str]) -> N
     assert main(["train", "--set", "nonsense=1"]) == 2
 
 
+def test_cli_set_options_accumulate_and_parse_values() -> None:
+    from manifold_lab.cli import _parse_override, build_parser
+
+    args = build_parser().parse_args(
+        ["train", "--set", "epochs=3", "lr=0.05", "--set", "model_dropout=0", "--set", "seed=2"]
+    )
+    assert args.set == ["epochs=3", "lr=0.05", "model_dropout=0", "seed=2"]
+    changes = dict(_parse_override(item) for item in args.set)
+    cfg = PRESETS["smoke"].replace(**changes)
+    assert (cfg.epochs, cfg.lr, cfg.model.dropout, cfg.seed) == (3, 0.05, 0, 2)
+    assert _parse_override("train-limit=None") == ("train_limit", None)
+    assert _parse_override("amp=False") == ("amp", False)
+    assert _parse_override("name=my run") == ("name", "my run")
+
+
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
