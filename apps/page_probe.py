@@ -6,6 +6,7 @@ import hashlib
 import io
 import tempfile
 import zipfile
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -96,17 +97,42 @@ def load(source: str) -> Any:
 
 
 @st.cache_data(max_entries=8, show_spinner=False)
-def run_probe(source: str, images: str, data_root: str | None, limit: int, seed: int) -> Any:
+def run_probe(
+    source: str,
+    images: str,
+    data_root: str | None,
+    limit: int,
+    seed: int,
+    _report: Callable[[float, str], None] | None = None,
+) -> Any:
+    """Probe, ID profile and bottleneck loss; ``_report(fraction, text)`` tracks progress."""
+    report = _report or (lambda fraction, text: None)
+    report(0.0, "Loading the model and the images ...")
     model = load(source)
     dataset = ml.open_images(images, data_root=data_root or None, progress=False)
     if isinstance(dataset, TensorImageDataset) and limit < len(dataset):
         # class-sorted files: take an evenly spaced subset so every class is represented
         dataset = dataset.subset(np.linspace(0, len(dataset) - 1, limit).round().astype(int))
+
+    def on_batch(done: int, total: int | None) -> None:
+        share = done / total if total else 0.5
+        report(0.8 * share, f"Probing the blocks: {done} of {total or '?'} images ...")
+
     result = probe(
-        model, dataset, batch_size=50, limit=limit, seed=seed, progress=False, images=images
+        model,
+        dataset,
+        batch_size=50,
+        limit=limit,
+        seed=seed,
+        progress=False,
+        images=images,
+        callback=on_batch,
     )
+    report(0.8, "Intrinsic dimension of every bottleneck ...")
     ids = id_profile(result, methods=("twonn", "pca"), max_points=2000)
+    report(0.9, "What a ReLU on the bottleneck would destroy ...")
     loss = ml.analyse_bottlenecks(result.samples)
+    report(1.0, "Done.")
     return result, ids, loss
 
 
@@ -158,8 +184,18 @@ def render(bad: list[str]) -> None:
                 key="pr_data_root",
                 help="A torchvision root, cifar10-jpeg.tar.gz or its extracted folder.",
             )
-        with st.spinner(f"Probing the 17 blocks on {limit} images ..."):
-            result, ids, loss = run_probe(source, images, data_root, int(limit), int(seed))
+        bar = st.progress(0.0, text=f"Probing on {limit} images ...")
+        try:
+            result, ids, loss = run_probe(
+                source,
+                images,
+                data_root,
+                int(limit),
+                int(seed),
+                _report=lambda fraction, text: bar.progress(min(max(fraction, 0.0), 1.0), text),
+            )
+        finally:
+            bar.empty()
     except (ValueError, FileNotFoundError, RuntimeError, OSError) as exc:
         st.error(f"Could not probe: {exc}")
         return

@@ -1466,7 +1466,7 @@ def _count_images(data: Any) -> int | None:
     elif not isinstance(data, torch.utils.data.Dataset):
         return None
     try:
-        return len(data)  # type: ignore[arg-type]
+        return len(data)
     except TypeError:
         return None
 

@@ -70,6 +70,10 @@ def test_runs_with_defaults(default_app: AppTest) -> None:
         ("selectbox", "activation", "relu6"),
         ("selectbox", "manifold", "circle"),
         ("selectbox", "method", "lstsq"),
+        ("slider", "n_samples", 500),
+        ("slider", "noise", 0.1),
+        ("slider", "bias", 0.5),
+        ("number_input", "seed", 3),
     ],
 )
 def test_widgets_change_the_view(widget: str, key: str, value: Any) -> None:

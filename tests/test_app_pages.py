@@ -61,6 +61,19 @@ def test_sweep_page_reacts_and_round_trips() -> None:
     assert "identity" in _data(_chart(at, "sweep_chart"))
     at.slider(key="ph_seeds").set_value(6).run()
     assert _data(_chart(at, "phase_chart")) != phase
+    for widget, key, value in [
+        ("selectbox", "sw_method", "lstsq"),
+        ("slider", "sw_points", 300),
+        ("slider", "sw_seeds", 5),
+        ("selectbox", "sw_manifold", "circle"),
+        ("multiselect", "sw_metrics", ["nmse", "knn_recall"]),
+    ]:
+        before = _data(_chart(at, "sweep_chart"))
+        getattr(at, widget)(key=key).set_value(value).run()
+        assert not at.exception and not at.error, key
+        assert _data(_chart(at, "sweep_chart")) != before, key
+    at.slider(key="ph_max_dim").set_value(3).run()
+    assert _data(_chart(at, "phase_chart")) != phase
     labels = {b.label for b in at.get("download_button")}
     assert {"Data (CSV)", "Figure (HTML)"} <= labels
 
