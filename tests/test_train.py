@@ -181,6 +181,17 @@ def test_ddp_two_cpu_processes_keep_identical_replicas(tiny_cifar: Path, tmp_pat
     assert len(records) == 2 and records[-1]["world_size"] == 2
     assert records[-1]["replica_max_abs_diff"] == 0.0
     assert (run / "model.pt").exists()
+    # the test set is split between the ranks and the counts summed: the same accuracy as
+    # one process scoring the whole test split with the final weights
+    from manifold_lab.data import load_cifar10
+    from manifold_lab.evaluation import evaluate
+    from manifold_lab.weights import load_model
+
+    whole = evaluate(
+        load_model(str(run / "model.pt")), load_cifar10("test", tiny_cifar), progress=False
+    )
+    assert whole.n_images == 100
+    assert records[-1]["test_acc"] == pytest.approx(whole.top1, abs=1e-9)
 
 
 @pytest.mark.slow
