@@ -118,7 +118,7 @@ def report(args: argparse.Namespace) -> None:
     from manifold_lab.mobilenet import MobileNetV2
     from manifold_lab.plotting import save_figure
     from manifold_lab.provenance import atomic_write_text, provenance
-    from manifold_lab.train import PRESETS, TrainConfig
+    from manifold_lab.train import TrainConfig
 
     runs = ROOT / "experiments" / "runs" / args.preset
     out = ROOT / "experiments" / "results" / f"ablation_{args.preset}"
@@ -131,6 +131,21 @@ def report(args: argparse.Namespace) -> None:
             shutil.copy2(metrics.parent / "config.json", out / metrics.parent.name / "config.json")
     df = load_runs(out)
     final = df.sort_values("epoch").groupby("run").tail(1)
+    per_run = df.groupby("run").agg({"epoch_seconds": "sum", "train_images_per_second": "mean"})
+    # every run must share the preset's recipe: only the variant's fields and the seed differ
+    recipes = {}
+    for run_name in final["run"]:
+        cfg = json.loads((out / run_name / "config.json").read_text())["train_config"]
+        model_cfg = dict(cfg.pop("model"))
+        for key in ("bottleneck_activation", "shortcut"):
+            model_cfg.pop(key)
+        cfg.pop("seed")
+        recipes[run_name] = json.dumps({**cfg, "model": model_cfg}, sort_keys=True)
+    if len(set(recipes.values())) > 1:
+        raise SystemExit(
+            f"the runs in {out} were trained with different recipes; move the older ones away:"
+            f" {recipes}"
+        )
     rows = []
     for variant, g in final.groupby("variant", sort=False):
         cfg = json.loads((out / g["run"].iloc[0] / "config.json").read_text())["train_config"]
@@ -145,8 +160,8 @@ def report(args: argparse.Namespace) -> None:
                 "min": acc.min(),
                 "max": acc.max(),
                 "epochs": int(g["epoch"].max()),
-                "minutes_per_run": g["epoch_seconds"].mean() / 60 * 0
-                + df[df.variant == variant].groupby("run")["epoch_seconds"].sum().mean() / 60,
+                "minutes_per_run": per_run.loc[g["run"], "epoch_seconds"].mean() / 60,
+                "images_per_second": per_run.loc[g["run"], "train_images_per_second"].mean(),
                 "parameters": sum(p.numel() for p in model.parameters()),
                 "MAdds": count_madds(model, (1, 3, 32, 32)),
             }
@@ -176,18 +191,23 @@ def report(args: argparse.Namespace) -> None:
     lines = [
         f"# CIFAR-10 ablation, preset `{args.preset}`",
         "",
-        f"Preset: `{json.dumps(PRESETS[args.preset].to_dict())}`" if args.preset in PRESETS else "",
+        f"Recipe of every run (the variant's fields and the seed aside): "
+        f"`{next(iter(recipes.values()))}`",
         "",
-        "| variant | seeds | test acc (mean) | std | min | max | epochs | min/run | params "
-        "| MAdds |",
-        "|---|---|---|---|---|---|---|---|---|---|",
+        "Minutes per run and images/s depend on how many runs shared the CPU (see each "
+        "run's metrics.json provenance).",
+        "",
+        "| variant | seeds | test acc (mean) | std | min | max | epochs | min/run | img/s "
+        "| params | MAdds |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in rows:
         lines.append(
             f"| {r['variant']} | {r['seeds']} | {100 * r['mean_test_acc']:.2f}% | "
             f"{100 * r['std']:.2f} | {100 * r['min']:.2f}% | {100 * r['max']:.2f}% | "
             f"{r['epochs']} | "
-            f"{r['minutes_per_run']:.1f} | {r['parameters']:,} | {r['MAdds'] / 1e6:.1f}M |"
+            f"{r['minutes_per_run']:.1f} | {r['images_per_second']:.0f} | {r['parameters']:,} | "
+            f"{r['MAdds'] / 1e6:.1f}M |"
         )
     lines += [
         "",
