@@ -189,3 +189,20 @@ def test_checkpoint_for_another_architecture_is_explained(tmp_path: Path) -> Non
     at.run()
     assert not at.exception
     assert any("do not fit" in e.value or "shape" in e.value for e in at.error)
+
+
+def test_probe_runner_drives_a_progress_bar(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The probe page's progress bar: fractions rise from 0 to 1, counting images."""
+    monkeypatch.syspath_prepend(str(APP.parent))
+    import page_probe
+
+    page_probe.run_probe.clear()
+    calls: list[tuple[float, str]] = []
+    page_probe.run_probe(
+        "random-cifar", "cifar10-sample", None, 120, 0, _report=lambda f, t: calls.append((f, t))
+    )
+    fractions = [f for f, _ in calls]
+    assert fractions == sorted(fractions) and fractions[0] == 0.0 and fractions[-1] == 1.0
+    texts = [t for _, t in calls]
+    assert any("50 of 120 images" in t for t in texts) and any("120 of 120" in t for t in texts)
+    assert len(calls) >= 6  # loading, three batches, ID, bottleneck loss, done
