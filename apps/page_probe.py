@@ -89,11 +89,20 @@ def _extract_zip(data: bytes) -> Path:
 
 
 @st.cache_resource(max_entries=4, show_spinner="Loading the model ...")
-def load(source: str) -> Any:
+def load(source: str, _report: Callable[[float, str], None] | None = None) -> Any:
+    """The model for ``source``; a download (torchvision weights) reports its bytes."""
     if source == "random-cifar":
         config = ml.MobileNetV2Config(num_classes=10, stem="cifar")
         return ml.load_model("random", config=config, seed=0, progress=False)
-    return ml.load_model(source, progress=False)
+
+    def on_bytes(done: int, total: int | None) -> None:
+        if _report is not None:
+            size = f" of {total / 1e6:.1f}" if total else ""
+            _report(
+                done / total if total else 0.0, f"Downloading {source}: {done / 1e6:.1f}{size} MB"
+            )
+
+    return ml.load_model(source, progress=on_bytes)
 
 
 @st.cache_data(max_entries=8, show_spinner=False)
@@ -108,7 +117,7 @@ def run_probe(
     """Probe, ID profile and bottleneck loss; ``_report(fraction, text)`` tracks progress."""
     report = _report or (lambda fraction, text: None)
     report(0.0, "Loading the model and the images ...")
-    model = load(source)
+    model = load(source, _report=report)
     dataset = ml.open_images(images, data_root=data_root or None, progress=False)
     if isinstance(dataset, TensorImageDataset) and limit < len(dataset):
         # class-sorted files: take an evenly spaced subset so every class is represented

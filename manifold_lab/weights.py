@@ -43,6 +43,8 @@ import hashlib
 import io
 import os
 import pickle
+import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -69,6 +71,9 @@ CHECKPOINT_FORMAT = "manifold_lab.mobilenet_v2"
 CHECKPOINT_VERSION = 1
 
 #: torchvision's MobileNetV2 ImageNet weights: name -> (file name, resize side, top-1 %).
+TORCHVISION_URL = "https://download.pytorch.org/models/"
+ProgressCallback = Callable[[int, int | None], None]
+
 TORCHVISION_WEIGHTS: dict[str, tuple[str, int, float]] = {
     "IMAGENET1K_V1": ("mobilenet_v2-b0353104.pth", 256, 71.878),
     "IMAGENET1K_V2": ("mobilenet_v2-7ebf99e0.pth", 232, 72.154),
@@ -330,8 +335,52 @@ def _imagenet_categories() -> tuple[str, ...]:
     return tuple(MobileNet_V2_Weights.IMAGENET1K_V1.meta["categories"])
 
 
-def torchvision_state_dict(name: str = "IMAGENET1K_V2", *, progress: bool = True) -> dict:
+def _download(url: str, dest: Path, callback: ProgressCallback, chunk: int = 1 << 20) -> None:
+    """Download ``url`` to ``dest`` atomically, calling ``callback(bytes_done, bytes_total)``.
+
+    When the file name carries a hash prefix (torchvision's ``name-<sha256 prefix>.pth``), the
+    download's SHA-256 must start with it.
+    """
+    import tempfile
+    import urllib.request
+
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    digest = hashlib.sha256()
+    fd, tmp = tempfile.mkstemp(dir=dest.parent, prefix=dest.name + ".", suffix=".part")
+    try:
+        with os.fdopen(fd, "wb") as out, urllib.request.urlopen(url, timeout=60) as response:
+            length = response.headers.get("Content-Length")
+            total = int(length) if length else None
+            done = 0
+            callback(0, total)
+            while block := response.read(chunk):
+                out.write(block)
+                digest.update(block)
+                done += len(block)
+                callback(done, total)
+        prefix = re.search(r"-([0-9a-f]{6,})\.", dest.name)
+        if prefix and not digest.hexdigest().startswith(prefix.group(1)):
+            raise ValueError(
+                f"the file downloaded from {url} does not match the hash in its name "
+                f"({prefix.group(1)}); the download is corrupt, try again"
+            )
+        os.replace(tmp, dest)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def torchvision_state_dict(
+    name: str = "IMAGENET1K_V2", *, progress: bool | ProgressCallback = True
+) -> dict:
     """torchvision's MobileNetV2 state dict from the hub cache, or downloaded into it.
+
+    Parameters
+    ----------
+    name : {"IMAGENET1K_V1", "IMAGENET1K_V2"}
+    progress : bool or callable, default=True
+        True: a progress bar on the terminal while downloading; a callable is called as
+        ``progress(bytes_done, bytes_total)`` instead (for user interfaces).
 
     Raises
     ------
@@ -343,7 +392,7 @@ def torchvision_state_dict(name: str = "IMAGENET1K_V2", *, progress: bool = True
             f"unknown torchvision weights {name!r}; choose from {sorted(TORCHVISION_WEIGHTS)}"
         )
     filename = TORCHVISION_WEIGHTS[name][0]
-    url = f"https://download.pytorch.org/models/{filename}"
+    url = TORCHVISION_URL + filename
     folder = Path(torch.hub.get_dir()) / "checkpoints"
     cached = folder / filename
     if cached.exists():
@@ -352,6 +401,9 @@ def torchvision_state_dict(name: str = "IMAGENET1K_V2", *, progress: bool = True
             raise ValueError(f"{cached} is not a state dict; delete it so it is downloaded again")
         return data
     try:
+        if callable(progress):
+            _download(url, cached, progress)
+            return _safe_torch_load(cached)
         return torch.hub.load_state_dict_from_url(
             url, progress=progress, check_hash=True, map_location="cpu", weights_only=True
         )
@@ -472,7 +524,7 @@ def load_model(
     *,
     config: MobileNetV2Config | None = None,
     device: Any = "cpu",
-    progress: bool = True,
+    progress: bool | ProgressCallback = True,
     seed: int | None = None,
 ) -> MobileNetV2:
     """Load a MobileNetV2 with trained (or random) weights, in eval mode.
@@ -488,8 +540,9 @@ def load_model(
         the file's graph.
     device : str or torch.device, default="cpu"
         Where to put the model.
-    progress : bool, default=True
-        Show a progress bar when downloading.
+    progress : bool or callable, default=True
+        Show a progress bar when downloading; a callable is called as
+        ``progress(bytes_done, bytes_total)`` instead (the app's progress bar uses it).
     seed : int, optional
         Seed for random weights.
 

@@ -206,3 +206,14 @@ def test_probe_runner_drives_a_progress_bar(monkeypatch: pytest.MonkeyPatch) -> 
     texts = [t for _, t in calls]
     assert any("50 of 120 images" in t for t in texts) and any("120 of 120" in t for t in texts)
     assert len(calls) >= 6  # loading, three batches, ID, bottleneck loss, done
+
+
+def test_probe_page_downloads_torchvision_weights(torchvision_server: dict[str, Path]) -> None:
+    """Choosing torchvision's weights downloads them (here from a file:// stand-in) into the
+    hub cache and probes with them."""
+    at = _app(page="probe", pr_model="torchvision:IMAGENET1K_V1", pr_limit="8")
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    _chart(at, "fig7_chart")
+    assert [p.name for p in torchvision_server["hub"].iterdir()] == [
+        torchvision_server["good"].name
+    ]

@@ -70,6 +70,31 @@ def test_torchvision_offline_and_not_cached_names_the_file_and_folder(hub: Path)
         load_model("torchvision:IMAGENET1K_V3")
 
 
+def test_download_with_a_progress_callback(
+    torchvision_server: dict[str, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A callable ``progress`` downloads in chunks (here from a file:// "server"), checks the
+    hash in the file name, and leaves only the finished file in the hub cache."""
+    import manifold_lab.weights as weights
+
+    good, bad, hub = (
+        torchvision_server["good"],
+        torchvision_server["bad"],
+        torchvision_server["hub"],
+    )
+    monkeypatch.setitem(weights.TORCHVISION_WEIGHTS, "IMAGENET1K_V1", (bad.name, 256, 71.878))
+    with pytest.raises(WeightsUnavailableError, match="does not match the hash"):
+        load_model("torchvision:IMAGENET1K_V1", progress=lambda done, total: None)
+    assert not hub.exists() or list(hub.iterdir()) == []  # no partial file left behind
+    monkeypatch.setitem(weights.TORCHVISION_WEIGHTS, "IMAGENET1K_V1", (good.name, 256, 71.878))
+    calls: list[tuple[int, int | None]] = []
+    model = load_model("torchvision:IMAGENET1K_V1", progress=lambda *a: calls.append(a))
+    size = good.stat().st_size
+    assert calls[0] == (0, size) and calls[-1] == (size, size) and len(calls) >= 3
+    assert [p.name for p in hub.iterdir()] == [good.name]
+    assert model.weights_info.source == "torchvision"
+
+
 def test_corrupt_hub_cache_is_reported(hub: Path) -> None:
     hub.mkdir(parents=True)
     (hub / "mobilenet_v2-7ebf99e0.pth").write_bytes(b"\x80\x02garbage")
