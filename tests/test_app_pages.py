@@ -109,8 +109,10 @@ def test_probe_page_shows_figure7_and_reacts(probe_app: AppTest) -> None:
     at.slider(key="pr_limit").set_value(24).run()
     assert not at.exception
     assert at.dataframe[0].value.to_json() != before
+    ids = _data(_chart(at, "id_chart"))
     at.number_input(key="pr_seed").set_value(1).run()
     assert not at.exception
+    assert _data(_chart(at, "id_chart")) != ids  # another seeded sample of vectors
 
 
 def test_probe_page_uploads(tmp_path: Path) -> None:
@@ -162,7 +164,16 @@ def test_probe_page_rejects_a_non_image_zip() -> None:
 
 def test_ablation_page_runs() -> None:
     at = _app(page="ablation")
-    assert not at.exception
+    assert not at.exception and not at.error
+    curves = _data(_chart(at, "curves_ablation_cpu"))
+    _chart(at, "toy_chart")
+    at.selectbox(key="ab_metric").set_value("train_loss").run()
+    assert _data(_chart(at, "curves_ablation_cpu")) != curves
+    assert at.query_params["ab_metric"] in ("train_loss", ["train_loss"])
+    results = APP.parents[1] / "experiments" / "results" / "ablation_cpu_6ep_v1"
+    at.text_input(key="ab_folder").set_value(str(results)).run()
+    assert not at.exception and not at.error
+    assert "relu6" in _data(_chart(at, "user_curves"))
     at.text_input(key="ab_folder").set_value("/nonexistent/runs").run()
     assert not at.exception
     assert any("Could not read runs" in e.value for e in at.error)
