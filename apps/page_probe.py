@@ -6,6 +6,7 @@ import hashlib
 import io
 import tempfile
 import zipfile
+from collections import OrderedDict
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -88,36 +89,58 @@ def _extract_zip(data: bytes) -> Path:
     return folder
 
 
+Report = Callable[[float, str], None]
+MAX_RESULTS = 8
+
+
 @st.cache_resource(max_entries=4, show_spinner="Loading the model ...")
-def load(source: str, _report: Callable[[float, str], None] | None = None) -> Any:
-    """The model for ``source``; a download (torchvision weights) reports its bytes."""
+def load(source: str) -> Any:
+    """The model for ``source`` (downloads happen before, in :func:`fetch`)."""
     if source == "random-cifar":
         config = ml.MobileNetV2Config(num_classes=10, stem="cifar")
         return ml.load_model("random", config=config, seed=0, progress=False)
+    return ml.load_model(source, progress=False)
+
+
+def fetch(source: str, report: Report) -> None:
+    """Download torchvision's weights into the hub cache, reporting the bytes."""
+    if not source.startswith("torchvision"):
+        return
+    from manifold_lab.weights import parse_source, torchvision_state_dict
 
     def on_bytes(done: int, total: int | None) -> None:
-        if _report is not None:
-            size = f" of {total / 1e6:.1f}" if total else ""
-            _report(
-                done / total if total else 0.0, f"Downloading {source}: {done / 1e6:.1f}{size} MB"
-            )
+        size = f" of {total / 1e6:.1f}" if total else ""
+        report(done / total if total else 0.0, f"Downloading {source}: {done / 1e6:.1f}{size} MB")
 
-    return ml.load_model(source, progress=on_bytes)
+    torchvision_state_dict(parse_source(source)[1], progress=on_bytes)
 
 
-@st.cache_data(max_entries=8, show_spinner=False)
+@st.cache_resource
+def _results() -> OrderedDict[tuple[Any, ...], Any]:
+    """Finished probes, shared by all sessions (a small LRU; st.cache_data cannot be used
+    because the computation updates a progress bar drawn outside it)."""
+    return OrderedDict()
+
+
 def run_probe(
     source: str,
     images: str,
     data_root: str | None,
     limit: int,
     seed: int,
-    _report: Callable[[float, str], None] | None = None,
+    report: Report | None = None,
 ) -> Any:
-    """Probe, ID profile and bottleneck loss; ``_report(fraction, text)`` tracks progress."""
-    report = _report or (lambda fraction, text: None)
+    """Probe, ID profile and bottleneck loss, cached; ``report(fraction, text)`` tracks
+    progress when they are computed."""
+    key = (source, images, data_root, limit, seed)
+    cache = _results()
+    if key in cache:
+        cache.move_to_end(key)
+        return cache[key]
+    report = report or (lambda fraction, text: None)
     report(0.0, "Loading the model and the images ...")
-    model = load(source, _report=report)
+    fetch(source, report)
+    model = load(source)
     dataset = ml.open_images(images, data_root=data_root or None, progress=False)
     if isinstance(dataset, TensorImageDataset) and limit < len(dataset):
         # class-sorted files: take an evenly spaced subset so every class is represented
@@ -142,7 +165,10 @@ def run_probe(
     report(0.9, "What a ReLU on the bottleneck would destroy ...")
     loss = ml.analyse_bottlenecks(result.samples)
     report(1.0, "Done.")
-    return result, ids, loss
+    cache[key] = (result, ids, loss)
+    while len(cache) > MAX_RESULTS:
+        cache.popitem(last=False)
+    return cache[key]
 
 
 def render(bad: list[str]) -> None:
@@ -194,17 +220,23 @@ def render(bad: list[str]) -> None:
                 help="A torchvision root, cifar10-jpeg.tar.gz or its extracted folder.",
             )
         bar = st.progress(0.0, text=f"Probing on {limit} images ...")
-        try:
-            result, ids, loss = run_probe(
-                source,
-                images,
-                data_root,
-                int(limit),
-                int(seed),
-                _report=lambda fraction, text: bar.progress(min(max(fraction, 0.0), 1.0), text),
-            )
-        finally:
-            bar.empty()
+        stopped: list[BaseException] = []
+
+        def show(fraction: float, text: str) -> None:
+            # When the browser leaves or a widget changes, Streamlit raises its stop/rerun
+            # signal from the next st call: note it, finish the probe so that it is cached
+            # for the next run, and re-raise it afterwards.
+            if stopped:
+                return
+            try:
+                bar.progress(min(max(fraction, 0.0), 1.0), text)
+            except BaseException as signal:  # re-raised below
+                stopped.append(signal)
+
+        result, ids, loss = run_probe(source, images, data_root, int(limit), int(seed), report=show)
+        if stopped:
+            raise stopped[0]
+        bar.empty()
     except (ValueError, FileNotFoundError, RuntimeError, OSError) as exc:
         st.error(f"Could not probe: {exc}")
         return

@@ -207,10 +207,10 @@ def test_probe_runner_drives_a_progress_bar(monkeypatch: pytest.MonkeyPatch) -> 
     monkeypatch.syspath_prepend(str(APP.parent))
     import page_probe
 
-    page_probe.run_probe.clear()
+    page_probe._results().clear()
     calls: list[tuple[float, str]] = []
     page_probe.run_probe(
-        "random-cifar", "cifar10-sample", None, 120, 0, _report=lambda f, t: calls.append((f, t))
+        "random-cifar", "cifar10-sample", None, 120, 0, report=lambda f, t: calls.append((f, t))
     )
     fractions = [f for f, _ in calls]
     assert fractions == sorted(fractions) and fractions[0] == 0.0 and fractions[-1] == 1.0
