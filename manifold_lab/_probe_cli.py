@@ -29,6 +29,23 @@ def _rank_pixels(text: str) -> int | None:
     return value
 
 
+SOURCES_EPILOG = (
+    "Weights: builtin (the small CIFAR-10 model shipped in the package), random, torchvision, "
+    "torchvision:IMAGENET1K_V1, torchvision:IMAGENET1K_V2, tflite:PATH (a TF-slim MobileNetV2 "
+    ".tflite), or a checkpoint PATH (.pt). Images: cifar10:test or cifar10:train (with "
+    "--data-root: a torchvision root, an extracted folder or cifar10-jpeg.tar.gz), "
+    "cifar10-sample (built in), or a folder of images (ImageNet labels from <wnid>_*.JPEG "
+    "names; other folders are unlabelled)."
+)
+
+
+def add_source_arguments(parser: argparse.ArgumentParser) -> None:
+    """``--weights``, ``--images`` and ``--data-root``, shared by ``eval`` and ``probe``."""
+    parser.add_argument("--weights", required=True, help="weights source (see below)")
+    parser.add_argument("--images", required=True, help="dataset name or folder (see below)")
+    parser.add_argument("--data-root", default=None, help="where a named dataset lives")
+
+
 def add_probe_parser(subparsers: Any) -> argparse.ArgumentParser:
     """Add the ``probe`` subcommand to ``subparsers`` (from ``add_subparsers``) and return it."""
     p = subparsers.add_parser(
@@ -38,14 +55,9 @@ def add_probe_parser(subparsers: Any) -> argparse.ArgumentParser:
         "inverted residual block, the positive/informative/clipped channels per pixel of "
         "the expansion layer, dead and always-on channels, the fraction of pixels where "
         "Lemma 2 holds and seeded samples of bottleneck vectors. Writes one row per block.",
-        epilog="Weights: random, torchvision, torchvision:IMAGENET1K_V1, "
-        "torchvision:IMAGENET1K_V2, tflite:PATH, or a checkpoint PATH (.pt). Images: "
-        "cifar10:test, cifar10:train (with --data-root), cifar10-sample (built in), or a "
-        "folder of images.",
+        epilog=SOURCES_EPILOG,
     )
-    p.add_argument("--weights", required=True, help="weights source (see below)")
-    p.add_argument("--images", required=True, help="dataset name or folder (see below)")
-    p.add_argument("--data-root", default=None, help="where a named dataset lives")
+    add_source_arguments(p)
     p.add_argument("--limit", type=int, default=None, help="only the first N images")
     p.add_argument("--batch-size", type=int, default=32, help="images per batch (default 32)")
     p.add_argument("--device", default=None, help="cpu or cuda (default: cuda if available)")

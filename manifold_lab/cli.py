@@ -8,7 +8,7 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
-from ._probe_cli import add_probe_parser, run_probe
+from ._probe_cli import SOURCES_EPILOG, add_probe_parser, add_source_arguments, run_probe
 from .core import METHODS, METRICS
 from .embedding import EMBEDDINGS
 from .manifolds import MANIFOLDS
@@ -278,16 +278,9 @@ def build_parser() -> argparse.ArgumentParser:
         help="top-1/top-5 accuracy and speed of MobileNetV2 weights on a set of images",
         description="Load MobileNetV2 weights, preprocess the images the way those weights "
         "expect, and print top-1/top-5 accuracy, the number of images and images/second.",
-        epilog="Weights: random, torchvision, torchvision:IMAGENET1K_V1, "
-        "torchvision:IMAGENET1K_V2, "
-        "tflite:PATH (a TF-slim MobileNetV2 .tflite), or a checkpoint PATH (.pt). Images: "
-        "cifar10:test or cifar10:train (with --data-root: a torchvision root, an extracted "
-        "folder or cifar10-jpeg.tar.gz), cifar10-sample (built in), or a folder of images "
-        "(ImageNet labels from <wnid>_*.JPEG names; other folders are unlabelled).",
+        epilog=SOURCES_EPILOG,
     )
-    ev.add_argument("--weights", required=True, help="weights source (see below)")
-    ev.add_argument("--images", required=True, help="dataset name or folder (see below)")
-    ev.add_argument("--data-root", default=None, help="where a named dataset lives")
+    add_source_arguments(ev)
     ev.add_argument("--batch-size", type=int, default=64, help="images per batch (default 64)")
     ev.add_argument("--limit", type=int, default=None, help="only the first N images")
     ev.add_argument("--device", default=None, help="cpu or cuda (default: cuda if available)")
