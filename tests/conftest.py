@@ -1,9 +1,13 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 import torch
+
+if TYPE_CHECKING:
+    from streamlit.testing.v1 import AppTest
 
 ROOT = Path(__file__).resolve().parent.parent
 SHARED_DATA = ROOT.parent / "shared" / "data"
@@ -41,3 +45,16 @@ def torchvision_server(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[
     monkeypatch.setattr(weights, "TORCHVISION_URL", server.as_uri() + "/")
     monkeypatch.setitem(weights.TORCHVISION_WEIGHTS, "IMAGENET1K_V1", (good.name, 256, 71.878))
     return {"good": good, "bad": bad, "hub": tmp_path / "torch" / "hub" / "checkpoints"}
+
+
+APP = ROOT / "apps" / "explorer.py"
+
+
+def run_app(timeout: float = 60, **query: str) -> AppTest:
+    """The explorer run once through streamlit's AppTest with these URL query parameters."""
+    from streamlit.testing.v1 import AppTest
+
+    at = AppTest.from_file(str(APP), default_timeout=timeout)
+    for name, value in query.items():
+        at.query_params[name] = value
+    return at.run()

@@ -3,20 +3,16 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 from typing import Any
 
 import pytest
 from streamlit.testing.v1 import AppTest
 
-APP = Path(__file__).resolve().parents[1] / "apps" / "explorer.py"
+from tests.conftest import run_app
 
 
 def _app(**query: str) -> AppTest:
-    at = AppTest.from_file(str(APP), default_timeout=60)
-    for name, value in query.items():
-        at.query_params[name] = value
-    return at.run()
+    return run_app(**query)
 
 
 def _chart(at: AppTest) -> dict[str, Any]:

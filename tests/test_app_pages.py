@@ -16,15 +16,11 @@ from streamlit.testing.v1 import AppTest
 from manifold_lab.data import cifar10_sample
 from manifold_lab.mobilenet import MobileNetV2Config
 from manifold_lab.weights import load_model, save_checkpoint
-
-APP = Path(__file__).resolve().parents[1] / "apps" / "explorer.py"
+from tests.conftest import APP, run_app
 
 
 def _app(**query: str) -> AppTest:
-    at = AppTest.from_file(str(APP), default_timeout=240)
-    for name, value in query.items():
-        at.query_params[name] = value
-    return at.run()
+    return run_app(timeout=240, **query)
 
 
 def _chart(at: AppTest, key: str) -> dict[str, Any]:
