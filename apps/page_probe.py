@@ -103,16 +103,16 @@ def load(source: str) -> Any:
 
 
 def fetch(source: str, report: Report) -> None:
-    """Download torchvision's weights into the hub cache, reporting the bytes."""
+    """Download torchvision's weights into the hub cache when missing, reporting the bytes."""
     if not source.startswith("torchvision"):
         return
-    from manifold_lab.weights import parse_source, torchvision_state_dict
+    from manifold_lab.weights import parse_source, torchvision_weights_file
 
     def on_bytes(done: int, total: int | None) -> None:
         size = f" of {total / 1e6:.1f}" if total else ""
         report(done / total if total else 0.0, f"Downloading {source}: {done / 1e6:.1f}{size} MB")
 
-    torchvision_state_dict(parse_source(source)[1], progress=on_bytes)
+    torchvision_weights_file(parse_source(source)[1], progress=on_bytes)
 
 
 @st.cache_resource

@@ -370,10 +370,11 @@ def _download(url: str, dest: Path, callback: ProgressCallback, chunk: int = 1 <
         raise
 
 
-def torchvision_state_dict(
+def torchvision_weights_file(
     name: str = "IMAGENET1K_V2", *, progress: bool | ProgressCallback = True
-) -> dict:
-    """torchvision's MobileNetV2 state dict from the hub cache, or downloaded into it.
+) -> Path:
+    """Path of torchvision's MobileNetV2 weights file in the hub cache, downloaded first when
+    missing (hash-checked against the prefix in its name, written atomically).
 
     Parameters
     ----------
@@ -396,17 +397,16 @@ def torchvision_state_dict(
     folder = Path(torch.hub.get_dir()) / "checkpoints"
     cached = folder / filename
     if cached.exists():
-        data = _safe_torch_load(cached)
-        if not isinstance(data, dict):
-            raise ValueError(f"{cached} is not a state dict; delete it so it is downloaded again")
-        return data
+        return cached
     try:
         if callable(progress):
             _download(url, cached, progress)
-            return _safe_torch_load(cached)
-        return torch.hub.load_state_dict_from_url(
-            url, progress=progress, check_hash=True, map_location="cpu", weights_only=True
-        )
+        else:
+            folder.mkdir(parents=True, exist_ok=True)
+            prefix = re.search(r"-([0-9a-f]{6,})\.", filename)
+            torch.hub.download_url_to_file(
+                url, str(cached), hash_prefix=prefix.group(1) if prefix else None, progress=progress
+            )
     except Exception as exc:  # URLError, HTTPError, socket errors, hash mismatch...
         raise WeightsUnavailableError(
             f"torchvision weights {name} are not cached and could not be downloaded from {url} "
@@ -414,6 +414,19 @@ def torchvision_state_dict(
             f"into {folder} (torch's hub cache; set TORCH_HOME to move it), or pass the file "
             f"itself: load_model('{cached}')."
         ) from None
+    return cached
+
+
+def torchvision_state_dict(
+    name: str = "IMAGENET1K_V2", *, progress: bool | ProgressCallback = True
+) -> dict:
+    """torchvision's MobileNetV2 state dict from the hub cache, or downloaded into it
+    (see :func:`torchvision_weights_file`)."""
+    path = torchvision_weights_file(name, progress=progress)
+    data = _safe_torch_load(path)
+    if not isinstance(data, dict):
+        raise ValueError(f"{path} is not a state dict; delete it so it is downloaded again")
+    return data
 
 
 # --------------------------------------------------------------------------------------------
