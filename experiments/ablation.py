@@ -36,11 +36,25 @@ VARIANTS = {
 }
 
 
-def run(args: argparse.Namespace) -> None:
+def build_jobs(
+    preset: str,
+    variants: list[str],
+    seeds: list[int],
+    *,
+    data_root: str | None = None,
+    device: str | None = None,
+    overrides: list[str] | None = None,
+    runs_root: Path | None = None,
+) -> list[tuple[Path, list[str]]]:
+    """One ``manifold-lab train`` command per (variant, seed) not finished yet.
+
+    A run with a ``last.pt`` is resumed; ``overrides`` are extra ``--set`` values shared by
+    every run (e.g. ``epochs=20``).
+    """
     jobs = []
-    for variant in args.variants:
-        for seed in args.seeds:
-            run_dir = ROOT / "experiments" / "runs" / args.preset / f"{variant}_s{seed}"
+    for variant in variants:
+        for seed in seeds:
+            run_dir = (runs_root or ROOT / "experiments" / "runs" / preset) / f"{variant}_s{seed}"
             if (run_dir / "model.pt").exists():
                 print(f"{run_dir.name}: finished already")
                 continue
@@ -50,37 +64,82 @@ def run(args: argparse.Namespace) -> None:
                 "manifold_lab.cli",
                 "train",
                 "--preset",
-                args.preset,
+                preset,
                 "--run-dir",
                 str(run_dir),
                 "--no-progress",
                 "--set",
                 f"seed={seed}",
                 *VARIANTS[variant],
+                *(overrides or []),
             ]
-            if args.data_root:
-                cmd += ["--data-root", args.data_root]
+            if data_root:
+                cmd += ["--data-root", data_root]
             if (run_dir / "last.pt").exists():
                 cmd.append("--resume")
-            if args.device:
-                cmd += ["--device", args.device]
+            if device:
+                cmd += ["--device", device]
             jobs.append((run_dir, cmd))
-    env = {**os.environ, "OMP_NUM_THREADS": str(args.threads)}
+    return jobs
+
+
+def run_jobs(
+    jobs: list[tuple[Path, list[str]]],
+    parallel: int,
+    env: dict[str, str],
+    *,
+    deadline: float | None = None,
+    on_tick: object = None,
+) -> list[tuple[str, int | None]]:
+    """Run the jobs, ``parallel`` at a time, each logging to ``<run_dir>/train.log``.
+
+    Jobs still running at ``deadline`` (a :func:`time.time` value) are terminated; they can be
+    resumed later from their last checkpoint. ``on_tick`` is called every few seconds.
+    Returns (run name, exit code or None when stopped at the deadline) per job.
+    """
+    jobs = list(jobs)
+    done: list[tuple[str, int | None]] = []
     running: list[tuple[Path, subprocess.Popen, object]] = []
     while jobs or running:
-        while jobs and len(running) < args.parallel:
+        while jobs and len(running) < parallel:
             run_dir, cmd = jobs.pop(0)
             run_dir.mkdir(parents=True, exist_ok=True)
             log = open(run_dir / "train.log", "a")
             print(f"start {run_dir.name}: {' '.join(cmd[2:])}", flush=True)
             running.append((run_dir, subprocess.Popen(cmd, stdout=log, stderr=log, env=env), log))
         time.sleep(5)
+        if callable(on_tick):
+            on_tick()
+        late = deadline is not None and time.time() > deadline
         for item in list(running):
             run_dir, proc, log = item
-            if proc.poll() is not None:
-                log.close()  # type: ignore[attr-defined]
+            if late and proc.poll() is None:
+                proc.terminate()
+                proc.wait(30)
+                print(f"stopped {run_dir.name} at the deadline", flush=True)
+                done.append((run_dir.name, None))
+            elif proc.poll() is not None:
                 print(f"done {run_dir.name}: exit {proc.returncode}", flush=True)
-                running.remove(item)
+                done.append((run_dir.name, proc.returncode))
+            else:
+                continue
+            log.close()  # type: ignore[attr-defined]
+            running.remove(item)
+        if late:
+            jobs.clear()
+    return done
+
+
+def run(args: argparse.Namespace) -> None:
+    jobs = build_jobs(
+        args.preset,
+        args.variants,
+        args.seeds,
+        data_root=args.data_root,
+        device=args.device,
+        overrides=[f"--set={o}" for o in args.set or []],
+    )
+    run_jobs(jobs, args.parallel, {**os.environ, "OMP_NUM_THREADS": str(args.threads)})
 
 
 def main() -> None:
@@ -94,6 +153,9 @@ def main() -> None:
     r.add_argument("--threads", type=int, default=1)
     r.add_argument("--data-root", default=None)
     r.add_argument("--device", default=None)
+    r.add_argument(
+        "--set", nargs="+", action="extend", metavar="KEY=VALUE", help="change the preset"
+    )
     rep = sub.add_parser("report")
     rep.add_argument("--preset", default="cpu")
     args = parser.parse_args()

@@ -321,8 +321,14 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _parse_override(text: str) -> tuple[str, Any]:
+    from .mobilenet import _CHOICES
+
     key, value = _split_kv(text, "--set")
-    return key.replace("-", "_"), value
+    key = key.replace("-", "_")
+    raw = text.split("=", 1)[1].strip()
+    if value is None and raw in _CHOICES.get(key.removeprefix("model_"), ()):
+        value = raw  # e.g. model_shortcut=none names the choice "none", not None
+    return key, value
 
 
 def _run_train(args: argparse.Namespace) -> None:

@@ -139,6 +139,9 @@ def test_cli_set_options_accumulate_and_parse_values() -> None:
     assert _parse_override("train-limit=None") == ("train_limit", None)
     assert _parse_override("amp=False") == ("amp", False)
     assert _parse_override("name=my run") == ("name", "my run")
+    # "none" is a value of the shortcut choice, not None (the no-shortcut ablation variant)
+    assert _parse_override("model_shortcut=none") == ("model_shortcut", "none")
+    assert _parse_override("model_last_channel=none") == ("model_last_channel", None)
 
 
 def _free_port() -> int:
