@@ -185,9 +185,13 @@ def report(args: argparse.Namespace) -> None:
     runs = ROOT / "experiments" / "runs" / args.preset
     out = ROOT / "experiments" / "results" / f"ablation_{args.preset}"
     out.mkdir(parents=True, exist_ok=True)
-    # keep the metrics of finished runs (the numbers below trace to these files)
+    # keep the metrics of finished runs (the numbers below trace to these files); a run is
+    # finished when it logged every epoch of its config (runs made on a lent GPU come back
+    # without their checkpoints)
     for metrics in sorted(runs.glob("*/metrics.json")):
-        if (metrics.parent / "model.pt").exists():
+        records = json.loads(metrics.read_text())["records"]
+        planned = json.loads((metrics.parent / "config.json").read_text())["train_config"]
+        if records and records[-1]["epoch"] == planned["epochs"]:
             (out / metrics.parent.name).mkdir(exist_ok=True)
             shutil.copy2(metrics, out / metrics.parent.name / "metrics.json")
             shutil.copy2(metrics.parent / "config.json", out / metrics.parent.name / "config.json")
@@ -209,7 +213,8 @@ def report(args: argparse.Namespace) -> None:
             f" {recipes}"
         )
     rows = []
-    for variant, g in final.groupby("variant", sort=False):
+    for variant in sorted(final["variant"].unique(), key=list(VARIANTS).index):
+        g = final[final["variant"] == variant]
         cfg = json.loads((out / g["run"].iloc[0] / "config.json").read_text())["train_config"]
         model = MobileNetV2(TrainConfig.from_dict(cfg).model)
         acc = g["test_acc"].to_numpy()
@@ -256,7 +261,7 @@ def report(args: argparse.Namespace) -> None:
         f"Recipe of every run (the variant's fields and the seed aside): "
         f"`{next(iter(recipes.values()))}`",
         "",
-        "Minutes per run and images/s depend on how many runs shared the CPU (see each "
+        "Minutes per run and images/s depend on how many runs shared the machine (see each "
         "run's metrics.json provenance).",
         "",
         "| variant | seeds | test acc (mean) | std | min | max | epochs | min/run | img/s "

@@ -135,7 +135,7 @@ def calibrate(
         out, _ = p.communicate(timeout=window + 120)
         row = json.loads(out.strip().splitlines()[-1])
         if not row["counted"]:
-            raise SystemExit("a calibration process never reached the timing window")
+            raise RuntimeError("a calibration process never reached the timing window")
         total += row["images"] / window
     return total
 
@@ -166,7 +166,7 @@ def main() -> None:
     parser.add_argument("--window", type=float, default=10.0, help="calibration window, s")
     parser.add_argument("--threads", type=int, default=2, help="CPU threads per run")
     parser.add_argument(
-        "--warmup-seconds", type=float, default=30.0, help="before the calibration window"
+        "--warmup-seconds", type=float, default=50.0, help="before the calibration window"
     )
     parser.add_argument("--max-epochs", type=int, default=None)
     # internal: one calibration process

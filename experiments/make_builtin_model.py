@@ -6,7 +6,8 @@ Copies the run's final weights (``model.pt``, written by ``manifold_lab.train``)
 ``manifold_lab/_data/cifar10_mobilenetv2.pt`` and records in its metadata how they were
 trained: the training config, the run's provenance (commit, hardware, command), its learning
 curve and its wall time. The file is written atomically. The run must use a linear
-bottleneck (the paper's design) and the file must stay within 5 MB.
+bottleneck (the paper's design) and the file must stay within 5 MB: a full-width model needs
+``--half`` (float16 storage).
 """
 
 from __future__ import annotations
@@ -24,6 +25,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("run_dir", type=Path, help="a finished run of manifold-lab train")
     parser.add_argument("--out", type=Path, default=None, help="default: the package's file")
+    parser.add_argument(
+        "--half", action="store_true", help="store the weights in float16 (for a full-width model)"
+    )
     args = parser.parse_args()
     run = args.run_dir
     if not (run / "model.pt").exists():
@@ -45,10 +49,11 @@ def main() -> None:
         {"epoch": r["epoch"], "step": r["step"], "test_acc": r["test_acc"]} for r in rows
     ]
     out = args.out or builtin_checkpoint()
-    save_checkpoint(model, out, meta=meta)
+    try:
+        save_checkpoint(model, out, meta=meta, half=args.half, max_bytes=MAX_BYTES)
+    except ValueError as exc:
+        raise SystemExit(f"{out} not written: {exc}") from None
     size = out.stat().st_size
-    if size > MAX_BYTES:
-        raise SystemExit(f"{out} is {size} bytes, over the 5 MB limit")
     print(f"wrote {out} ({size:,} bytes): test accuracy {meta['test_acc']:.4f}")
 
 

@@ -212,6 +212,8 @@ def save_checkpoint(
     *,
     meta: dict[str, Any] | None = None,
     extra: dict[str, Any] | None = None,
+    half: bool = False,
+    max_bytes: int | None = None,
 ) -> Path:
     """Save a model's weights and configuration atomically (temporary file, then rename).
 
@@ -227,6 +229,11 @@ def save_checkpoint(
         absent.
     extra : dict, optional
         More tensors or plain values (e.g. an optimizer state dict for resuming training).
+    half : bool, default=False
+        Store floating-point tensors as float16 (half the size; :func:`load_checkpoint` loads
+        them into the float32 model). ``meta["storage_dtype"]`` records it.
+    max_bytes : int, optional
+        Refuse (``ValueError``, nothing written) if the file would be larger.
 
     Returns
     -------
@@ -243,17 +250,26 @@ def save_checkpoint(
         meta.setdefault("weights_source", f"{info.source}:{info.name}")
     else:
         meta.setdefault("label_space", _default_label_space(model.config))
+    state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
+    if half:
+        state = {k: v.half() if v.is_floating_point() else v for k, v in state.items()}
+        meta["storage_dtype"] = "float16"
     payload: dict[str, Any] = {
         "format": CHECKPOINT_FORMAT,
         "format_version": CHECKPOINT_VERSION,
         "config": model.config.to_dict(),
-        "state_dict": {k: v.detach().cpu() for k, v in model.state_dict().items()},
+        "state_dict": state,
         "meta": meta,
     }
     if extra:
         payload["extra"] = extra
     buffer = io.BytesIO()
     torch.save(payload, buffer)
+    if max_bytes is not None and buffer.tell() > max_bytes:
+        hint = "" if half else "; half=True stores it in float16 at half the size"
+        raise ValueError(
+            f"the checkpoint would be {buffer.tell():,} bytes, over {max_bytes:,}{hint}"
+        )
     return atomic_write_text(path, buffer.getvalue())
 
 
@@ -314,7 +330,7 @@ def load_checkpoint(
         ]
         what += " (the requested config has " + ", ".join(differ) + ")"
     check_state_dict(model, state_dict, what=what)
-    model.load_state_dict(state_dict)
+    model.load_state_dict(state_dict)  # copies float16-stored tensors into float32 ones
     return model.eval(), payload
 
 

@@ -23,7 +23,8 @@ def test_builtin_model_loads_and_says_how_it_was_trained() -> None:
     assert isinstance(info.preprocessing, CifarPreprocess)
     assert model.config.num_classes == 10 and model.config.bottleneck_activation == "linear"
     assert info.meta["trained_with"] == "manifold_lab.train"
-    assert info.meta["test_acc"] >= 0.80  # measured 0.8013 (cpu preset, seed 0)
+    # measured 0.8831 (gpu preset, seed 0, on an H200); 0.8013 for the earlier cpu one
+    assert info.meta["test_acc"] >= 0.80
     assert info.meta["learning_curve"][-1]["test_acc"] == info.meta["test_acc"]
     assert "train_config" in info.meta
 

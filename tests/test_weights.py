@@ -127,6 +127,23 @@ def test_checkpoint_roundtrip(tmp_path: Path) -> None:
     assert load_model(f"checkpoint:{tmp_path / 'resume.ckpt'}").config == CIFAR
 
 
+def test_half_checkpoint_is_half_the_size_and_loads_as_float32(tmp_path: Path) -> None:
+    model = load_model(None, config=CIFAR, seed=4)
+    full = save_checkpoint(model, tmp_path / "full.pt")
+    half = save_checkpoint(model, tmp_path / "half.pt", half=True)
+    assert half.stat().st_size < 0.6 * full.stat().st_size
+    again = load_model(half)
+    assert again.weights_info.meta["storage_dtype"] == "float16"
+    for (name, a), b in zip(model.state_dict().items(), again.state_dict().values(), strict=True):
+        assert b.dtype == a.dtype, name  # float32 in memory again
+        if a.is_floating_point():
+            assert torch.equal(b, a.half().float()), name  # the float16-rounded values
+    # a size limit refuses before anything is written, and says what would help
+    with pytest.raises(ValueError, match="half=True"):
+        save_checkpoint(model, tmp_path / "big.pt", max_bytes=1000)
+    assert not (tmp_path / "big.pt").exists()
+
+
 def test_variant_checkpoints_keep_their_architecture(tmp_path: Path) -> None:
     config = CIFAR.replace(shortcut="expansion", bottleneck_activation="relu6")
     model = load_model(None, config=config, seed=0)
