@@ -47,7 +47,12 @@ def render(bad: list[str]) -> None:
     metric = st.sidebar.selectbox("Curve", ("test_acc", "train_loss", "test_loss"), key="ab_metric")
     sync_query("ablation", {"ab_metric": metric})
     shown = False
-    for folder in sorted(RESULTS.glob("ablation_*")):
+    first = ("ablation_gpu", "ablation_cpu")  # the headline results, then older ones
+    folders = sorted(
+        RESULTS.glob("ablation_*"),
+        key=lambda f: (first.index(f.name) if f.name in first else len(first), f.name),
+    )
+    for folder in folders:
         st.subheader(f"CIFAR-10, preset `{folder.name.removeprefix('ablation_')}`")
         summary = folder / "summary.md"
         if summary.exists():

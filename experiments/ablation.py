@@ -90,11 +90,12 @@ def run_jobs(
     *,
     deadline: float | None = None,
     on_tick: object = None,
+    poll_seconds: float = 5.0,
 ) -> list[tuple[str, int | None]]:
     """Run the jobs, ``parallel`` at a time, each logging to ``<run_dir>/train.log``.
 
     Jobs still running at ``deadline`` (a :func:`time.time` value) are terminated; they can be
-    resumed later from their last checkpoint. ``on_tick`` is called every few seconds.
+    resumed later from their last checkpoint. ``on_tick`` is called every ``poll_seconds``.
     Returns (run name, exit code or None when stopped at the deadline) per job.
     """
     jobs = list(jobs)
@@ -107,7 +108,7 @@ def run_jobs(
             log = open(run_dir / "train.log", "a")
             print(f"start {run_dir.name}: {' '.join(cmd[2:])}", flush=True)
             running.append((run_dir, subprocess.Popen(cmd, stdout=log, stderr=log, env=env), log))
-        time.sleep(5)
+        time.sleep(poll_seconds)
         if callable(on_tick):
             on_tick()
         late = deadline is not None and time.time() > deadline

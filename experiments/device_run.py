@@ -140,6 +140,22 @@ def calibrate(
     return total
 
 
+def plan_runs(
+    rate: float, seconds_left: float, n_seeds: int, max_epochs: int, per_epoch: float
+) -> tuple[list[str], int]:
+    """The variants and the epoch budget that fit (the rule in the module docstring).
+
+    ``rate`` is the measured images/s of all runs together (NaN when the calibration failed:
+    then 15 epochs of the two bottleneck variants).
+    """
+    if math.isnan(rate):
+        return ["linear", "relu6"], min(max_epochs, 15)
+    fit = math.floor(SAFETY * seconds_left * rate / per_epoch)  # epochs of one run, in all
+    if fit // (4 * n_seeds) >= max_epochs:
+        return ["linear", "relu6", "expansion", "noshortcut"], max_epochs
+    return ["linear", "relu6"], min(max_epochs, fit // (2 * n_seeds))
+
+
 def pack(runs_root: Path, out: Path) -> None:
     """Metrics, configs and logs of every run (no checkpoints) into out/gpu_runs.tar.gz."""
     buf = io.BytesIO()
@@ -225,11 +241,7 @@ def main() -> None:
         rate = float("nan")
     per_epoch = (preset.train_limit or 50_000) + TEST_COST * (preset.test_limit or 10_000)
     seconds_left = deadline - time.time() - 30.0  # process start, data load, final writes
-    fit = math.floor(SAFETY * seconds_left * rate / per_epoch) if rate == rate else 15 * n_small
-    if fit // (2 * n_small) >= max_epochs:
-        variants, epochs = ["linear", "relu6", "expansion", "noshortcut"], max_epochs
-    else:
-        variants, epochs = ["linear", "relu6"], min(max_epochs, fit // n_small)
+    variants, epochs = plan_runs(rate, seconds_left, len(args.seeds), max_epochs, per_epoch)
     plan = {"rate": rate, "seconds_left": seconds_left, "epochs": epochs, "variants": variants}
     log(f"plan: {json.dumps(plan)}")
     (out / "plan.json").write_text(json.dumps({**facts, **plan}, indent=1))

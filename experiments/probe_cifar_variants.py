@@ -1,12 +1,14 @@
 """Probe the CIFAR-10 models trained with a linear and with a ReLU6 bottleneck.
 
-Runs the bottleneck probe on both (default: the ``cpu`` preset's seed-0 runs of
+Runs the bottleneck probe on both (default: the preset's seed-0 runs of
 ``experiments/ablation.py``) over the built-in 500 CIFAR-10 test images, and compares per
 block: positive expansion channels against the threshold, Lemma 2, and the share of
 bottleneck coordinates at or below zero (for the ReLU6 model: what its bottleneck ReLU6 has
-already zeroed). Writes ``experiments/results/probe_cifar_variants.{csv,md,png}``.
+already zeroed). Writes ``experiments/results/probe_cifar_variants{_gpu}.{csv,md,png}`` and
+``bottleneck_rectification_cifar{_gpu}.csv`` (no suffix for the ``cpu`` preset).
 
-    python experiments/probe_cifar_variants.py
+    python experiments/probe_cifar_variants.py              # cpu preset models
+    python experiments/probe_cifar_variants.py --preset gpu
 """
 
 from __future__ import annotations
@@ -28,11 +30,15 @@ OUT = ROOT / "experiments" / "results"
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    runs = ROOT / "experiments" / "runs" / "cpu"
-    parser.add_argument("--linear", default=str(runs / "linear_s0" / "model.pt"))
-    parser.add_argument("--relu6", default=str(runs / "relu6_s0" / "model.pt"))
+    parser.add_argument("--preset", default="cpu", help="whose seed-0 runs (default cpu)")
+    parser.add_argument("--linear", default=None, help="default: the preset's linear_s0 run")
+    parser.add_argument("--relu6", default=None, help="default: the preset's relu6_s0 run")
     parser.add_argument("--threads", type=int, default=1)
     args = parser.parse_args()
+    runs = ROOT / "experiments" / "runs" / args.preset
+    args.linear = args.linear or str(runs / "linear_s0" / "model.pt")
+    args.relu6 = args.relu6 or str(runs / "relu6_s0" / "model.pt")
+    sfx = "" if args.preset == "cpu" else f"_{args.preset}"
     torch.set_num_threads(args.threads)
     frames, results = [], {}
     for name, path in (("linear", args.linear), ("relu6", args.relu6)):
@@ -44,8 +50,8 @@ def main() -> None:
         frame["test_acc"] = model.weights_info.meta.get("test_acc")
         frames.append(frame)
     df = pd.concat(frames, ignore_index=True)
-    write_results(df, OUT / "probe_cifar_variants.csv", provenance(vars(args)))
-    save_figure(ml.plot_figure7(results, relative=True), OUT / "probe_cifar_variants.png")
+    write_results(df, OUT / f"probe_cifar_variants{sfx}.csv", provenance(vars(args)))
+    save_figure(ml.plot_figure7(results, relative=True), OUT / f"probe_cifar_variants{sfx}.png")
     cols = [
         "pos_mean_rel",
         "below_threshold_fraction",
@@ -57,7 +63,7 @@ def main() -> None:
     lines = [
         "# Linear vs ReLU6 bottleneck: what the trained CIFAR-10 models do inside",
         "",
-        "Built-in 500 CIFAR-10 test images; models: the `cpu` preset, seed 0 "
+        f"Built-in 500 CIFAR-10 test images; models: the `{args.preset}` preset, seed 0 "
         f"(test accuracy linear {frames[0]['test_acc'].iloc[0]:.4f}, "
         f"ReLU6 {frames[1]['test_acc'].iloc[0]:.4f}).",
         "",
@@ -70,7 +76,7 @@ def main() -> None:
     # What a ReLU / ReLU6 applied to the *linear* model's bottlenecks would destroy, with a
     # linear probe on the 500 labelled images before and after.
     loss = ml.analyse_bottlenecks(results["linear bottleneck"].samples)
-    atomic_write_text(OUT / "bottleneck_rectification_cifar.csv", loss.to_csv(index=False))
+    atomic_write_text(OUT / f"bottleneck_rectification_cifar{sfx}.csv", loss.to_csv(index=False))
     keep = [
         "block",
         "zeroed_fraction_relu",
@@ -96,7 +102,7 @@ def main() -> None:
         lines.append(
             "| " + " | ".join(str(v) if isinstance(v, str) else f"{v:.3f}" for v in r) + " |"
         )
-    atomic_write_text(OUT / "probe_cifar_variants.md", "\n".join(lines) + "\n")
+    atomic_write_text(OUT / f"probe_cifar_variants{sfx}.md", "\n".join(lines) + "\n")
     print("\n".join(lines))
 
 

@@ -193,9 +193,11 @@ PRESETS: dict[str, TrainConfig] = {
         channels_last=True,
         name="cpu",
     ),
+    # 25 epochs: what six runs at once fit into the lease on an H200 by the measured throughput
+    # (experiments/device_run.py; experiments/results/ablation_gpu/plan.json)
     "gpu": TrainConfig(
         model=_CIFAR.replace(dropout=0.0),
-        epochs=40,
+        epochs=25,
         batch_size=256,
         lr=0.2,
         warmup_epochs=1.0,
