@@ -30,7 +30,7 @@ def _rank_pixels(text: str) -> int | None:
 
 
 SOURCES_EPILOG = (
-    "Weights: builtin (the small CIFAR-10 model shipped in the package), random, torchvision, "
+    "Weights: builtin (the CIFAR-10 model shipped in the package), random, torchvision, "
     "torchvision:IMAGENET1K_V1, torchvision:IMAGENET1K_V2, tflite:PATH (a TF-slim MobileNetV2 "
     ".tflite), or a checkpoint PATH (.pt). Images: cifar10:test or cifar10:train (with "
     "--data-root: a torchvision root, an extracted folder or cifar10-jpeg.tar.gz), "

@@ -14,7 +14,7 @@ source                            what it loads
                                   bar when absent and online
 ``"tflite:PATH"`` / ``*.tflite``  a TF-slim MobileNetV2 published as TFLite (the paper
                                   authors' models), via :mod:`manifold_lab.tflite`
-``"builtin"``                     the small CIFAR-10 MobileNetV2 shipped in the package
+``"builtin"``                     the CIFAR-10 MobileNetV2 shipped in the package
 ``"checkpoint:PATH"`` / ``*.pt``  a checkpoint written by :func:`save_checkpoint` (state dict
                                   plus the builder's configuration); a bare torchvision-style
                                   state dict (``*.pth``) also loads, into the default builder
@@ -489,7 +489,7 @@ BUILTIN_CHECKPOINT = "cifar10_mobilenetv2.pt"
 
 
 def builtin_checkpoint() -> Path:
-    """Path of the small CIFAR-10 MobileNetV2 shipped in the package (``"builtin"``).
+    """Path of the CIFAR-10 MobileNetV2 shipped in the package (``"builtin"``).
 
     Raises
     ------
