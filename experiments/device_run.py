@@ -1,23 +1,27 @@
 """The `gpu` preset ablation in one command on a lent GPU, fitted to a time budget.
 
+    cp ../shared/data/cifar10-jpeg.tar.gz .data/     # only the working tree travels
     python experiments/device_run.py --data-root .data/cifar10-jpeg.tar.gz --out "$OUT" \\
-        --budget-seconds 500
+        --budget-seconds 510 --max-epochs 40 2>&1 | tee "$OUT/device_run.log"
+
+(the H200 run of 2026-11-27, when the preset still said 40 epochs;
+``experiments/results/ablation_gpu/``).
 
 1. Decodes CIFAR-10 once into a shared cache (the training processes then read the cache).
-2. Measures how many training images per second the GPU gives with all the runs at once:
-   every run's process trains the preset's model on the same batches for a common window of
-   wall-clock time, and their counts are added up.
+2. Measures how many training images per second the GPU gives with all the runs at once: one
+   process per run trains the preset's model on random batches, and the images each finishes
+   inside a common window of wall-clock time are added up.
 3. Fixes the epoch budget from that measurement, before any run starts:
-   ``epochs = min(preset epochs, floor(seconds left * images/s / (runs * images per epoch)))``,
+   ``epochs = min(max epochs, floor(0.9 * seconds left * images/s / images per epoch) // runs)``,
    where an epoch costs its 50,000 training images plus the 10,000 test images (counted as a
    third of a training image each) and 10% is held back. If the 12 runs of all four variants
-   fit at the preset's own epochs, the shortcut variants run too; otherwise the two bottleneck
-   variants do, at the epochs that fit.
-4. Runs them all at once (one process each) and writes, every few seconds, the finished and
+   fit at the maximum, the shortcut variants run too; otherwise the two bottleneck variants
+   do, at the epochs that fit (:func:`plan_runs`).
+4. Runs them all at once (one process each) and writes, every 20 seconds, the finished and
    unfinished metrics to ``OUT/gpu_runs.tar.gz``; at the end the seed-0 models too.
 
-Everything is printed and logged to ``OUT/device_run.log``. Runs still going at the deadline are
-stopped (their last checkpoint stays resumable but does not come back).
+Runs still going at the deadline are stopped (their last checkpoint stays resumable on that
+machine but does not come back).
 """
 
 from __future__ import annotations
@@ -184,7 +188,9 @@ def main() -> None:
     parser.add_argument(
         "--warmup-seconds", type=float, default=50.0, help="before the calibration window"
     )
-    parser.add_argument("--max-epochs", type=int, default=None)
+    parser.add_argument(
+        "--max-epochs", type=int, default=None, help="at most this many (default: the preset's)"
+    )
     # internal: one calibration process
     parser.add_argument("--calibrate-worker", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--seed", type=int, default=0, help=argparse.SUPPRESS)
