@@ -237,7 +237,7 @@ def report(args: argparse.Namespace) -> None:
     table = pd.DataFrame(rows)
     by = final.pivot(index="seed", columns="variant", values="test_acc")
     comparisons = []
-    for alt in [v for v in by.columns if v != "linear"]:
+    for alt in sorted((v for v in by.columns if v != "linear"), key=list(VARIANTS).index):
         pair = by[["linear", alt]].dropna()
         comparisons.append(
             {

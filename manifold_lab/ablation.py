@@ -166,9 +166,15 @@ def plot_learning_curves(
     import plotly.graph_objects as go
 
     palette = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b"]
+    # the same colour for a variant in every figure, whichever variants a folder holds
+    fixed = {"linear": 0, "relu6": 1, "expansion": 2, "noshortcut": 3}
+    others = [v for v in df["variant"].unique() if v not in fixed]
+    slot = {**fixed, **{v: len(fixed) + i for i, v in enumerate(others)}}
     fig = go.Figure()
-    for i, (variant, g) in enumerate(df.groupby("variant", sort=False)):
-        color = palette[i % len(palette)]
+    ordered = sorted(df["variant"].unique(), key=lambda v: slot[v])
+    for variant in ordered:
+        g = df[df["variant"] == variant]
+        color = palette[slot[variant] % len(palette)]
         for seed, gs in g.groupby("seed"):
             fig.add_trace(
                 go.Scatter(

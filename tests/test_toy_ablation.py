@@ -99,5 +99,9 @@ def test_load_runs_and_learning_curves(tmp_path: Path) -> None:
     assert len(df) == 8 and set(df["variant"]) == {"linear", "relu6"}
     fig = plot_learning_curves(df)
     assert len(fig.data) == 6  # 2 seeds + mean, per variant
+    # a variant keeps its colour whichever other variants are in the figure
+    colour = {t.legendgroup: t.line.color for t in fig.data}
+    alone = plot_learning_curves(df[df["variant"] == "relu6"])
+    assert {t.line.color for t in alone.data} == {colour["relu6"]} != {colour["linear"]}
     with pytest.raises(ValueError, match="no runs"):
         load_runs(tmp_path / "empty")
