@@ -25,6 +25,7 @@ import os
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -89,7 +90,7 @@ def run_jobs(
     env: dict[str, str],
     *,
     deadline: float | None = None,
-    on_tick: object = None,
+    on_tick: Callable[[], None] | None = None,
     poll_seconds: float = 5.0,
 ) -> list[tuple[str, int | None]]:
     """Run the jobs, ``parallel`` at a time, each logging to ``<run_dir>/train.log``.
@@ -109,7 +110,7 @@ def run_jobs(
             print(f"start {run_dir.name}: {' '.join(cmd[2:])}", flush=True)
             running.append((run_dir, subprocess.Popen(cmd, stdout=log, stderr=log, env=env), log))
         time.sleep(poll_seconds)
-        if callable(on_tick):
+        if on_tick is not None:
             on_tick()
         late = deadline is not None and time.time() > deadline
         for item in list(running):

@@ -36,11 +36,14 @@ import subprocess
 import sys
 import tarfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "experiments"))
+
+from manifold_lab.provenance import atomic_write_text  # noqa: E402 (after the path set-up)
 
 TEST_COST = 1 / 3  # a test image (forward only) costs about a third of a training step's image
 SAFETY = 0.9
@@ -100,7 +103,7 @@ def calibrate(
     env: dict[str, str],
     window: float,
     warmup: float,
-    meanwhile: object = None,
+    meanwhile: Callable[[], None] | None = None,
 ) -> float:
     """Aggregate training images/s with ``runs`` processes sharing the device.
 
@@ -130,7 +133,7 @@ def calibrate(
         )
         for i in range(runs)
     ]
-    if callable(meanwhile):
+    if meanwhile is not None:
         meanwhile()
     if time.time() > start:
         log("warning: the calibration window opened before the set-up finished")
@@ -170,9 +173,7 @@ def pack(runs_root: Path, out: Path) -> None:
             if f.name == "model.pt":  # a marker that the run finished
                 info = tarfile.TarInfo(f"{f.parent.name}/FINISHED")
                 tar.addfile(info, io.BytesIO(b""))
-    tmp = out / "gpu_runs.tar.gz.tmp"
-    tmp.write_bytes(buf.getvalue())
-    os.replace(tmp, out / "gpu_runs.tar.gz")
+    atomic_write_text(out / "gpu_runs.tar.gz", buf.getvalue())
 
 
 def main() -> None:
@@ -250,7 +251,7 @@ def main() -> None:
     variants, epochs = plan_runs(rate, seconds_left, len(args.seeds), max_epochs, per_epoch)
     plan = {"rate": rate, "seconds_left": seconds_left, "epochs": epochs, "variants": variants}
     log(f"plan: {json.dumps(plan)}")
-    (out / "plan.json").write_text(json.dumps({**facts, **plan}, indent=1))
+    atomic_write_text(out / "plan.json", json.dumps({**facts, **plan}, indent=1))
     if epochs < min(3, max_epochs):
         raise SystemExit("too little time for a meaningful run")
 

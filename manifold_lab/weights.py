@@ -70,10 +70,12 @@ __all__ = [
 CHECKPOINT_FORMAT = "manifold_lab.mobilenet_v2"
 CHECKPOINT_VERSION = 1
 
-#: torchvision's MobileNetV2 ImageNet weights: name -> (file name, resize side, top-1 %).
+#: Where torchvision's weights files are downloaded from.
 TORCHVISION_URL = "https://download.pytorch.org/models/"
+#: ``callback(bytes_done, bytes_total)`` for downloads (``bytes_total`` None when unknown).
 ProgressCallback = Callable[[int, int | None], None]
 
+#: torchvision's MobileNetV2 ImageNet weights: name -> (file name, resize side, top-1 %).
 TORCHVISION_WEIGHTS: dict[str, tuple[str, int, float]] = {
     "IMAGENET1K_V1": ("mobilenet_v2-b0353104.pth", 256, 71.878),
     "IMAGENET1K_V2": ("mobilenet_v2-7ebf99e0.pth", 232, 72.154),
@@ -351,6 +353,12 @@ def _imagenet_categories() -> tuple[str, ...]:
     return tuple(MobileNet_V2_Weights.IMAGENET1K_V1.meta["categories"])
 
 
+def _hash_prefix(filename: str) -> str | None:
+    """The SHA-256 prefix in torchvision's file names (``name-<prefix>.pth``), if any."""
+    found = re.search(r"-([0-9a-f]{6,})\.", filename)
+    return found.group(1) if found else None
+
+
 def _download(url: str, dest: Path, callback: ProgressCallback, chunk: int = 1 << 20) -> None:
     """Download ``url`` to ``dest`` atomically, calling ``callback(bytes_done, bytes_total)``.
 
@@ -374,11 +382,11 @@ def _download(url: str, dest: Path, callback: ProgressCallback, chunk: int = 1 <
                 digest.update(block)
                 done += len(block)
                 callback(done, total)
-        prefix = re.search(r"-([0-9a-f]{6,})\.", dest.name)
-        if prefix and not digest.hexdigest().startswith(prefix.group(1)):
+        prefix = _hash_prefix(dest.name)
+        if prefix and not digest.hexdigest().startswith(prefix):
             raise ValueError(
                 f"the file downloaded from {url} does not match the hash in its name "
-                f"({prefix.group(1)}); the download is corrupt, try again"
+                f"({prefix}); the download is corrupt, try again"
             )
         os.replace(tmp, dest)
     except BaseException:
@@ -419,9 +427,8 @@ def torchvision_weights_file(
             _download(url, cached, progress)
         else:
             folder.mkdir(parents=True, exist_ok=True)
-            prefix = re.search(r"-([0-9a-f]{6,})\.", filename)
             torch.hub.download_url_to_file(
-                url, str(cached), hash_prefix=prefix.group(1) if prefix else None, progress=progress
+                url, str(cached), hash_prefix=_hash_prefix(filename), progress=progress
             )
     except Exception as exc:  # URLError, HTTPError, socket errors, hash mismatch...
         raise WeightsUnavailableError(
