@@ -20,6 +20,11 @@
 4. Runs them all at once (one process each) and writes, every 20 seconds, the finished and
    unfinished metrics to ``OUT/gpu_runs.tar.gz``; at the end the seed-0 models too.
 
+``--set KEY=VALUE`` changes a field of the preset in the calibration and in every run, as
+``manifold-lab train --set`` does: e.g. ``--set compile=true --warmup-seconds 150`` measures and
+trains with ``torch.compile`` (tested on the CPU only, so far; the warm-up must cover the
+compilation).
+
 Runs still going at the deadline are stopped (their last checkpoint stays resumable on that
 machine but does not come back).
 """
@@ -38,12 +43,16 @@ import tarfile
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "experiments"))
 
 from manifold_lab.provenance import atomic_write_text  # noqa: E402 (after the path set-up)
+
+if TYPE_CHECKING:
+    from manifold_lab.train import TrainConfig
 
 TEST_COST = 1 / 3  # a test image (forward only) costs about a third of a training step's image
 SAFETY = 0.9
@@ -59,9 +68,9 @@ def calibrate_worker(args: argparse.Namespace) -> None:
     import torch.nn as nn
 
     from manifold_lab.mobilenet import mobilenet_v2
-    from manifold_lab.train import PRESETS, _normalize, _param_groups, augment_batch
+    from manifold_lab.train import _normalize, _param_groups, augment_batch
 
-    cfg = PRESETS[args.preset]
+    cfg = preset_config(args.preset, args.set)
     dev = torch.device(args.device)
     torch.backends.cudnn.benchmark = True
     model = mobilenet_v2(cfg.model, seed=args.seed).to(dev)
@@ -73,6 +82,7 @@ def calibrate_worker(args: argparse.Namespace) -> None:
     data = torch.randint(0, 256, (4096, 3, 32, 32), dtype=torch.uint8, generator=gen).to(dev)
     labels = torch.randint(0, 10, (4096,), generator=gen).to(dev)
     amp = cfg.amp and dev.type == "cuda"
+    forward: Callable[[torch.Tensor], torch.Tensor] = torch.compile(model) if cfg.compile else model
     done = 0
     counting = False
     while time.time() < args.window_end:
@@ -85,7 +95,7 @@ def calibrate_worker(args: argparse.Namespace) -> None:
         if cfg.channels_last:
             x = x.contiguous(memory_format=torch.channels_last)
         with torch.autocast(dev.type, dtype=torch.bfloat16, enabled=amp):
-            loss = crit(model(x).float(), labels[idx])
+            loss = crit(forward(x).float(), labels[idx])
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
@@ -96,6 +106,19 @@ def calibrate_worker(args: argparse.Namespace) -> None:
     print(json.dumps({"images": done, "counted": counting}), flush=True)
 
 
+def preset_config(preset: str, overrides: list[str]) -> TrainConfig:
+    """The preset with ``--set KEY=VALUE`` overrides applied, as ``manifold-lab train`` does."""
+    from manifold_lab.cli import _parse_override
+    from manifold_lab.train import PRESETS
+
+    if preset not in PRESETS:
+        raise SystemExit(f"unknown preset {preset!r}; choose from {sorted(PRESETS)}")
+    try:
+        return PRESETS[preset].replace(**dict(_parse_override(o) for o in overrides))
+    except (TypeError, ValueError) as exc:
+        raise SystemExit(f"bad --set {overrides}: {exc}") from None
+
+
 def calibrate(
     preset: str,
     runs: int,
@@ -104,10 +127,12 @@ def calibrate(
     window: float,
     warmup: float,
     meanwhile: Callable[[], None] | None = None,
+    overrides: list[str] | None = None,
 ) -> float:
     """Aggregate training images/s with ``runs`` processes sharing the device.
 
-    ``meanwhile`` is called while they start up and warm up (``warmup`` seconds).
+    ``meanwhile`` is called while they start up and warm up (``warmup`` seconds; with
+    ``compile=true`` among the ``overrides`` it must cover the compilation too).
     """
     start = time.time() + warmup  # time to import, initialise CUDA and warm up
     procs = [
@@ -126,6 +151,7 @@ def calibrate(
                 str(start),
                 "--window-end",
                 str(start + window),
+                *[f"--set={o}" for o in overrides or []],
             ],
             stdout=subprocess.PIPE,
             env=env,
@@ -142,7 +168,10 @@ def calibrate(
         out, _ = p.communicate(timeout=window + 120)
         row = json.loads(out.strip().splitlines()[-1])
         if not row["counted"]:
-            raise RuntimeError("a calibration process never reached the timing window")
+            raise RuntimeError(
+                "a calibration process never reached the timing window (still starting up or "
+                "compiling: lengthen --warmup-seconds)"
+            )
         total += row["images"] / window
     return total
 
@@ -192,6 +221,13 @@ def main() -> None:
     parser.add_argument(
         "--max-epochs", type=int, default=None, help="at most this many (default: the preset's)"
     )
+    parser.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override a preset field in the calibration and every run (e.g. compile=true)",
+    )
     # internal: one calibration process
     parser.add_argument("--calibrate-worker", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--seed", type=int, default=0, help=argparse.SUPPRESS)
@@ -201,6 +237,7 @@ def main() -> None:
     if args.calibrate_worker:
         calibrate_worker(args)
         return
+    preset = preset_config(args.preset, args.set)  # fails here, before any set-up, when bad
 
     t_start = time.time()
     deadline = t_start + args.budget_seconds
@@ -219,14 +256,14 @@ def main() -> None:
     from ablation import build_jobs, run_jobs  # type: ignore[import-not-found]
 
     from manifold_lab.data import load_cifar10
-    from manifold_lab.train import PRESETS
 
     facts = {
         "torch": torch.__version__,
         "cuda": torch.version.cuda,
         "device_name": torch.cuda.get_device_name() if torch.cuda.is_available() else "cpu",
         "cpu_count": os.cpu_count(),
-        "preset": PRESETS[args.preset].to_dict(),
+        "preset": preset.to_dict(),
+        "overrides": args.set,
     }
     log(f"facts: {json.dumps(facts)}")
 
@@ -235,12 +272,18 @@ def main() -> None:
             ds = load_cifar10(split, args.data_root, progress=False)
             log(f"CIFAR-10 {split}: {len(ds)} images decoded into {cache}")
 
-    preset = PRESETS[args.preset]
     max_epochs = args.max_epochs or preset.epochs
     n_small = 2 * len(args.seeds)
     try:
         rate = calibrate(
-            args.preset, n_small, args.device, env, args.window, args.warmup_seconds, decode
+            args.preset,
+            n_small,
+            args.device,
+            env,
+            args.window,
+            args.warmup_seconds,
+            decode,
+            overrides=args.set,
         )
         log(f"calibration: {n_small} processes together train {rate:.0f} images/s")
     except Exception as exc:  # fall back to a guess rather than lose the lease
@@ -262,7 +305,7 @@ def main() -> None:
         args.seeds,
         data_root=args.data_root,
         device=args.device,
-        overrides=[f"--set=epochs={epochs}"],
+        overrides=[f"--set=epochs={epochs}", *[f"--set={o}" for o in args.set]],
         runs_root=runs_root,
     )
     last_pack = [0.0]

@@ -1,4 +1,4 @@
-"""The experiment drivers' own logic: the GPU run's epoch plan and the job runner's deadline."""
+"""The experiment drivers' own logic: the GPU plan and calibration, the job runner's deadline."""
 
 from __future__ import annotations
 
@@ -65,3 +65,20 @@ def test_build_jobs_resumes_and_skips(tmp_path: Path) -> None:
     assert "--resume" in by_name["relu6_s0"] and "--resume" not in by_name["noshortcut_s0"]
     assert "model_shortcut=none" in by_name["noshortcut_s0"]
     assert "--set=epochs=1" in by_name["noshortcut_s0"]
+
+
+def test_calibration_measures_throughput_with_the_overrides_applied() -> None:
+    import os
+
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(ROOT)}
+    rate = device_run.calibrate(
+        "smoke", 1, "cpu", env, window=2.0, warmup=8.0, overrides=["batch_size=8"]
+    )
+    assert 0 < rate < 1e5  # images/s of the smoke model on one CPU thread
+    cfg = device_run.preset_config("gpu", ["compile=true", "model_shortcut=none", "epochs=40"])
+    assert cfg.compile and cfg.model.shortcut == "none" and cfg.epochs == 40
+    for bad in (["epochs=0"], ["no_such_field=1"]):
+        with pytest.raises(SystemExit, match="bad --set"):
+            device_run.preset_config("gpu", bad)
+    with pytest.raises(SystemExit, match="unknown preset"):
+        device_run.preset_config("huge", [])
