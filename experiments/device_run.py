@@ -165,7 +165,7 @@ def calibrate(
         log("warning: the calibration window opened before the set-up finished")
     total = 0.0
     for p in procs:
-        out, _ = p.communicate(timeout=window + 120)
+        out, _ = p.communicate(timeout=max(0.0, start - time.time()) + window + 120)
         row = json.loads(out.strip().splitlines()[-1])
         if not row["counted"]:
             raise RuntimeError(
