@@ -107,16 +107,13 @@ def calibrate_worker(args: argparse.Namespace) -> None:
 
 
 def preset_config(preset: str, overrides: list[str]) -> TrainConfig:
-    """The preset with ``--set KEY=VALUE`` overrides applied, as ``manifold-lab train`` does."""
-    from manifold_lab.cli import _parse_override
-    from manifold_lab.train import PRESETS
+    """:func:`manifold_lab.cli.preset_config`, stopping the script when the settings are bad."""
+    from manifold_lab.cli import preset_config as configure
 
-    if preset not in PRESETS:
-        raise SystemExit(f"unknown preset {preset!r}; choose from {sorted(PRESETS)}")
     try:
-        return PRESETS[preset].replace(**dict(_parse_override(o) for o in overrides))
-    except (TypeError, ValueError) as exc:
-        raise SystemExit(f"bad --set {overrides}: {exc}") from None
+        return configure(preset, overrides)
+    except ValueError as exc:
+        raise SystemExit(str(exc)) from None
 
 
 def calibrate(

@@ -6,12 +6,15 @@ import argparse
 import json
 import sys
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ._probe_cli import SOURCES_EPILOG, add_probe_parser, add_source_arguments, run_probe
 from .core import METHODS, METRICS
 from .embedding import EMBEDDINGS
 from .manifolds import MANIFOLDS
+
+if TYPE_CHECKING:
+    from .train import TrainConfig
 
 _SWEEP_DEFAULTS: dict[str, Any] = {
     "manifold": "spiral",
@@ -331,18 +334,43 @@ def _parse_override(text: str) -> tuple[str, Any]:
     return key, value
 
 
+def preset_config(preset: str, overrides: Sequence[str] = ()) -> TrainConfig:
+    """A training preset with ``--set KEY=VALUE`` overrides applied.
+
+    Parameters
+    ----------
+    preset : str
+        A name from :data:`manifold_lab.train.PRESETS`.
+    overrides : sequence of str
+        ``KEY=VALUE`` items, as given to ``manifold-lab train --set`` (``model_`` fields
+        change the model, e.g. ``model_shortcut=none``).
+
+    Returns
+    -------
+    TrainConfig
+
+    Raises
+    ------
+    ValueError
+        For an unknown preset, a malformed item, an unknown field or an impossible value.
+    """
+    from .train import PRESETS
+
+    if preset not in PRESETS:
+        raise ValueError(f"unknown preset {preset!r}; choose from {sorted(PRESETS)}")
+    changes = dict(_parse_override(item) for item in overrides)
+    try:
+        return PRESETS[preset].replace(**changes)
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"bad --set {' '.join(overrides)}: {exc}") from None
+
+
 def _run_train(args: argparse.Namespace) -> None:
     import os
 
-    from .train import PRESETS, train
+    from .train import train
 
-    if args.preset not in PRESETS:
-        raise ValueError(f"unknown preset {args.preset!r}; choose from {sorted(PRESETS)}")
-    changes = dict(_parse_override(item) for item in args.set)
-    try:
-        config = PRESETS[args.preset].replace(**changes)
-    except TypeError as exc:
-        raise ValueError(f"bad --set: {exc}") from None
+    config = preset_config(args.preset, args.set)
     run_dir = args.run_dir or f"runs/{args.preset}"
     result = train(
         config,
