@@ -237,13 +237,19 @@ def report(args: argparse.Namespace) -> None:
         )
     table = pd.DataFrame(rows)
     by = final.pivot(index="seed", columns="variant", values="test_acc")
+    # every epoch's test accuracy, to count the epochs in which linear is ahead (same seed)
+    curves = df.pivot_table(index=["seed", "epoch"], columns="variant", values="test_acc")
     comparisons = []
     for alt in sorted((v for v in by.columns if v != "linear"), key=list(VARIANTS).index):
         pair = by[["linear", alt]].dropna()
+        both = curves[["linear", alt]].dropna().loc[pair.index.tolist()]
         comparisons.append(
             {
                 **paired_difference(pair["linear"], pair[alt], names=("linear", alt)),
                 "seeds": pair.index.tolist(),
+                "differences": (pair["linear"] - pair[alt]).round(6).tolist(),
+                "epochs_linear_ahead": int((both["linear"] > both[alt]).sum()),
+                "epochs_compared": len(both),
             }
         )
     prov = provenance({"preset": args.preset, "runs": sorted(final["run"])})
@@ -280,13 +286,16 @@ def report(args: argparse.Namespace) -> None:
         )
     lines += [
         "",
-        "| comparison (paired by seed) | n | mean difference | 95% CI | decision |",
-        "|---|---|---|---|---|",
+        "| comparison (paired by seed) | n | mean difference | 95% CI | decision "
+        "| per seed | epochs linear ahead |",
+        "|---|---|---|---|---|---|---|",
     ]
     for c in comparisons:
+        per_seed = ", ".join(f"{100 * d:+.2f}" for d in c["differences"])
         lines.append(
             f"| {c['comparison']} | {c['n']} | {100 * c['mean']:+.2f} pts | "
-            f"[{100 * c['ci_low']:+.2f}, {100 * c['ci_high']:+.2f}] | {c['decision']} |"
+            f"[{100 * c['ci_low']:+.2f}, {100 * c['ci_high']:+.2f}] | {c['decision']} | "
+            f"{per_seed} | {c['epochs_linear_ahead']} of {c['epochs_compared']} |"
         )
     atomic_write_text(out / "summary.md", "\n".join(lines) + "\n")
     print("\n".join(lines))
