@@ -10,12 +10,14 @@ they are ``0 < y < c``, as Lemma 2 of the paper needs.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 import torch
 import torch.nn.functional as F
+
+from .registry import ACTIVATION_REGISTRY, LoadedView, load_object
 
 __all__ = ["ACTIVATIONS", "Activation", "clipped_relu", "get_activation", "leaky_relu"]
 
@@ -187,16 +189,21 @@ SOFTPLUS = Activation(
     inverse=_softplus_inverse,
 )
 
-ACTIVATIONS: dict[str, Activation] = {
-    "relu": RELU,
-    "relu6": clipped_relu(6.0),
-    "leaky_relu": leaky_relu(0.01),
-    "gelu": GELU,
-    "softplus": SOFTPLUS,
-    "identity": IDENTITY,
-}
-"""Built-in activations by name. ``"linear"`` and ``"none"`` are aliases of ``"identity"``;
-``"clipped_relu:C"`` and ``"leaky_relu:A"`` take a parameter."""
+RELU6 = clipped_relu(6.0)
+LEAKY_RELU = leaky_relu(0.01)
+
+ACTIVATIONS: Mapping[str, Activation] = LoadedView(ACTIVATION_REGISTRY)
+"""Activations by name, read from :data:`manifold_lab.registry.ACTIVATION_REGISTRY` (where
+their properties and descriptions live). ``"linear"`` and ``"none"`` are aliases of
+``"identity"``; ``"clipped_relu:C"`` and ``"leaky_relu:A"`` take a parameter."""
+
+
+def _checked(value: Any, name: str) -> Activation:
+    if isinstance(value, Activation):
+        return value
+    if callable(value):
+        return _from_callable(value, name)
+    raise ValueError(f"the registered activation {name!r} is neither an Activation nor callable")
 
 
 def _from_callable(fn: Callable[[Tensor], Tensor], name: str | None = None) -> Activation:
@@ -250,25 +257,30 @@ def get_activation(activation: Any) -> Activation:
     if isinstance(activation, Activation):
         return activation
     if isinstance(activation, str):
-        key = activation.strip().lower().replace("-", "_")
-        if key in ("linear", "none"):
-            key = "identity"
-        if key in ACTIVATIONS:
-            return ACTIVATIONS[key]
-        for prefix, factory in (("clipped_relu", clipped_relu), ("leaky_relu", leaky_relu)):
-            for sep in (":", "("):
-                if key.startswith(prefix + sep):
-                    arg = key[len(prefix) + 1 :].rstrip(")")
-                    try:
-                        value = float(arg)
-                    except ValueError:
-                        raise ValueError(
-                            f"cannot read the parameter of activation {activation!r}"
-                        ) from None
-                    return factory(value)
+        entry = ACTIVATION_REGISTRY.get(activation)
+        if entry is not None:
+            return _checked(entry.load(), entry.name)
+        head, sep, arg = activation.strip().lower().replace("-", "_").partition(":")
+        if not sep and head.endswith(")") and "(" in head:  # "leaky_relu(0.1)"
+            head, _, arg = head[:-1].partition("(")
+            sep = ":"
+        family = next((e for e in ACTIVATION_REGISTRY if e.family and e.family == head), None)
+        if sep and family is not None:
+            try:
+                value = float(arg)
+            except ValueError:
+                raise ValueError(
+                    f"cannot read the parameter of activation {activation!r}"
+                ) from None
+            return _checked(load_object(family.factory)(value), family.name)
+        families = [
+            f"'{e.family}:{e.parameter.name if e.parameter else 'x'}'"
+            for e in ACTIVATION_REGISTRY
+            if e.family
+        ]
         raise ValueError(
-            f"unknown activation {activation!r}; choose one of {sorted(ACTIVATIONS)}, "
-            "'clipped_relu:C', 'leaky_relu:A', or pass a callable"
+            f"unknown activation {activation!r}; choose one of "
+            f"{', '.join(ACTIVATION_REGISTRY.names())}, {', '.join(families)}, or pass a callable"
         )
     if callable(activation):
         return _from_callable(activation)

@@ -65,25 +65,20 @@ from ._validation import resolve_device, resolve_dtype
 from .activations import Activation, get_activation
 from .embedding import random_embedding
 from .manifolds import Manifold, make_manifold
+from .registry import METHOD_REGISTRY, METRIC_REGISTRY
+from .registry.settings import CASE, DEFAULT_DEVICE
 
 __all__ = ["METHODS", "METRICS", "CaseResult", "run_case"]
 
 Tensor = torch.Tensor
 
-METHODS: tuple[str, ...] = ("pinv", "lstsq", "lemma2")
-"""Reconstruction methods."""
+METHODS: tuple[str, ...] = METHOD_REGISTRY.names()
+"""Reconstruction methods (described in :data:`manifold_lab.registry.METHOD_REGISTRY`)."""
 
-METRICS: tuple[str, ...] = (
-    "nmse",
-    "invertible_fraction",
-    "jacobian_min_sv",
-    "collapsed_fraction",
-    "knn_recall",
-    "n_patterns",
-)
-"""Metric columns, defined in this module's documentation."""
+METRICS: tuple[str, ...] = METRIC_REGISTRY.names()
+"""Metric columns (described in :data:`manifold_lab.registry.METRIC_REGISTRY`)."""
 
-_NEIGHBOR_METRICS = ("collapsed_fraction", "knn_recall")
+_NEIGHBOR_METRICS = tuple(m.name for m in METRIC_REGISTRY if m.neighbors)
 
 
 def _rtol(dtype: torch.dtype) -> float:
@@ -434,7 +429,7 @@ def _check_width_for(width: int, k: int, methods: Sequence[str]) -> None:
 
 def run_case(
     manifold: Any = "spiral",
-    width: int = 15,
+    width: int = CASE["width"].default,
     seed: int = 0,
     *,
     activation: Any = "relu",
@@ -447,7 +442,7 @@ def run_case(
     max_neighbor_points: int | None = 1000,
     n_neighbors: int = 10,
     collapse_tol: float = 0.1,
-    device: Any = "cpu",
+    device: Any = DEFAULT_DEVICE,
     dtype: Any = None,
 ) -> CaseResult:
     """Embed one manifold with one random matrix and keep every intermediate array.
@@ -481,8 +476,8 @@ def run_case(
         Neighbours for ``knn_recall``.
     collapse_tol : float, default=0.1
         Relative radius that defines collapsed points.
-    device : str or torch.device, default="cpu"
-        Where to compute.
+    device : str, torch.device or None, default=None
+        Where to compute; None: CUDA when present, else the CPU.
     dtype : {"float64", "float32"} or torch dtype, default=None
         Precision (float64 when ``None``).
 

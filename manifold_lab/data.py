@@ -64,6 +64,7 @@ from torch.utils.data import DataLoader, Dataset
 
 from ._progress import progress_bar as tqdm
 from .provenance import atomic_write_text
+from .registry import resolve_image_source
 
 __all__ = [
     "CIFAR10_CLASSES",
@@ -1055,11 +1056,39 @@ def _build_imagenet_wnids(folder: str | os.PathLike[str], out_path: str | os.Pat
 # One entry point
 # --------------------------------------------------------------------------------------------
 
-_ACCEPTED_SPECS = (
-    "'cifar10:test' or 'cifar10:train' (CIFAR-10 from --data-root / data_root), "
-    "'cifar10-sample' or 'sample' (the 500 built-in CIFAR-10 test images), "
-    "or the path of a folder of images"
-)
+
+def sample_source(argument: str = "", *, transform: Transform | None = None, **_: Any) -> Any:
+    """The built-in CIFAR-10 sample (image source ``"cifar10-sample"``)."""
+    return cifar10_sample(transform=transform)
+
+
+def cifar10_source(
+    argument: str = "test",
+    *,
+    data_root: str | os.PathLike[str] | None = None,
+    transform: Transform | None = None,
+    download: bool = False,
+    progress: bool = True,
+    **_: Any,
+) -> Any:
+    """A CIFAR-10 split from ``data_root`` (image source ``"cifar10[:SPLIT]"``)."""
+    return load_cifar10(
+        _check_split(argument or "test"),
+        data_root,
+        download=download,
+        transform=transform,
+        progress=progress,
+    )
+
+
+def folder_source(argument: str, *, transform: Transform | None = None, **_: Any) -> Any:
+    """A folder of images (image source ``"folder:PATH"`` or a bare folder path)."""
+    path = Path(argument).expanduser()
+    if path.is_dir():
+        return ImageFolderDataset(path, transform=transform)
+    if path.exists():
+        raise ValueError(f"{argument!r} is a file, not a folder of images")
+    raise FileNotFoundError(f"no such folder {path}")
 
 
 def open_images(
@@ -1075,10 +1104,11 @@ def open_images(
     Parameters
     ----------
     spec : str or path-like
+        An image source of :data:`manifold_lab.registry.IMAGE_SOURCE_REGISTRY`:
         ``"cifar10:test"`` / ``"cifar10:train"`` (``"cifar10"`` means the test split):
         :func:`load_cifar10` with ``root=data_root``; ``"cifar10-sample"`` or ``"sample"``:
-        :func:`cifar10_sample`; otherwise the path of a folder: :class:`ImageFolderDataset`
-        (write ``./sample`` for a folder named ``sample``).
+        :func:`cifar10_sample`; ``"folder:PATH"`` or the path of a folder:
+        :class:`ImageFolderDataset` (write ``./sample`` for a folder named ``sample``).
     data_root : str, path-like or None, default=None
         CIFAR-10's ``root`` (see :func:`load_cifar10`); ignored by the other forms.
     transform : callable or None, default=None
@@ -1108,29 +1138,14 @@ def open_images(
     >>> len(ds), ds.label_space, ds.classes[:2]
     (500, 'cifar10', ('airplane', 'automobile'))
     """
-    text = os.fspath(spec).strip()
-    lowered = text.lower()
-    if lowered in ("cifar10-sample", "sample"):
-        return cifar10_sample(transform=transform)
-    if lowered == "cifar10" or lowered.startswith("cifar10:"):
-        split = lowered.partition(":")[2] or "test"
-        if split not in _SPLITS:
-            raise ValueError(f"unknown CIFAR-10 split in {text!r}; accepted: {_ACCEPTED_SPECS}")
-        return load_cifar10(
-            _check_split(split),
-            data_root,
-            download=download,
-            transform=transform,
-            progress=progress,
-        )
-    path = Path(text).expanduser()
-    if path.is_dir():
-        return ImageFolderDataset(path, transform=transform)
-    if path.exists():
-        raise ValueError(f"{text!r} is a file, not a folder of images; accepted: {_ACCEPTED_SPECS}")
-    if text and (os.sep in text or "/" in text or text.startswith((".", "~"))):
-        raise FileNotFoundError(f"no such folder {path}; accepted: {_ACCEPTED_SPECS}")
-    raise ValueError(f"unknown image spec {text!r}; accepted: {_ACCEPTED_SPECS}")
+    entry, argument = resolve_image_source(spec)
+    return entry.load()(
+        argument,
+        data_root=data_root,
+        transform=transform,
+        download=download,
+        progress=progress,
+    )
 
 
 def make_loader(

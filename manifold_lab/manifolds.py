@@ -9,13 +9,14 @@ metrics compare recovered and original points. Randomness only comes from
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
 from ._validation import check_points, check_random_state
+from .registry import MANIFOLD_REGISTRY, LoadedView
 
 __all__ = [
     "MANIFOLDS",
@@ -549,18 +550,11 @@ class Manifold:
         return self.t if self.t.ndim == 1 else self.t[:, 0]
 
 
-MANIFOLDS: dict[str, Callable[..., tuple[np.ndarray, np.ndarray]]] = {
-    "spiral": make_spiral,
-    "circle": make_circle,
-    "swiss_roll": make_swiss_roll,
-    "s_curve": make_s_curve,
-    "sphere": make_sphere,
-    "torus": make_torus,
-    "subspace": make_subspace,
-    "ball": make_ball,
-    "blob": make_blob,
-}
-"""Manifold generators by name."""
+MANIFOLDS: Mapping[str, Callable[..., tuple[np.ndarray, np.ndarray]]] = LoadedView(
+    MANIFOLD_REGISTRY
+)
+"""Manifold generators by name, read from :data:`manifold_lab.registry.MANIFOLD_REGISTRY`
+(where their parameters, ranges and descriptions live)."""
 
 
 def manifold_from_points(X: Any, t: Any = None, *, name: str = "points") -> Manifold:
@@ -629,14 +623,15 @@ def make_manifold(
     if isinstance(name, Manifold):
         return name
     if isinstance(name, str):
-        key = name.strip().lower().replace("-", "_").replace(" ", "_")
-        if key not in MANIFOLDS:
+        entry = MANIFOLD_REGISTRY.get(name)
+        if entry is None:
             raise ValueError(
-                f"unknown manifold {name!r}; choose one of {sorted(MANIFOLDS)} or pass an "
-                "array of points"
+                f"unknown manifold {name!r}; choose one of "
+                f"{MANIFOLD_REGISTRY.choices_text()} or pass an array of points"
             )
+        key = entry.name
         try:
-            X, t = MANIFOLDS[key](n_samples, random_state=random_state, **kwargs)
+            X, t = entry.load()(n_samples, random_state=random_state, **kwargs)
         except TypeError as exc:
             raise ValueError(f"bad arguments for manifold {key!r}: {exc}") from None
         params = {"n_samples": int(n_samples), "random_state": random_state, **kwargs}

@@ -31,6 +31,7 @@ from .core import (
 from .embedding import _check_kind, draw_rows, finish
 from .manifolds import make_manifold
 from .provenance import provenance
+from .registry.settings import DEFAULT_WIDTHS
 
 __all__ = ["ALGORITHMS", "summarize", "sweep"]
 
@@ -54,7 +55,7 @@ ID_COLUMNS = (
 
 def sweep(
     manifold: Any = "spiral",
-    widths: Any = (2, 3, 5, 15, 30),
+    widths: Any = DEFAULT_WIDTHS,
     seeds: Any = range(10),
     *,
     activation: Any = "relu",

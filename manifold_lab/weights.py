@@ -2,23 +2,13 @@
 
 :func:`load_model` takes a *source* string or a path and returns a :class:`MobileNetV2` in
 eval mode whose ``weights_info`` (a :class:`WeightsInfo`) says where the weights came from,
-which labels the outputs mean and which preprocessing the weights expect:
+which labels the outputs mean and which preprocessing the weights expect.
 
-================================  ===========================================================
-source                            what it loads
-================================  ===========================================================
-``None`` / ``"random"``           freshly initialised weights (``seed=`` makes them repeatable)
-``"torchvision"``                 torchvision's ``IMAGENET1K_V2`` weights (its default)
-``"torchvision:IMAGENET1K_V1"``   or ``...:IMAGENET1K_V2``: from the torch hub cache
-                                  (``$TORCH_HOME/hub/checkpoints``), downloaded with a progress
-                                  bar when absent and online
-``"tflite:PATH"`` / ``*.tflite``  a TF-slim MobileNetV2 published as TFLite (the paper
-                                  authors' models), via :mod:`manifold_lab.tflite`
-``"builtin"``                     the CIFAR-10 MobileNetV2 shipped in the package
-``"checkpoint:PATH"`` / ``*.pt``  a checkpoint written by :func:`save_checkpoint` (state dict
-                                  plus the builder's configuration); a bare torchvision-style
-                                  state dict (``*.pth``) also loads, into the default builder
-================================  ===========================================================
+The source strings (``"builtin"``, ``"random-cifar"``, ``"random"``,
+``"torchvision[:NAME]"``, ``"tflite:PATH"``, ``"checkpoint:PATH"`` or a file path) are the
+entries of :data:`manifold_lab.registry.MODEL_SOURCE_REGISTRY`, parsed once by
+:func:`~manifold_lab.registry.resolve_model_source`; each entry's loader is one of the
+``*_source`` functions below. ``manifold-lab eval --help`` lists them.
 
 Checkpoints are read with ``torch.load(..., weights_only=True)``: a file that would run code
 when unpickled is refused with an explanation, never executed.
@@ -55,16 +45,23 @@ from torch import nn
 from .mobilenet import MobileNetV2, MobileNetV2Config, mobilenet_v2
 from .preprocessing import CifarPreprocess, TorchvisionPreprocess
 from .provenance import atomic_write_text
+from .registry import TORCHVISION_WEIGHTS, resolve_model_source
 
 __all__ = [
     "CHECKPOINT_FORMAT",
     "TORCHVISION_WEIGHTS",
     "WeightsInfo",
     "WeightsUnavailableError",
+    "builtin_source",
     "check_state_dict",
+    "checkpoint_source",
     "load_checkpoint",
     "load_model",
+    "random_cifar_source",
+    "random_source",
     "save_checkpoint",
+    "tflite_source",
+    "torchvision_source",
 ]
 
 CHECKPOINT_FORMAT = "manifold_lab.mobilenet_v2"
@@ -74,12 +71,6 @@ CHECKPOINT_VERSION = 1
 TORCHVISION_URL = "https://download.pytorch.org/models/"
 #: ``callback(bytes_done, bytes_total)`` for downloads (``bytes_total`` None when unknown).
 ProgressCallback = Callable[[int, int | None], None]
-
-#: torchvision's MobileNetV2 ImageNet weights: name -> (file name, resize side, top-1 %).
-TORCHVISION_WEIGHTS: dict[str, tuple[str, int, float]] = {
-    "IMAGENET1K_V1": ("mobilenet_v2-b0353104.pth", 256, 71.878),
-    "IMAGENET1K_V2": ("mobilenet_v2-7ebf99e0.pth", 232, 72.154),
-}
 
 
 class WeightsUnavailableError(RuntimeError):
@@ -517,6 +508,11 @@ def builtin_checkpoint() -> Path:
 def parse_source(weights: str | os.PathLike[str] | None) -> tuple[str, str]:
     """Split a weights source into (kind, argument); see :func:`load_model`.
 
+    The source string is parsed by
+    :func:`manifold_lab.registry.resolve_model_source`; ``kind`` is the registry entry's
+    name, except that ``"builtin"`` reads as the checkpoint it is and ``"random-cifar"`` as
+    ``"random"``.
+
     Examples
     --------
     >>> parse_source("torchvision:IMAGENET1K_V1")
@@ -524,35 +520,134 @@ def parse_source(weights: str | os.PathLike[str] | None) -> tuple[str, str]:
     >>> parse_source("models/mnv2_1.0_224_quant.tflite")
     ('tflite', 'models/mnv2_1.0_224_quant.tflite')
     """
-    if weights is None:
-        return "random", ""
-    if isinstance(weights, os.PathLike):
-        weights = os.fspath(weights)
-    if not isinstance(weights, str) or not weights.strip():
-        raise ValueError(f"weights must be a source string or a path, got {weights!r}")
-    text = weights.strip()
-    lowered = text.lower()
-    if lowered in ("random", "none", "scratch"):
-        return "random", ""
-    if lowered in ("torchvision", "imagenet"):
-        return "torchvision", "IMAGENET1K_V2"
-    if lowered in ("builtin", "built-in", "default"):
+    entry, argument = resolve_model_source(weights)
+    if entry.name == "builtin":
         return "checkpoint", str(builtin_checkpoint())
-    if text.upper() in TORCHVISION_WEIGHTS:
-        return "torchvision", text.upper()
-    for kind in ("torchvision", "tflite", "checkpoint"):
-        if lowered.startswith(kind + ":"):
-            arg = text[len(kind) + 1 :]
-            return kind, (arg.upper() if kind == "torchvision" else arg)
-    if lowered.endswith(".tflite"):
-        return "tflite", text
-    if lowered.endswith((".pt", ".pth", ".ckpt", ".bin")) or Path(text).exists():
-        return "checkpoint", text
-    raise ValueError(
-        f"unknown weights source {weights!r}. Use 'random', 'torchvision' "
-        "(or 'torchvision:IMAGENET1K_V1' / 'torchvision:IMAGENET1K_V2'), 'tflite:PATH', "
-        "'checkpoint:PATH', or a path to a .tflite or .pt file"
+    if entry.name == "random-cifar":
+        return "random", ""
+    return entry.name, argument
+
+
+def random_source(
+    argument: str = "",
+    *,
+    config: MobileNetV2Config | None = None,
+    seed: int | None = None,
+    **_: Any,
+) -> MobileNetV2:
+    """Freshly initialised weights (source ``"random"``); ``seed`` makes them repeatable."""
+    model = mobilenet_v2(config, seed=seed)
+    space = _default_label_space(model.config)
+    model.weights_info = WeightsInfo(
+        source="random",
+        name=f"seed={seed}",
+        label_space=space,
+        label_offset=0,
+        classes=_classes_for(space, model.config.num_classes),
+        preprocessing=_default_preprocessing(model.config, space),
+        resolution=32 if model.config.stem != "imagenet" else 224,
+        notes="untrained weights",
     )
+    return model
+
+
+def random_cifar_source(
+    argument: str = "",
+    *,
+    config: MobileNetV2Config | None = None,
+    seed: int | None = None,
+    **_: Any,
+) -> MobileNetV2:
+    """A CIFAR-10 MobileNetV2 at initialisation (source ``"random-cifar"``; seed 0 by default).
+
+    ``config`` may change other fields; the stem and the 10 classes stay CIFAR-10's.
+    """
+    base = config or MobileNetV2Config()
+    cifar = base.replace(num_classes=10, stem="cifar")
+    return random_source(config=cifar, seed=0 if seed is None else seed)
+
+
+def torchvision_source(
+    argument: str = "IMAGENET1K_V2",
+    *,
+    config: MobileNetV2Config | None = None,
+    progress: bool | ProgressCallback = True,
+    **_: Any,
+) -> MobileNetV2:
+    """torchvision's ImageNet weights (source ``"torchvision[:NAME]"``), from the hub cache."""
+    name = argument or "IMAGENET1K_V2"
+    if name not in TORCHVISION_WEIGHTS:
+        raise ValueError(
+            f"unknown torchvision weights {name!r}; choose from {sorted(TORCHVISION_WEIGHTS)}"
+        )
+    model = MobileNetV2(config)
+    state_dict = torchvision_state_dict(name, progress=progress)
+    check_state_dict(model, state_dict, what=f"torchvision's {name} weights")
+    model.load_state_dict(state_dict)
+    filename, resize, top1 = TORCHVISION_WEIGHTS[name]
+    model.weights_info = WeightsInfo(
+        source="torchvision",
+        name=name,
+        label_space="imagenet",
+        label_offset=0,
+        classes=_imagenet_categories(),
+        preprocessing=TorchvisionPreprocess(resize_size=resize),
+        resolution=224,
+        notes=f"torchvision {filename}; ImageNet-1k val top-1 {top1}% (torchvision's figure)",
+        meta={"file": filename, "imagenet_top1": top1},
+    )
+    return model
+
+
+def tflite_source(argument: str, **_: Any) -> MobileNetV2:
+    """A TF-slim MobileNetV2 ``.tflite`` file (source ``"tflite:PATH"``)."""
+    from .tflite import load_tflite
+
+    path = Path(argument)
+    model, tinfo = load_tflite(path)
+    space = "imagenet" if model.config.num_classes in (1000, 1001) else None
+    model.weights_info = WeightsInfo(
+        source="tflite",
+        name=str(path),
+        label_space=space,
+        label_offset=1 if model.config.num_classes == 1001 else 0,
+        classes=_classes_for(space, model.config.num_classes),
+        preprocessing=tinfo.preprocessing(),
+        resolution=tinfo.resolution,
+        notes=tinfo.notes,
+        meta={"sha256": tinfo.sha256, "quantized": tinfo.quantized},
+    )
+    return model
+
+
+def checkpoint_source(
+    argument: str, *, config: MobileNetV2Config | None = None, **_: Any
+) -> MobileNetV2:
+    """A :func:`save_checkpoint` file or a bare state dict (source ``"checkpoint:PATH"``)."""
+    path = Path(argument)
+    model, payload = load_checkpoint(path, config=config)
+    meta = payload["meta"]
+    space = meta.get("label_space", _default_label_space(model.config))
+    classes = meta.get("classes") or _classes_for(space, model.config.num_classes)
+    model.weights_info = WeightsInfo(
+        source="checkpoint",
+        name=str(path),
+        label_space=space,
+        label_offset=int(meta.get("label_offset", 0)),
+        classes=tuple(classes) if classes else None,
+        preprocessing=_default_preprocessing(model.config, space),
+        resolution=int(meta.get("resolution", 32 if model.config.stem != "imagenet" else 224)),
+        notes=str(meta.get("notes", "")),
+        meta={**meta, "sha256": _sha256(path)},
+    )
+    return model
+
+
+def builtin_source(
+    argument: str = "", *, config: MobileNetV2Config | None = None, **_: Any
+) -> MobileNetV2:
+    """The CIFAR-10 MobileNetV2 shipped in the package (source ``"builtin"``)."""
+    return checkpoint_source(str(builtin_checkpoint()), config=config)
 
 
 def load_model(
@@ -590,74 +685,8 @@ def load_model(
     from ._validation import resolve_device
 
     dev = resolve_device(device)
-    kind, arg = parse_source(weights)
-    if kind == "random":
-        model = mobilenet_v2(config, seed=seed)
-        space = _default_label_space(model.config)
-        info = WeightsInfo(
-            source="random",
-            name=f"seed={seed}",
-            label_space=space,
-            label_offset=0,
-            classes=_classes_for(space, model.config.num_classes),
-            preprocessing=_default_preprocessing(model.config, space),
-            resolution=32 if model.config.stem != "imagenet" else 224,
-            notes="untrained weights",
-        )
-    elif kind == "torchvision":
-        if arg not in TORCHVISION_WEIGHTS:
-            raise ValueError(
-                f"unknown torchvision weights {arg!r}; choose from {sorted(TORCHVISION_WEIGHTS)}"
-            )
-        model = MobileNetV2(config)
-        state_dict = torchvision_state_dict(arg, progress=progress)
-        check_state_dict(model, state_dict, what=f"torchvision's {arg} weights")
-        model.load_state_dict(state_dict)
-        filename, resize, top1 = TORCHVISION_WEIGHTS[arg]
-        info = WeightsInfo(
-            source="torchvision",
-            name=arg,
-            label_space="imagenet",
-            label_offset=0,
-            classes=_imagenet_categories(),
-            preprocessing=TorchvisionPreprocess(resize_size=resize),
-            resolution=224,
-            notes=f"torchvision {filename}; ImageNet-1k val top-1 {top1}% (torchvision's figure)",
-            meta={"file": filename, "imagenet_top1": top1},
-        )
-    elif kind == "tflite":
-        from .tflite import load_tflite
-
-        path = Path(arg)
-        model, tinfo = load_tflite(path)
-        space = "imagenet" if model.config.num_classes in (1000, 1001) else None
-        info = WeightsInfo(
-            source="tflite",
-            name=str(path),
-            label_space=space,
-            label_offset=1 if model.config.num_classes == 1001 else 0,
-            classes=_classes_for(space, model.config.num_classes),
-            preprocessing=tinfo.preprocessing(),
-            resolution=tinfo.resolution,
-            notes=tinfo.notes,
-            meta={"sha256": tinfo.sha256, "quantized": tinfo.quantized},
-        )
-    else:  # checkpoint
-        path = Path(arg)
-        model, payload = load_checkpoint(path, config=config)
-        meta = payload["meta"]
-        space = meta.get("label_space", _default_label_space(model.config))
-        classes = meta.get("classes") or _classes_for(space, model.config.num_classes)
-        info = WeightsInfo(
-            source="checkpoint",
-            name=str(path),
-            label_space=space,
-            label_offset=int(meta.get("label_offset", 0)),
-            classes=tuple(classes) if classes else None,
-            preprocessing=_default_preprocessing(model.config, space),
-            resolution=int(meta.get("resolution", 32 if model.config.stem != "imagenet" else 224)),
-            notes=str(meta.get("notes", "")),
-            meta={**meta, "sha256": _sha256(path)},
-        )
-    model.weights_info = info
+    entry, argument = resolve_model_source(weights)
+    model = entry.load()(argument, config=config, seed=seed, progress=progress)
+    if not isinstance(getattr(model, "weights_info", None), WeightsInfo):
+        raise ValueError(f"the loader of model source {entry.name!r} set no weights_info")
     return model.to(dev).eval()

@@ -1,0 +1,123 @@
+"""Reconstruction methods and metrics: what a case of the experiment computes and reports.
+
+Both are computed in :mod:`manifold_lab.core`; these entries tell interfaces how to name,
+explain and draw them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ._base import Entry, Registry
+
+__all__ = ["METHOD_REGISTRY", "METRIC_REGISTRY", "MethodEntry", "MetricEntry"]
+
+
+@dataclass(frozen=True)
+class MethodEntry(Entry):
+    """A reconstruction method (how the input is read back from the layer's output).
+
+    Attributes
+    ----------
+    needs_inverse : bool
+        Uses the activation's exact inverse (unavailable for GELU and user callables).
+    """
+
+    needs_inverse: bool = False
+
+
+@dataclass(frozen=True)
+class MetricEntry(Entry):
+    """A metric of one case.
+
+    Attributes
+    ----------
+    fraction : bool
+        A fraction in [0, 1] (shown as a percentage).
+    log_scale : bool
+        Best drawn on a log axis.
+    higher_is_better : bool
+        Larger values mean less information lost.
+    neighbors : bool
+        Computed from nearest neighbours (capped at ``max_neighbor_points`` points).
+    """
+
+    fraction: bool = False
+    log_scale: bool = False
+    higher_is_better: bool = False
+    neighbors: bool = False
+
+
+METHOD_REGISTRY: Registry[MethodEntry] = Registry(
+    "reconstruction method",
+    [
+        MethodEntry(
+            "pinv",
+            "Pseudo-inverse (the paper's T^-1)",
+            "x_hat = pinv(T) ReLU(T x): the paper's Figure 1 reconstruction.",
+        ),
+        MethodEntry(
+            "lstsq",
+            "Best affine decoder",
+            "The least-squares affine map from outputs back to inputs, fitted on the points: "
+            "a lower bound on the error of any linear read-out.",
+        ),
+        MethodEntry(
+            "lemma2",
+            "Exact inverse (Lemma 2)",
+            "Solve the informative rows exactly where Lemma 2 holds; least squares elsewhere.",
+            needs_inverse=True,
+        ),
+    ],
+)
+"""Reconstruction methods by name."""
+
+METRIC_REGISTRY: Registry[MetricEntry] = Registry(
+    "metric",
+    [
+        MetricEntry(
+            "nmse",
+            "Normalised error",
+            "Mean squared reconstruction error over the total variance of the input "
+            "(0 is perfect, 1 is as bad as predicting the mean).",
+            log_scale=True,
+        ),
+        MetricEntry(
+            "invertible_fraction",
+            "Invertible",
+            "Fraction of points where the layer can be inverted exactly (Lemma 2: the "
+            "informative rows restricted to the manifold's span have full rank).",
+            fraction=True,
+            higher_is_better=True,
+        ),
+        MetricEntry(
+            "jacobian_min_sv",
+            "Smallest Jacobian singular value",
+            "Median over points of the local Jacobian's smallest singular value on the span, "
+            "relative to the largest singular value of T U.",
+            log_scale=True,
+            higher_is_better=True,
+        ),
+        MetricEntry(
+            "collapsed_fraction",
+            "Collapsed",
+            "Fraction of points whose output lies on top of a distinct input's output.",
+            fraction=True,
+            neighbors=True,
+        ),
+        MetricEntry(
+            "knn_recall",
+            "kNN recall",
+            "Fraction of input nearest neighbours that stay neighbours after the layer.",
+            fraction=True,
+            higher_is_better=True,
+            neighbors=True,
+        ),
+        MetricEntry(
+            "n_patterns",
+            "Activation patterns",
+            "Distinct activation patterns (linear regions) the points fall in.",
+        ),
+    ],
+)
+"""Metrics by name, in the column order of results."""

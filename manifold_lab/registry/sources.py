@@ -1,0 +1,314 @@
+"""Where models and images come from: the source strings of ``--weights`` and ``--images``.
+
+A source string names an entry, optionally followed by ``:ARGUMENT`` (``"torchvision:
+IMAGENET1K_V1"``, ``"tflite:model.tflite"``, ``"cifar10:train"``), or is a path that an entry
+recognises by its suffix. :func:`resolve_model_source` and :func:`resolve_image_source` parse
+it once; :func:`manifold_lab.load_model` and :func:`manifold_lab.open_images` then call the
+entry's loader. Reading this module imports no torch.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from ._base import Entry, Registry
+
+__all__ = [
+    "IMAGE_SOURCE_REGISTRY",
+    "MODEL_SOURCE_REGISTRY",
+    "TORCHVISION_WEIGHTS",
+    "SourceEntry",
+    "menu_sources",
+    "resolve_image_source",
+    "resolve_model_source",
+    "sources_epilog",
+]
+
+#: torchvision's MobileNetV2 ImageNet weights: name -> (file name, resize side, top-1 %).
+TORCHVISION_WEIGHTS: dict[str, tuple[str, int, float]] = {
+    "IMAGENET1K_V1": ("mobilenet_v2-b0353104.pth", 256, 71.878),
+    "IMAGENET1K_V2": ("mobilenet_v2-7ebf99e0.pth", 232, 72.154),
+}
+
+
+@dataclass(frozen=True)
+class SourceEntry(Entry):
+    """A kind of model or image source.
+
+    The loader is called as ``loader(argument, **options)``.
+
+    Attributes
+    ----------
+    argument : str
+        What follows ``name:``: ``""`` (nothing), ``"PATH"`` or ``"NAME"``.
+    arguments : tuple of str
+        The accepted ``NAME`` arguments (empty: any).
+    default_argument : str
+        The argument when none is given.
+    suffixes : tuple of str
+        File suffixes that select this entry for a bare path (``".tflite"``).
+    menu : bool
+        Offered in the explorer's menu (with each of ``arguments`` when there are several).
+    needs_data_root : bool
+        Reads its files from a data root the user gives (CIFAR-10).
+    downloads : bool
+        Fetches files from the internet the first time.
+    """
+
+    argument: str = ""
+    arguments: tuple[str, ...] = ()
+    default_argument: str = ""
+    suffixes: tuple[str, ...] = ()
+    menu: bool = False
+    needs_data_root: bool = False
+    downloads: bool = False
+
+    def usage(self) -> str:
+        """How to write it, e.g. ``"tflite:PATH"`` or ``"cifar10:{test,train}"``."""
+        if not self.argument:
+            return self.name
+        arg = "{" + ",".join(self.arguments) + "}" if self.arguments else self.argument
+        return f"{self.name}[:{arg}]" if self.default_argument else f"{self.name}:{arg}"
+
+
+_W = "manifold_lab.weights"
+_D = "manifold_lab.data"
+
+MODEL_SOURCE_REGISTRY: Registry[SourceEntry] = Registry(
+    "model source",
+    [
+        SourceEntry(
+            "builtin",
+            "Built-in CIFAR-10 model (trained by manifold_lab)",
+            "the CIFAR-10 MobileNetV2 shipped in the package",
+            f"{_W}:builtin_source",
+            aliases=("built-in", "default"),
+            menu=True,
+        ),
+        SourceEntry(
+            "random-cifar",
+            "CIFAR-10 MobileNetV2 at initialisation (step 0)",
+            "a CIFAR-10 MobileNetV2 (32 px stem, 10 classes) with seeded random weights",
+            f"{_W}:random_cifar_source",
+            menu=True,
+        ),
+        SourceEntry(
+            "random",
+            "ImageNet MobileNetV2 at initialisation",
+            "freshly initialised weights of the paper's Table 2 network (or of config=)",
+            f"{_W}:random_source",
+            aliases=("none", "scratch"),
+        ),
+        SourceEntry(
+            "torchvision",
+            "torchvision ImageNet weights",
+            "torchvision's ImageNet weights from the torch hub cache, downloaded once",
+            f"{_W}:torchvision_source",
+            aliases=("imagenet",),
+            argument="NAME",
+            arguments=tuple(TORCHVISION_WEIGHTS),
+            default_argument="IMAGENET1K_V2",
+            menu=True,
+            downloads=True,
+        ),
+        SourceEntry(
+            "tflite",
+            "TF-slim TFLite file",
+            "a TF-slim MobileNetV2 published as .tflite (the paper authors' models)",
+            f"{_W}:tflite_source",
+            argument="PATH",
+            suffixes=(".tflite",),
+        ),
+        SourceEntry(
+            "checkpoint",
+            "Checkpoint file",
+            "a checkpoint written by save_checkpoint or manifold-lab train (.pt), or a bare "
+            "torchvision-style state dict (.pth)",
+            f"{_W}:checkpoint_source",
+            argument="PATH",
+            suffixes=(".pt", ".pth", ".ckpt", ".bin"),
+        ),
+    ],
+)
+"""Model sources (``--weights``, ``load_model``, the explorer's model menu)."""
+
+IMAGE_SOURCE_REGISTRY: Registry[SourceEntry] = Registry(
+    "image source",
+    [
+        SourceEntry(
+            "cifar10-sample",
+            "Built-in CIFAR-10 sample (500 test images)",
+            "500 CIFAR-10 test images shipped in the package (50 per class)",
+            f"{_D}:sample_source",
+            aliases=("sample",),
+            menu=True,
+        ),
+        SourceEntry(
+            "cifar10",
+            "CIFAR-10",
+            "CIFAR-10 from a data root: a torchvision root, an extracted folder or "
+            "cifar10-jpeg.tar.gz",
+            f"{_D}:cifar10_source",
+            argument="SPLIT",
+            arguments=("test", "train"),
+            default_argument="test",
+            menu=True,
+            needs_data_root=True,
+        ),
+        SourceEntry(
+            "folder",
+            "Folder of images",
+            "a folder of images (ImageNet labels from <wnid>_*.JPEG names; other folders "
+            "are unlabelled)",
+            f"{_D}:folder_source",
+            argument="PATH",
+        ),
+    ],
+)
+"""Image sources (``--images``, ``open_images``, the explorer's image menu)."""
+
+
+def _split_source(text: str, registry: Registry[SourceEntry]) -> tuple[SourceEntry, str] | None:
+    head, sep, tail = text.partition(":")
+    entry = registry.get(head)
+    if entry is None:
+        return None
+    if not sep:
+        if entry.argument and not entry.default_argument:
+            raise ValueError(f"{registry.kind} {entry.name!r} needs an argument: {entry.usage()}")
+        return entry, entry.default_argument
+    if not entry.argument:
+        raise ValueError(f"{registry.kind} {entry.name!r} takes no argument, got {text!r}")
+    argument = tail.strip()
+    if entry.arguments:
+        matches = [a for a in entry.arguments if a.lower() == argument.lower()]
+        if not matches:
+            raise ValueError(
+                f"unknown {entry.name} argument {argument!r}; choose one of: "
+                f"{', '.join(entry.arguments)}"
+            )
+        argument = matches[0]
+    elif not argument:
+        raise ValueError(f"{registry.kind} {entry.name!r} needs an argument: {entry.usage()}")
+    return entry, argument
+
+
+def _by_suffix(text: str, registry: Registry[SourceEntry]) -> SourceEntry | None:
+    lowered = text.lower()
+    return next((e for e in registry if e.suffixes and lowered.endswith(e.suffixes)), None)
+
+
+def _check_text(source: Any, what: str) -> str:
+    if isinstance(source, os.PathLike):
+        source = os.fspath(source)
+    if not isinstance(source, str) or not source.strip():
+        raise ValueError(f"{what} must be a source name or a path, got {source!r}")
+    return source.strip()
+
+
+def resolve_model_source(weights: Any) -> tuple[SourceEntry, str]:
+    """Parse a weights source once: the entry and its argument.
+
+    Parameters
+    ----------
+    weights : str, path-like or None
+        A name from :data:`MODEL_SOURCE_REGISTRY` (``"builtin"``, ``"random"``...), a
+        ``NAME:ARGUMENT`` form, a torchvision weights name, or a path to a file whose suffix
+        an entry recognises (or that exists: a checkpoint). None means ``"random"``.
+
+    Returns
+    -------
+    entry : SourceEntry
+    argument : str
+
+    Examples
+    --------
+    >>> entry, arg = resolve_model_source("torchvision:imagenet1k_v1")
+    >>> entry.name, arg
+    ('torchvision', 'IMAGENET1K_V1')
+    >>> resolve_model_source("models/mnv2.tflite")[0].name
+    'tflite'
+    """
+    if weights is None:
+        return MODEL_SOURCE_REGISTRY["random"], ""
+    text = _check_text(weights, "weights")
+    if text.upper() in TORCHVISION_WEIGHTS:
+        return MODEL_SOURCE_REGISTRY["torchvision"], text.upper()
+    found = _split_source(text, MODEL_SOURCE_REGISTRY)
+    if found is not None:
+        return found
+    entry = _by_suffix(text, MODEL_SOURCE_REGISTRY)
+    if entry is not None:
+        return entry, text
+    if Path(text).exists():
+        return MODEL_SOURCE_REGISTRY["checkpoint"], text
+    usages = ", ".join(e.usage() for e in MODEL_SOURCE_REGISTRY)
+    raise ValueError(f"unknown weights source {weights!r}; use one of: {usages}, or a file path")
+
+
+def resolve_image_source(spec: Any) -> tuple[SourceEntry, str]:
+    """Parse an image source once: the entry and its argument.
+
+    Parameters
+    ----------
+    spec : str or path-like
+        A name from :data:`IMAGE_SOURCE_REGISTRY` (``"cifar10-sample"``,
+        ``"cifar10:train"``...), ``"folder:PATH"``, or the path of a folder (write
+        ``./sample`` for a folder named ``sample``).
+
+    Returns
+    -------
+    entry : SourceEntry
+    argument : str
+
+    Examples
+    --------
+    >>> entry, arg = resolve_image_source("cifar10")
+    >>> entry.name, arg
+    ('cifar10', 'test')
+    """
+    text = _check_text(spec, "images")
+    looks_like_path = os.sep in text or "/" in text or text.startswith((".", "~"))
+    if not looks_like_path:
+        found = _split_source(text, IMAGE_SOURCE_REGISTRY)
+        if found is not None:
+            return found
+    if looks_like_path or Path(text).expanduser().exists():
+        return IMAGE_SOURCE_REGISTRY["folder"], text
+    usages = ", ".join(e.usage() for e in IMAGE_SOURCE_REGISTRY)
+    raise ValueError(f"unknown image source {spec!r}; use one of: {usages}, or a folder path")
+
+
+def menu_sources(registry: Registry[SourceEntry]) -> dict[str, str]:
+    """``{source string: label}`` of the entries offered in menus, arguments expanded.
+
+    Examples
+    --------
+    >>> list(menu_sources(IMAGE_SOURCE_REGISTRY))
+    ['cifar10-sample', 'cifar10:test', 'cifar10:train']
+    """
+    items: dict[str, str] = {}
+    for entry in registry:
+        if not entry.menu:
+            continue
+        if entry.arguments:
+            for arg in entry.arguments:
+                items[f"{entry.name}:{arg}"] = f"{entry.label} ({arg})"
+        else:
+            items[entry.name] = entry.label
+    return items
+
+
+def sources_epilog() -> str:
+    """The ``Weights:`` and ``Images:`` paragraph of ``eval`` and ``probe``'s ``--help``."""
+
+    def describe(registry: Registry[SourceEntry]) -> str:
+        return "; ".join(f"{e.usage()}: {e.description}" for e in registry)
+
+    return (
+        f"Weights: {describe(MODEL_SOURCE_REGISTRY)}; or the path of a .tflite or .pt file. "
+        f"Images: {describe(IMAGE_SOURCE_REGISTRY)}; or the path of a folder."
+    )
