@@ -13,27 +13,47 @@ from typing import Any
 
 import streamlit as st
 
+from manifold_lab.registry import Param, Registry
+
 Spec = dict[str, tuple[Any, Callable[[str], Any]]]
 
 
-def int_in(lo: int, hi: int | None = None) -> Callable[[str], int]:
-    def parse(text: str) -> int:
-        value = int(text)
-        if value < lo or (hi is not None and value > hi):
-            raise ValueError(text)
-        return value
+def from_param(
+    param: Param, choices: tuple[str, ...] | None = None
+) -> tuple[Any, Callable[[str], Any]]:
+    """A URL setting read with the library's definition of ``param`` (its range, its choices).
 
-    return parse
+    ``choices`` (e.g. a registry's names) replaces the parameter's own choices.
+    """
+    p = param if choices is None else param.replace(choices=tuple(choices))
+    default = list(p.default) if p.kind == "choices" else p.default
+    return default, p.parse
 
 
-def float_in(lo: float, hi: float) -> Callable[[str], float]:
-    def parse(text: str) -> float:
-        value = float(text)
-        if not lo <= value <= hi:  # also refuses nan
-            raise ValueError(text)
-        return value
+def slider(container: Any, param: Param, key: str, **kwargs: Any) -> Any:
+    """A slider with the label, range, step and tooltip of ``param``."""
+    return container.slider(
+        param.label,
+        param.minimum,
+        param.maximum,
+        step=param.step,
+        key=key,
+        help=param.help,
+        **kwargs,
+    )
 
-    return parse
+
+def select(container: Any, label: str, registry: Registry[Any], key: str, **kwargs: Any) -> Any:
+    """A select box over a registry's entries, labelled and explained by the entries."""
+    labels = registry.labels()
+    return container.selectbox(
+        label,
+        tuple(labels),
+        format_func=labels.__getitem__,
+        key=key,
+        help="; ".join(f"{e.label}: {e.description}" for e in registry),
+        **kwargs,
+    )
 
 
 def choice(options: tuple[str, ...]) -> Callable[[str], str]:
@@ -41,16 +61,6 @@ def choice(options: tuple[str, ...]) -> Callable[[str], str]:
         if text not in options:
             raise ValueError(text)
         return text
-
-    return parse
-
-
-def choices(options: tuple[str, ...]) -> Callable[[str], list[str]]:
-    def parse(text: str) -> list[str]:
-        values = [v for v in text.split(",") if v]
-        if not values or any(v not in options for v in values):
-            raise ValueError(text)
-        return values
 
     return parse
 

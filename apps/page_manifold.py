@@ -6,42 +6,34 @@ import math
 from typing import Any
 
 import streamlit as st
-from _common import Spec, choice, float_in, init_state, int_in, sync_query, warn_bad
+from _common import Spec, from_param, init_state, select, slider, sync_query, warn_bad
 
 import manifold_lab as ml
 from manifold_lab.plotting import plot_case
-
-ACTIVATION_CHOICES = ("relu", "relu6", "leaky_relu", "gelu", "softplus", "identity")
-DIM_MANIFOLDS = ("sphere", "subspace", "ball", "blob")  # take an intrinsic dimension
-AMBIENT_MANIFOLDS = ("subspace", "ball")  # take an ambient dimension
-MAX_AMBIENT_DIM = 32
-
-DEFAULTS: dict[str, Any] = {
-    "manifold": "spiral",
-    "n_samples": 1000,
-    "noise": 0.0,
-    "dim": 2,
-    "ambient_dim": 3,
-    "width": 15,
-    "activation": "relu",
-    "bias": 0.0,
-    "seed": 0,
-    "method": "pinv",
-}
+from manifold_lab.registry import (
+    ACTIVATION_REGISTRY,
+    MANIFOLD_REGISTRY,
+    METHOD_REGISTRY,
+    METRIC_REGISTRY,
+)
+from manifold_lab.registry.manifolds import AMBIENT_DIM, DIM, NOISE
+from manifold_lab.registry.settings import CASE
 
 
-SPEC: Spec = {
-    "manifold": (DEFAULTS["manifold"], choice(tuple(ml.MANIFOLDS))),
-    "n_samples": (DEFAULTS["n_samples"], int_in(100, 5000)),
-    "noise": (DEFAULTS["noise"], float_in(0.0, 1.0)),
-    "dim": (DEFAULTS["dim"], int_in(1, 8)),
-    "ambient_dim": (DEFAULTS["ambient_dim"], int_in(1, MAX_AMBIENT_DIM)),
-    "width": (DEFAULTS["width"], int_in(1, 256)),
-    "activation": (DEFAULTS["activation"], choice(ACTIVATION_CHOICES)),
-    "bias": (DEFAULTS["bias"], float_in(0.0, 2.0)),
-    "seed": (DEFAULTS["seed"], int_in(0)),
-    "method": (DEFAULTS["method"], choice(tuple(ml.METHODS))),
-}
+def spec() -> Spec:
+    """The page's URL settings, read with the library's definitions (registries, ranges)."""
+    return {
+        "manifold": from_param(CASE["manifold"], MANIFOLD_REGISTRY.names()),
+        "n_samples": from_param(CASE["n_samples"]),
+        "noise": from_param(NOISE),
+        "dim": from_param(DIM),
+        "ambient_dim": from_param(AMBIENT_DIM),
+        "width": from_param(CASE["width"]),
+        "activation": from_param(CASE["activation"], ACTIVATION_REGISTRY.names()),
+        "bias": from_param(CASE["bias"]),
+        "seed": from_param(CASE["seed"]),
+        "method": from_param(CASE["method"], METHOD_REGISTRY.names()),
+    }
 
 
 @st.cache_data(max_entries=64, show_spinner="Embedding the manifold ...")
@@ -94,51 +86,31 @@ def render(bad: list[str]) -> None:
         unsafe_allow_html=True,
     )
 
-    bad += init_state(SPEC)
+    bad += init_state(spec())
     warn_bad(bad)
 
     sb = st.sidebar
     sb.subheader("Manifold settings")
-    manifold = sb.selectbox("Manifold", tuple(ml.MANIFOLDS), key="manifold")
-    n_samples = sb.slider("Number of points", 100, 5000, step=100, key="n_samples")
-    noise = sb.slider(
-        "Noise", 0.0, 1.0, step=0.01, key="noise", help="Standard deviation of Gaussian noise."
-    )
+    manifold = select(sb, "Manifold", MANIFOLD_REGISTRY, "manifold")
+    entry = MANIFOLD_REGISTRY[manifold]
+    n_samples = slider(sb, CASE["n_samples"], "n_samples")
+    noise = slider(sb, NOISE, "noise") if entry.param("noise") else 0.0
     dim: int | None = None
     ambient_dim: int | None = None
-    if manifold in DIM_MANIFOLDS:
-        dim = sb.slider("Intrinsic dimension", 1, 8, key="dim")
-    if manifold in AMBIENT_MANIFOLDS:
-        assert dim is not None
-        if st.session_state.ambient_dim < dim:
-            st.session_state.ambient_dim = min(dim + 1, MAX_AMBIENT_DIM)
-        ambient_dim = sb.slider(
-            "Ambient dimension",
-            1,
-            MAX_AMBIENT_DIM,
-            key="ambient_dim",
-            help="Dimension of the space the manifold lives in (at least the intrinsic one).",
-        )
-    width = sb.slider("Width n", 1, 256, key="width", help="Width of the ReLU layer.")
-    activation = sb.selectbox("Activation", ACTIVATION_CHOICES, key="activation")
-    bias = sb.slider(
-        "Bias",
-        0.0,
-        2.0,
-        step=0.05,
-        key="bias",
-        help="Relative bias scale: b ~ N(0, (bias * data scale)^2); 0 means no bias.",
-    )
+    if entry.param("dim"):
+        dim = slider(sb, DIM, "dim")
+    if entry.param("ambient_dim"):
+        lowest = dim or 1
+        if st.session_state.ambient_dim < lowest:
+            st.session_state.ambient_dim = min(lowest + 1, AMBIENT_DIM.maximum or lowest + 1)
+        ambient_dim = slider(sb, AMBIENT_DIM, "ambient_dim")
+    width = slider(sb, CASE["width"], "width")
+    activation = select(sb, "Activation", ACTIVATION_REGISTRY, "activation")
+    bias = slider(sb, CASE["bias"], "bias")
     seed = sb.number_input(
-        "Seed", min_value=0, step=1, key="seed", help="Seed of T (and of the sampled points)."
+        CASE["seed"].label, min_value=0, step=1, key="seed", help=CASE["seed"].help
     )
-    method = sb.selectbox(
-        "Reconstruction method",
-        ml.METHODS,
-        key="method",
-        help="pinv: the paper's T^-1; lstsq: best affine decoder; lemma2: exact inverse where "
-        "Lemma 2 holds.",
-    )
+    method = select(sb, "Reconstruction method", METHOD_REGISTRY, "method")
 
     settings: dict[str, Any] = {
         "manifold": manifold,
@@ -161,38 +133,29 @@ def render(bad: list[str]) -> None:
         st.error(str(exc))
     else:
         m = result.metrics
-        theory = float(ml.preserved_fraction(width, span_dim))
-        cols = st.columns(6)
-        cols[0].metric(
-            "Normalised error",
-            f"{m['nmse']:.3g}",
-            help="Mean squared reconstruction error over the total variance of the input "
-            "(0 is perfect, 1 is as bad as predicting the mean).",
-        )
-        cols[1].metric(
-            "Invertible",
-            _fraction(m["invertible_fraction"]),
-            help="Fraction of points where the layer can be inverted exactly (n/a for GELU).",
-        )
-        cols[2].metric(
-            "Theorem 1",
-            _fraction(theory),
-            help=f"Predicted invertible fraction P(Binomial(n, 1/2) >= k) for n={width} and "
-            f"k={span_dim}, the dimension of the manifold's span (ReLU without bias).",
-        )
-        cols[3].metric(
-            "Collapsed",
-            _fraction(m["collapsed_fraction"]),
-            help="Fraction of points whose output lies on top of a distinct input's output.",
-        )
-        cols[4].metric(
-            "kNN recall",
-            _fraction(m["knn_recall"]),
-            help="Fraction of input nearest neighbours that stay neighbours after the layer.",
-        )
-        cols[5].metric(
-            "Activation patterns",
-            "n/a" if math.isnan(m["n_patterns"]) else f"{int(m['n_patterns'])}",
-            help="Distinct activation patterns (linear regions) the points fall in.",
-        )
+        act = ACTIVATION_REGISTRY[activation]
+        tiles = ["nmse", "invertible_fraction", "theorem1", "collapsed_fraction", "knn_recall"]
+        tiles.append("n_patterns")
+        cols = st.columns(len(tiles))
+        for col, name in zip(cols, tiles, strict=True):
+            if name == "theorem1":
+                applies = act.theorem1 and bias == 0
+                theory = float(ml.preserved_fraction(width, span_dim)) if applies else math.nan
+                col.metric(
+                    "Theorem 1",
+                    _fraction(theory),
+                    help=f"Predicted invertible fraction P(Binomial(n, 1/2) >= k) for n={width} "
+                    f"and k={span_dim}, the dimension of the manifold's span"
+                    + ("." if applies else f"; does not apply to {act.label} with this bias."),
+                )
+                continue
+            metric = METRIC_REGISTRY[name]
+            value = m[name]
+            if metric.fraction:
+                text = _fraction(value)
+            elif name == "n_patterns":
+                text = "n/a" if math.isnan(value) else f"{int(value)}"
+            else:
+                text = f"{value:.3g}"
+            col.metric(metric.label, text, help=metric.description)
         st.plotly_chart(plot_case(result), width="stretch", theme=None, key="case_chart")

@@ -13,34 +13,35 @@ from typing import Any
 
 import numpy as np
 import streamlit as st
-from _common import Spec, choice, init_state, int_in, sync_query, warn_bad
+from _common import Spec, from_param, init_state, slider, sync_query, warn_bad
 
 import manifold_lab as ml
 from manifold_lab.data import IMAGE_EXTENSIONS, TensorImageDataset
 from manifold_lab.probe import id_profile, probe
 from manifold_lab.probe_plots import plot_figure7, plot_id_profile
+from manifold_lab.registry import (
+    IMAGE_SOURCE_REGISTRY,
+    MODEL_SOURCE_REGISTRY,
+    menu_sources,
+    resolve_image_source,
+)
+from manifold_lab.registry.settings import PROBE
 from manifold_lab.weights import builtin_checkpoint
 
-MODELS = {
-    "builtin": "Built-in CIFAR-10 model (trained by manifold_lab)",
-    "random-cifar": "CIFAR-10 MobileNetV2 at initialisation (step 0)",
-    "torchvision:IMAGENET1K_V1": "torchvision ImageNet weights V1 (downloads once)",
-    "torchvision:IMAGENET1K_V2": "torchvision ImageNet weights V2 (downloads once)",
-    "upload": "Upload a checkpoint (.pt) or TF-slim .tflite file",
-}
-IMAGES = {
-    "cifar10-sample": "Built-in CIFAR-10 sample (500 test images)",
-    "cifar10:test": "CIFAR-10 test set (needs a data root)",
-    "upload": "Upload a zip of images",
-}
+UPLOAD = {"upload": "Upload a checkpoint (.pt) or TF-slim .tflite file"}
+MODELS = {**menu_sources(MODEL_SOURCE_REGISTRY), **UPLOAD}
+IMAGES = {**menu_sources(IMAGE_SOURCE_REGISTRY), "upload": "Upload a zip of images"}
 UPLOADS = Path(tempfile.gettempdir()) / "manifold_lab_uploads"
 
-SPEC: Spec = {
-    "pr_model": ("builtin", choice(tuple(MODELS))),
-    "pr_images": ("cifar10-sample", choice(tuple(IMAGES))),
-    "pr_limit": (200, int_in(8, 10000)),
-    "pr_seed": (0, int_in(0)),
-}
+
+def spec() -> Spec:
+    """The page's URL settings, read with the library's definitions (registries, ranges)."""
+    return {
+        "pr_model": from_param(PROBE["model"], tuple(MODELS)),
+        "pr_images": from_param(PROBE["images"], tuple(IMAGES)),
+        "pr_limit": from_param(PROBE["limit"]),
+        "pr_seed": from_param(PROBE["seed"]),
+    }
 
 
 def _builtin_available() -> bool:
@@ -96,9 +97,6 @@ MAX_RESULTS = 8
 @st.cache_resource(max_entries=4, show_spinner="Loading the model ...")
 def load(source: str) -> Any:
     """The model for ``source`` (downloads happen before, in :func:`fetch`)."""
-    if source == "random-cifar":
-        config = ml.MobileNetV2Config(num_classes=10, stem="cifar")
-        return ml.load_model("random", config=config, seed=0, progress=False)
     return ml.load_model(source, progress=False)
 
 
@@ -173,7 +171,7 @@ def run_probe(
 
 def render(bad: list[str]) -> None:
     """Draw the page (``bad``: unreadable URL settings to report)."""
-    bad += init_state(SPEC)
+    bad += init_state(spec())
     if st.session_state.pr_model == "builtin" and not _builtin_available():
         st.session_state.pr_model = "random-cifar"
     warn_bad(bad)
@@ -189,8 +187,10 @@ def render(bad: list[str]) -> None:
     sb.subheader("Probe settings")
     source = sb.selectbox("Model", tuple(MODELS), format_func=MODELS.__getitem__, key="pr_model")
     images = sb.selectbox("Images", tuple(IMAGES), format_func=IMAGES.__getitem__, key="pr_images")
-    limit = sb.slider("Images to probe", 8, 500, step=8, key="pr_limit")
-    seed = sb.number_input("Seed (samples)", min_value=0, step=1, key="pr_seed")
+    limit = slider(sb, PROBE["limit"], "pr_limit")
+    seed = sb.number_input(
+        PROBE["seed"].label, min_value=0, step=1, key="pr_seed", help=PROBE["seed"].help
+    )
     sync_query(
         "probe", {"pr_model": source, "pr_images": images, "pr_limit": limit, "pr_seed": seed}
     )
@@ -213,7 +213,7 @@ def render(bad: list[str]) -> None:
                 st.info("Upload a zip of images (.jpg, .png, ...).")
                 return
             images = str(_extract_zip(upz.getvalue()))
-        if images == "cifar10:test":
+        if resolve_image_source(images)[0].needs_data_root:
             data_root = sb.text_input(
                 "CIFAR-10 data root",
                 key="pr_data_root",

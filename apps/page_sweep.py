@@ -5,27 +5,39 @@ from __future__ import annotations
 from typing import Any
 
 import streamlit as st
-from _common import Spec, choice, choices, init_state, int_in, sync_query, warn_bad
+from _common import Spec, from_param, init_state, select, slider, sync_query, warn_bad
 
 import manifold_lab as ml
 from manifold_lab.injectivity import critical_ratios, phase_diagram, plot_phase_diagram
 from manifold_lab.plotting import plot_width_curves
+from manifold_lab.registry import (
+    ACTIVATION_REGISTRY,
+    MANIFOLD_REGISTRY,
+    METHOD_REGISTRY,
+    METRIC_REGISTRY,
+)
+from manifold_lab.registry.settings import CURVES, PHASE, SWEEP
 
-ACTIVATIONS = ("relu", "relu6", "leaky_relu", "gelu", "softplus", "identity")
-METRICS = ("nmse", "invertible_fraction", "collapsed_fraction", "knn_recall")
-SWEEP_MANIFOLDS = ("spiral", "circle", "swiss_roll", "s_curve", "sphere", "torus")
 
-SPEC: Spec = {
-    "sw_manifold": ("spiral", choice(SWEEP_MANIFOLDS)),
-    "sw_activations": (["relu"], choices(ACTIVATIONS)),
-    "sw_method": ("pinv", choice(tuple(ml.METHODS))),
-    "sw_max_width": (40, int_in(4, 128)),
-    "sw_seeds": (20, int_in(2, 100)),
-    "sw_points": (500, int_in(100, 5000)),
-    "sw_metrics": (list(METRICS[:3]), choices(METRICS)),
-    "ph_max_dim": (3, int_in(1, 5)),
-    "ph_seeds": (20, int_in(5, 100)),
-}
+def spec() -> Spec:
+    """The page's URL settings, read with the library's definitions (registries, ranges)."""
+    return {
+        "sw_manifold": from_param(SWEEP["manifold"], MANIFOLD_REGISTRY.names()),
+        "sw_activations": from_param(
+            SWEEP["activation"].replace(kind="choices", default=(SWEEP["activation"].default,)),
+            ACTIVATION_REGISTRY.names(),
+        ),
+        "sw_method": from_param(SWEEP["method"], METHOD_REGISTRY.names()),
+        "sw_max_width": from_param(CURVES["max_width"]),
+        "sw_seeds": from_param(CURVES["n_seeds"]),
+        "sw_points": from_param(CURVES["n_samples"]),
+        "sw_metrics": from_param(
+            CURVES["metrics"].replace(default=CURVES["metrics"].default[:3]),
+            METRIC_REGISTRY.names(),
+        ),
+        "ph_max_dim": from_param(PHASE["max_dim"]),
+        "ph_seeds": from_param(PHASE["n_seeds"]),
+    }
 
 
 @st.cache_data(max_entries=16, show_spinner="Sweeping widths and seeds ...")
@@ -53,7 +65,10 @@ def compute_sweep(
 @st.cache_data(max_entries=8, show_spinner="Computing the injectivity phase diagram ...")
 def compute_phase(max_dim: int, n_seeds: int) -> Any:
     return phase_diagram(
-        range(1, max_dim + 1), max_ratio=10.0, seeds=range(n_seeds), progress=False
+        range(1, max_dim + 1),
+        max_ratio=PHASE["max_ratio"].default,
+        seeds=range(n_seeds),
+        progress=False,
     )
 
 
@@ -86,7 +101,7 @@ def _downloads(fig: Any, data: Any, stem: str, key: str) -> None:
 
 def render(bad: list[str]) -> None:
     """Draw the page (``bad``: unreadable URL settings to report)."""
-    bad += init_state(SPEC)
+    bad += init_state(spec())
     warn_bad(bad)
     st.header("Width sweep")
     st.markdown(
@@ -96,16 +111,22 @@ def render(bad: list[str]) -> None:
     )
     sb = st.sidebar
     sb.subheader("Sweep settings")
-    manifold = sb.selectbox("Manifold", SWEEP_MANIFOLDS, key="sw_manifold")
-    activations = sb.multiselect("Activations", ACTIVATIONS, key="sw_activations")
-    method = sb.selectbox("Reconstruction method", tuple(ml.METHODS), key="sw_method")
-    max_width = sb.slider("Largest width", 4, 128, key="sw_max_width")
-    n_seeds = sb.slider("Seeds", 2, 100, key="sw_seeds")
-    n_points = sb.slider("Points", 100, 5000, step=100, key="sw_points")
-    metrics = sb.multiselect("Metrics", METRICS, key="sw_metrics")
+    manifold = select(sb, "Manifold", MANIFOLD_REGISTRY, "sw_manifold")
+    act_labels = ACTIVATION_REGISTRY.labels()
+    activations = sb.multiselect(
+        "Activations", tuple(act_labels), format_func=act_labels.__getitem__, key="sw_activations"
+    )
+    method = select(sb, "Reconstruction method", METHOD_REGISTRY, "sw_method")
+    max_width = slider(sb, CURVES["max_width"], "sw_max_width")
+    n_seeds = slider(sb, CURVES["n_seeds"], "sw_seeds")
+    n_points = slider(sb, CURVES["n_samples"], "sw_points")
+    metric_labels = METRIC_REGISTRY.labels()
+    metrics = sb.multiselect(
+        "Metrics", tuple(metric_labels), format_func=metric_labels.__getitem__, key="sw_metrics"
+    )
     sb.subheader("Phase diagram")
-    max_dim = sb.slider("Largest input dimension k", 1, 5, key="ph_max_dim")
-    ph_seeds = sb.slider("Seeds (phase diagram)", 5, 100, key="ph_seeds")
+    max_dim = slider(sb, PHASE["max_dim"], "ph_max_dim")
+    ph_seeds = slider(sb, PHASE["n_seeds"], "ph_seeds")
     sync_query(
         "sweep",
         {
