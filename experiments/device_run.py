@@ -68,7 +68,7 @@ def calibrate_worker(args: argparse.Namespace) -> None:
     import torch.nn as nn
 
     from manifold_lab.mobilenet import mobilenet_v2
-    from manifold_lab.train import _normalize, _param_groups, augment_batch
+    from manifold_lab.train import augment_batch, normalize_cifar, param_groups
 
     cfg = preset_config(args.preset, args.set)
     dev = torch.device(args.device)
@@ -76,7 +76,7 @@ def calibrate_worker(args: argparse.Namespace) -> None:
     model = mobilenet_v2(cfg.model, seed=args.seed).to(dev)
     if cfg.channels_last:
         model = model.to(memory_format=torch.channels_last)
-    opt = torch.optim.SGD(_param_groups(model, cfg.weight_decay), lr=0.01, momentum=0.9)
+    opt = torch.optim.SGD(param_groups(model, cfg.weight_decay), lr=0.01, momentum=0.9)
     crit = nn.CrossEntropyLoss(label_smoothing=cfg.label_smoothing)
     gen = torch.Generator().manual_seed(args.seed)
     data = torch.randint(0, 256, (4096, 3, 32, 32), dtype=torch.uint8, generator=gen).to(dev)
@@ -91,7 +91,7 @@ def calibrate_worker(args: argparse.Namespace) -> None:
                 torch.cuda.synchronize(dev)
             counting, done = True, 0
         idx = torch.randint(0, 4096, (cfg.batch_size,), generator=gen).to(dev)
-        x = _normalize(augment_batch(data[idx], gen))
+        x = normalize_cifar(augment_batch(data[idx], gen))
         if cfg.channels_last:
             x = x.contiguous(memory_format=torch.channels_last)
         with torch.autocast(dev.type, dtype=torch.bfloat16, enabled=amp):
@@ -107,8 +107,8 @@ def calibrate_worker(args: argparse.Namespace) -> None:
 
 
 def preset_config(preset: str, overrides: list[str]) -> TrainConfig:
-    """:func:`manifold_lab.cli.preset_config`, stopping the script when the settings are bad."""
-    from manifold_lab.cli import preset_config as configure
+    """:func:`manifold_lab.train.preset_config`, stopping the script when the settings are bad."""
+    from manifold_lab.train import preset_config as configure
 
     try:
         return configure(preset, overrides)

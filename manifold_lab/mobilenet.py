@@ -49,6 +49,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 __all__ = [
+    "CONFIG_CHOICES",
     "TABLE2",
     "Conv2dSame",
     "ConvNormActivation",
@@ -77,7 +78,7 @@ Stem = Literal["imagenet", "cifar", "stride1"]
 Norm = Literal["batchnorm", "folded"]
 Padding = Literal["torch", "tf_same"]
 
-_CHOICES: dict[str, tuple[str, ...]] = {
+CONFIG_CHOICES: dict[str, tuple[str, ...]] = {
     "bottleneck_activation": ("linear", "relu6"),
     "shortcut": ("bottleneck", "expansion", "none"),
     "stem": ("imagenet", "cifar", "stride1"),
@@ -163,7 +164,7 @@ class MobileNetV2Config:
             isinstance(self.expand_ratio, int | float) and 1 <= self.expand_ratio <= 64
         ):
             raise ValueError(f"expand_ratio must be in [1, 64] or None, got {self.expand_ratio!r}")
-        for name, allowed in _CHOICES.items():
+        for name, allowed in CONFIG_CHOICES.items():
             value = getattr(self, name)
             if value not in allowed:
                 raise ValueError(f"{name} must be one of {allowed}, got {value!r}")

@@ -39,7 +39,7 @@ import json
 import math
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
@@ -48,9 +48,10 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from ._parsing import split_key_value
 from ._progress import progress_bar
 from ._validation import resolve_device
-from .mobilenet import MobileNetV2, MobileNetV2Config, mobilenet_v2
+from .mobilenet import CONFIG_CHOICES, MobileNetV2, MobileNetV2Config, mobilenet_v2
 from .preprocessing import CIFAR10_MEAN, CIFAR10_STD
 from .provenance import atomic_write_text, provenance
 from .weights import load_checkpoint, save_checkpoint
@@ -60,6 +61,9 @@ __all__ = [
     "TrainConfig",
     "TrainResult",
     "augment_batch",
+    "normalize_cifar",
+    "param_groups",
+    "preset_config",
     "train",
 ]
 
@@ -209,6 +213,61 @@ PRESETS: dict[str, TrainConfig] = {
 }
 
 
+def parse_override(text: str) -> tuple[str, Any]:
+    """One ``--set KEY=VALUE`` item as ``(field, value)`` (``model-x`` reads ``model_x``).
+
+    A value that names a choice of a model field stays that name: ``model_shortcut=none``
+    is the shortcut ``"none"``, not None.
+
+    Examples
+    --------
+    >>> parse_override("model_shortcut=none")
+    ('model_shortcut', 'none')
+    >>> parse_override("epochs=5")
+    ('epochs', 5)
+    """
+    key, value = split_key_value(text, "--set")
+    key = key.replace("-", "_")
+    raw = text.split("=", 1)[1].strip()
+    if value is None and raw in CONFIG_CHOICES.get(key.removeprefix("model_"), ()):
+        value = raw
+    return key, value
+
+
+def preset_config(preset: str, overrides: Sequence[str] = ()) -> TrainConfig:
+    """A training preset with ``--set KEY=VALUE`` overrides applied.
+
+    Parameters
+    ----------
+    preset : str
+        A name from :data:`PRESETS`.
+    overrides : sequence of str
+        ``KEY=VALUE`` items, as given to ``manifold-lab train --set`` (``model_`` fields
+        change the model, e.g. ``model_shortcut=none``).
+
+    Returns
+    -------
+    TrainConfig
+
+    Raises
+    ------
+    ValueError
+        For an unknown preset, a malformed item, an unknown field or an impossible value.
+
+    Examples
+    --------
+    >>> preset_config("smoke", ["epochs=2"]).epochs
+    2
+    """
+    if preset not in PRESETS:
+        raise ValueError(f"unknown preset {preset!r}; choose from {sorted(PRESETS)}")
+    changes = dict(parse_override(item) for item in overrides)
+    try:
+        return PRESETS[preset].replace(**changes)
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"bad --set {' '.join(overrides)}: {exc}") from None
+
+
 @dataclass
 class TrainResult:
     """What :func:`train` returns.
@@ -263,13 +322,15 @@ def augment_batch(images: Tensor, generator: torch.Generator, *, padding: int = 
     return out.permute(0, 3, 1, 2).contiguous()
 
 
-def _normalize(images: Tensor) -> Tensor:
+def normalize_cifar(images: Tensor) -> Tensor:
+    """uint8 images (N, 3, H, W) -> float, normalised with CIFAR-10's mean and std."""
     mean = torch.tensor(CIFAR10_MEAN, device=images.device).view(1, 3, 1, 1)
     std = torch.tensor(CIFAR10_STD, device=images.device).view(1, 3, 1, 1)
     return (images.float() / 255.0 - mean) / std
 
 
-def _param_groups(model: nn.Module, weight_decay: float) -> list[dict[str, Any]]:
+def param_groups(model: nn.Module, weight_decay: float) -> list[dict[str, Any]]:
+    """Optimizer groups: weight decay on conv and linear weights only (not norms, biases)."""
     decay: list[nn.Parameter] = []
     no_decay: list[nn.Parameter] = []
     for module in model.modules():
@@ -327,7 +388,7 @@ def _evaluate(
     images, targets = images[rank::world], targets[rank::world]
     total_loss, correct = 0.0, 0
     for start in range(0, len(images), batch_size):
-        x = _normalize(images[start : start + batch_size].to(dev, non_blocking=True))
+        x = normalize_cifar(images[start : start + batch_size].to(dev, non_blocking=True))
         y = targets[start : start + batch_size].to(dev, non_blocking=True)
         if cl:
             x = x.contiguous(memory_format=torch.channels_last)
@@ -500,7 +561,7 @@ def train(
         model = model.to(memory_format=torch.channels_last)
     amp = config.amp and dev.type == "cuda"
     optimizer = torch.optim.SGD(
-        _param_groups(model, config.weight_decay),
+        param_groups(model, config.weight_decay),
         lr=config.lr,
         momentum=config.momentum,
         nesterov=config.momentum > 0,
@@ -551,7 +612,7 @@ def train(
             x_u8, y = train_x[idx], train_y[idx]
             if config.augment:
                 x_u8 = augment_batch(x_u8, gen)
-            x = _normalize(x_u8)
+            x = normalize_cifar(x_u8)
             if cl:
                 x = x.contiguous(memory_format=torch.channels_last)
             with torch.autocast(dev.type, dtype=torch.bfloat16, enabled=amp):

@@ -153,7 +153,8 @@ def test_cli_train_reports_bad_settings(capsys: pytest.CaptureFixture[str]) -> N
 
 
 def test_cli_set_options_accumulate_and_parse_values() -> None:
-    from manifold_lab.cli import _parse_override, build_parser
+    from manifold_lab.cli import build_parser
+    from manifold_lab.train import parse_override as _parse_override
 
     args = build_parser().parse_args(
         ["train", "--set", "epochs=3", "lr=0.05", "--set", "model_dropout=0", "--set", "seed=2"]

@@ -1,7 +1,6 @@
 """``manifold-lab probe``: activation patterns of every inverted residual (the paper's Figure 7).
 
-Kept apart from :mod:`manifold_lab.cli` so that building the parser imports nothing heavy;
-:func:`run_probe` imports the probe when the command runs.
+Building the parser imports nothing heavy; :func:`run` imports the probe when the command runs.
 """
 
 from __future__ import annotations
@@ -12,7 +11,10 @@ import os
 import sys
 from typing import Any
 
-__all__ = ["add_probe_parser", "format_summary", "run_probe"]
+from ..registry.settings import PROBE
+from .options import add_source_arguments, sources_epilog
+
+__all__ = ["add_parser", "format_summary", "run"]
 
 
 def _rank_pixels(text: str) -> int | None:
@@ -29,39 +31,32 @@ def _rank_pixels(text: str) -> int | None:
     return value
 
 
-SOURCES_EPILOG = (
-    "Weights: builtin (the CIFAR-10 model shipped in the package), random, torchvision, "
-    "torchvision:IMAGENET1K_V1, torchvision:IMAGENET1K_V2, tflite:PATH (a TF-slim MobileNetV2 "
-    ".tflite), or a checkpoint PATH (.pt). Images: cifar10:test or cifar10:train (with "
-    "--data-root: a torchvision root, an extracted folder or cifar10-jpeg.tar.gz), "
-    "cifar10-sample (built in), or a folder of images (ImageNet labels from <wnid>_*.JPEG "
-    "names; other folders are unlabelled)."
-)
+def _option(p: argparse.ArgumentParser, name: str) -> None:
+    param = PROBE[name]
+    p.add_argument(
+        "--" + name.replace("_", "-"),
+        type=int,
+        default=param.default,
+        help=f"{param.help.rstrip('.').lower()} (default {param.default})",
+    )
 
 
-def add_source_arguments(parser: argparse.ArgumentParser) -> None:
-    """``--weights``, ``--images`` and ``--data-root``, shared by ``eval`` and ``probe``."""
-    parser.add_argument("--weights", required=True, help="weights source (see below)")
-    parser.add_argument("--images", required=True, help="dataset name or folder (see below)")
-    parser.add_argument("--data-root", default=None, help="where a named dataset lives")
-
-
-def add_probe_parser(subparsers: Any) -> argparse.ArgumentParser:
-    """Add the ``probe`` subcommand to ``subparsers`` (from ``add_subparsers``) and return it."""
-    p = subparsers.add_parser(
+def add_parser(sub: Any) -> argparse.ArgumentParser:
+    """Add ``probe`` to the subparsers ``sub``."""
+    p = sub.add_parser(
         "probe",
         help="count positive channels per pixel in every expansion layer (the paper's Figure 7)",
         description="Run MobileNetV2 weights over a set of images and record, for every "
         "inverted residual block, the positive/informative/clipped channels per pixel of "
         "the expansion layer, dead and always-on channels, the fraction of pixels where "
         "Lemma 2 holds and seeded samples of bottleneck vectors. Writes one row per block.",
-        epilog=SOURCES_EPILOG,
+        epilog=sources_epilog(),
     )
     add_source_arguments(p)
     p.add_argument("--limit", type=int, default=None, help="only the first N images")
-    p.add_argument("--batch-size", type=int, default=32, help="images per batch (default 32)")
+    _option(p, "batch_size")
     p.add_argument("--device", default=None, help="cpu or cuda (default: cuda if available)")
-    p.add_argument("--workers", type=int, default=0, help="data-loader processes (default 0)")
+    _option(p, "workers")
     p.add_argument("--out", required=True, help="statistics file, .csv or .json")
     p.add_argument("--figure", default=None, help="also draw Figure 7 (.png, .svg, .pdf, .html)")
     p.add_argument(
@@ -70,21 +65,18 @@ def add_probe_parser(subparsers: Any) -> argparse.ArgumentParser:
     p.add_argument(
         "--rank-pixels",
         type=_rank_pixels,
-        default=64,
+        default=PROBE["rank_pixels"].default,
         help="pixels rank-checked per block and batch for Lemma 2 (default 64; 0 disables; "
         "'all' checks every pixel with enough informative channels)",
     )
-    p.add_argument(
-        "--pixel-samples", type=int, default=4096, help="per-pixel reservoir size (default 4096)"
-    )
-    p.add_argument(
-        "--image-samples", type=int, default=1024, help="per-image reservoir size (default 1024)"
-    )
+    _option(p, "pixel_samples")
+    _option(p, "image_samples")
     p.add_argument(
         "--no-expansion-samples", action="store_true", help="sample bottleneck vectors only"
     )
-    p.add_argument("--seed", type=int, default=0, help="seed of the samples (default 0)")
+    _option(p, "seed")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
+    p.set_defaults(run=run)
     return p
 
 
@@ -115,13 +107,13 @@ def format_summary(frame: Any) -> str:
     return "\n".join(lines)
 
 
-def run_probe(args: argparse.Namespace) -> None:
-    """Run ``manifold-lab probe`` from parsed arguments."""
-    from .data import open_images
-    from .plotting import figure_format, save_figure
-    from .probe import probe
-    from .probe_plots import plot_figure7
-    from .weights import load_model
+def run(args: argparse.Namespace) -> None:
+    """Run ``manifold-lab probe``."""
+    from ..data import open_images
+    from ..plotting import figure_format, save_figure
+    from ..probe import probe
+    from ..probe_plots import plot_figure7
+    from ..weights import load_model
 
     out = str(args.out)
     if not out.lower().endswith((".csv", ".json")):

@@ -1,0 +1,5 @@
+"""``python -m manifold_lab.cli``."""
+
+from . import main
+
+raise SystemExit(main())
