@@ -9,7 +9,7 @@ import streamlit as st
 from _common import Spec, choice, float_in, init_state, int_in, sync_query, warn_bad
 
 import manifold_lab as ml
-from manifold_lab.plotting import plot_case
+from manifold_lab.plots import plot_case
 
 ACTIVATION_CHOICES = ("relu", "relu6", "leaky_relu", "gelu", "softplus", "identity")
 DIM_MANIFOLDS = ("sphere", "subspace", "ball", "blob")  # take an intrinsic dimension

@@ -118,9 +118,8 @@ def format_summary(frame: Any) -> str:
 def run_probe(args: argparse.Namespace) -> None:
     """Run ``manifold-lab probe`` from parsed arguments."""
     from .data import open_images
-    from .plotting import figure_format, save_figure
+    from .plots import figure_format, plot_figure7, save_figure
     from .probe import probe
-    from .probe_plots import plot_figure7
     from .weights import load_model
 
     out = str(args.out)

@@ -481,7 +481,7 @@ def _write_data(df: Any, path: str, params: dict[str, Any]) -> None:
 
 
 def _run_figure(args: argparse.Namespace) -> None:
-    from .plotting import figure_format, save_figure
+    from .plots import figure_format, save_figure
 
     kind = _figure_kind(args)
     figure_format(args.out)  # fail before computing, not after
@@ -496,7 +496,8 @@ def _run_figure(args: argparse.Namespace) -> None:
 def _figure1(args: argparse.Namespace) -> tuple[Any, dict[str, int]]:
     """The paper's Figure 1; the figure brings its own size."""
     from ._validation import check_seeds
-    from .plotting import figure1_metrics, plot_figure1
+    from .figure1 import run_figure1
+    from .plots import plot_figure1
 
     _fill(args, {"manifold": "spiral", "points": 1000, "widths": "2,3,5,15,30"})
     seeds = None
@@ -518,9 +519,11 @@ def _figure1(args: argparse.Namespace) -> tuple[Any, dict[str, int]]:
         "manifold_kwargs": _kv(args.manifold_arg),
         "title": args.title,
     }
-    fig = plot_figure1(**params)
+    drawing = ("color", "highlight", "title")
+    result = run_figure1(**{k: v for k, v in params.items() if k not in drawing})
+    fig = plot_figure1(result, **{k: params[k] for k in drawing})
     if args.data is not None:
-        df = figure1_metrics(fig)
+        df = result.to_frame()
         for col in ("method", "activation", "manifold"):
             df.insert(0, col, params[col])
         _write_data(df, args.data, {"figure": "figure1", **params})
@@ -529,7 +532,7 @@ def _figure1(args: argparse.Namespace) -> tuple[Any, dict[str, int]]:
 
 def _curves(args: argparse.Namespace) -> tuple[Any, dict[str, int]]:
     """Width curves of a sweep, with Theorem 1 and the injectivity thresholds."""
-    from .plotting import plot_width_curves
+    from .plots import plot_width_curves
     from .sweep import summarize, sweep
 
     if args.n_seeds is None and args.seeds is None:
@@ -552,7 +555,7 @@ def _curves(args: argparse.Namespace) -> tuple[Any, dict[str, int]]:
         summary,
         metrics=kwargs["metrics"],
         color=args.color_by or ("activation" if len(activations) > 1 else "method"),
-        theory_d=k,
+        theory_k=k,
         thresholds=True,
         title=title,
     )
@@ -567,7 +570,8 @@ def _phase(args: argparse.Namespace) -> tuple[Any, dict[str, int]]:
     from ._validation import check_seeds, check_widths
 
     try:
-        from .injectivity import phase_diagram, plot_phase_diagram
+        from .injectivity import phase_diagram
+        from .plots import plot_phase_diagram
     except ImportError as exc:
         raise ValueError(
             "'figure phase' needs manifold_lab.injectivity, which this installation lacks "
