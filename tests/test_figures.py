@@ -138,13 +138,13 @@ def test_three_d_and_high_dimensional_manifolds() -> None:
 
 def test_figure1_errors() -> None:
     with pytest.raises(ValueError, match="one reconstruction method"):
-        run_figure1(method=["pinv", "lstsq"], n_samples=100)  # type: ignore[arg-type]
+        run_figure1(method=["pinv", "lstsq"], n_samples=100)
     with pytest.raises(ValueError, match="pseudo-inverse method needs width >= 2"):
         run_figure1(widths=[1, 2], n_samples=100)
     with pytest.raises(ValueError, match="unknown reconstruction method"):
         run_figure1(method="inverse", n_samples=100)
     with pytest.raises(ValueError, match="draws a Figure1Result"):
-        plot_figure1(go.Figure())  # type: ignore[arg-type]
+        plot_figure1(go.Figure())
     res = run_figure1(widths=[2, 3], n_samples=100)
     with pytest.raises(ValueError, match="no case of width 5"):
         res.case(5)

@@ -129,7 +129,7 @@ def plot_toy_ablation(
     ...                    "width": [2, 2, 4, 4], "seed": [0, 1, 0, 1],
     ...                    "score": [0.7, 0.8, 0.9, 0.95]})
     >>> fig = plot_toy_ablation(df)
-    >>> [a.text for a in fig.layout.annotations], list(fig.data[0].y)
+    >>> [a.text for a in fig.layout.annotations], fig.data[0].y.tolist()
     (['expansion t = 6'], [0.75, 0.925])
     """
     missing = sorted({"expansion", "variant", "width", "score"} - set(df.columns))
