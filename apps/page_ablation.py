@@ -5,38 +5,15 @@ from __future__ import annotations
 from pathlib import Path
 
 import pandas as pd
-import plotly.graph_objects as go
 import streamlit as st
 from _common import Spec, choice, init_state, sync_query, warn_bad
 
-from manifold_lab.ablation import load_runs, plot_learning_curves
+from manifold_lab.ablation import load_runs
+from manifold_lab.plots import plot_learning_curves, plot_toy_ablation
 
 RESULTS = Path(__file__).resolve().parent.parent / "experiments" / "results"
 
 SPEC: Spec = {"ab_metric": ("test_acc", choice(("test_acc", "train_loss", "test_loss")))}
-
-
-def _manifold_chart(df: pd.DataFrame) -> go.Figure:
-    fig = go.Figure()
-    means = df.groupby(["expansion", "variant", "width"])["score"].agg(["mean", "sem"])
-    for (t, variant), g in means.reset_index().groupby(["expansion", "variant"]):
-        fig.add_trace(
-            go.Scatter(
-                x=g["width"],
-                y=g["mean"],
-                error_y={"type": "data", "array": 1.96 * g["sem"]},
-                mode="lines+markers",
-                name=f"{variant}, t={t}",
-                line={"dash": "dot" if variant.startswith("relu6") else None},
-            )
-        )
-    fig.update_layout(
-        template="simple_white",
-        xaxis={"title": "bottleneck width", "type": "log"},
-        yaxis_title="held-out accuracy",
-        height=440,
-    )
-    return fig
 
 
 def render(bad: list[str]) -> None:
@@ -69,7 +46,7 @@ def render(bad: list[str]) -> None:
     if toy.exists():
         st.subheader("Figure 6 in miniature: inverted-residual MLPs on two spirals")
         df = pd.read_csv(toy, comment="#")
-        st.plotly_chart(_manifold_chart(df), theme=None, key="toy_chart")
+        st.plotly_chart(plot_toy_ablation(df), theme=None, key="toy_chart")
         md = RESULTS / "manifold_ablation.md"
         if md.exists():
             st.markdown(md.read_text(encoding="utf-8").split("\n", 1)[1])

@@ -9,7 +9,7 @@ import streamlit as st
 from _common import Spec, from_param, init_state, select, slider, sync_query, warn_bad
 
 import manifold_lab as ml
-from manifold_lab.plotting import plot_case
+from manifold_lab.plots import plot_case
 from manifold_lab.registry import (
     ACTIVATION_REGISTRY,
     MANIFOLD_REGISTRY,

@@ -17,8 +17,8 @@ from _common import Spec, from_param, init_state, slider, sync_query, warn_bad
 
 import manifold_lab as ml
 from manifold_lab.data import IMAGE_EXTENSIONS, TensorImageDataset
+from manifold_lab.plots import plot_figure7, plot_id_profile
 from manifold_lab.probe import id_profile, probe
-from manifold_lab.probe_plots import plot_figure7, plot_id_profile
 from manifold_lab.registry import (
     IMAGE_SOURCE_REGISTRY,
     MODEL_SOURCE_REGISTRY,

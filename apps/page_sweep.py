@@ -8,8 +8,8 @@ import streamlit as st
 from _common import Spec, from_param, init_state, select, slider, sync_query, warn_bad
 
 import manifold_lab as ml
-from manifold_lab.injectivity import critical_ratios, phase_diagram, plot_phase_diagram
-from manifold_lab.plotting import plot_width_curves
+from manifold_lab.injectivity import critical_ratios, phase_diagram
+from manifold_lab.plots import plot_phase_diagram, plot_width_curves
 from manifold_lab.registry import (
     ACTIVATION_REGISTRY,
     MANIFOLD_REGISTRY,
@@ -153,7 +153,7 @@ def render(bad: list[str]) -> None:
         fig = plot_width_curves(
             summary,
             color="activation",
-            theory_d=span if "invertible_fraction" in metrics else None,
+            theory_k=span if "invertible_fraction" in metrics else None,
             thresholds=True,
             title=f"{manifold}: {', '.join(activations)}, {method}, {n_seeds} seeds",
         )

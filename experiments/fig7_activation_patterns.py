@@ -48,9 +48,8 @@ import torch
 from torch.utils.data import Subset
 
 from manifold_lab.data import open_images
-from manifold_lab.plotting import save_figure
+from manifold_lab.plots import plot_figure7, save_figure
 from manifold_lab.probe import ProbeResult, probe
-from manifold_lab.probe_plots import plot_figure7
 from manifold_lab.weights import TORCHVISION_WEIGHTS, load_model
 
 RESULTS = Path(__file__).parent / "results"

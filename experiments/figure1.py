@@ -31,7 +31,7 @@ from pathlib import Path
 import pandas as pd
 
 import manifold_lab as ml
-from manifold_lab.plotting import figure1_metrics, plot_figure1, save_figure
+from manifold_lab.plots import plot_figure1, save_figure
 
 RESULTS = Path(__file__).parent / "results"
 MAX_PNG_BYTES = 300_000
@@ -54,14 +54,17 @@ def main() -> None:
     }
     tables = []
     for name, options in figures.items():
-        fig = plot_figure1("spiral", **common, **options)
+        result = ml.run_figure1("spiral", **common, method=options["method"])
+        fig = plot_figure1(
+            result, color=options.get("color", False), highlight=options.get("highlight", False)
+        )
         # PNG scale chosen to keep the files small enough for the repository
         path = save_figure(fig, out / f"{name}.png", scale=2.0 if name == "figure1" else 1.25)
         size = path.stat().st_size
         print(f"wrote {path} ({size / 1000:.0f} kB)")
         if size > MAX_PNG_BYTES:
             raise SystemExit(f"{path} is larger than {MAX_PNG_BYTES} bytes; lower the scale")
-        table = figure1_metrics(fig)
+        table = result.to_frame()
         table.insert(0, "method", options["method"])
         table.insert(0, "figure", name)
         tables.append(table)

@@ -21,12 +21,10 @@ import time
 from pathlib import Path
 
 import pandas as pd
-import plotly.graph_objects as go
 import torch
-from plotly.subplots import make_subplots
 
 from manifold_lab.ablation import paired_difference
-from manifold_lab.plotting import save_figure
+from manifold_lab.plots import plot_toy_ablation, save_figure
 from manifold_lab.provenance import atomic_write_text, provenance, write_results
 from manifold_lab.toy import toy_ablation
 
@@ -84,45 +82,9 @@ def main() -> None:
     summary = pd.DataFrame(rows)
     atomic_write_text(OUT / "manifold_ablation_summary.csv", summary.to_csv(index=False))
 
-    means = (
-        df.groupby(["expansion", "variant", "width"])["score"].agg(["mean", "sem"]).reset_index()
-    )
-    fig = make_subplots(
-        rows=1,
-        cols=len(args.expansions),
-        subplot_titles=[f"expansion t = {t}" for t in args.expansions],
-        shared_yaxes=True,
-    )
-    colors = {
-        "linear/bottleneck": "#1f77b4",
-        "relu6/bottleneck": "#d62728",
-        "linear/expansion": "#2ca02c",
-        "relu6/expansion": "#ff7f0e",
-        "linear/none": "#9467bd",
-        "relu6/none": "#8c564b",
-    }
-    for col, t in enumerate(args.expansions, start=1):
-        for variant, color in colors.items():
-            g = means[(means.expansion == t) & (means.variant == variant)]
-            fig.add_trace(
-                go.Scatter(
-                    x=g["width"],
-                    y=g["mean"],
-                    error_y={"type": "data", "array": 1.96 * g["sem"], "thickness": 1},
-                    mode="lines+markers",
-                    name=variant,
-                    line={"color": color, "dash": "dot" if variant.startswith("relu6") else None},
-                    showlegend=col == 1,
-                ),
-                row=1,
-                col=col,
-            )
-        fig.update_xaxes(type="log", title_text="bottleneck width", row=1, col=col)
-    fig.update_yaxes(title_text="held-out accuracy (two spirals)", row=1, col=1)
-    fig.update_layout(
-        template="simple_white",
-        width=1000,
-        height=440,
+    fig = plot_toy_ablation(
+        df,
+        expansions=args.expansions,
         title=f"Inverted-residual MLPs, depth {args.depth}, {args.seeds} seeds (mean, 95% CI)",
     )
     save_figure(fig, OUT / "manifold_ablation.png")

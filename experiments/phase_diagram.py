@@ -29,8 +29,8 @@ import numpy as np
 import pandas as pd
 
 import manifold_lab as ml
-from manifold_lab.injectivity import critical_ratios, phase_diagram, plot_phase_diagram
-from manifold_lab.plotting import save_figure
+from manifold_lab.injectivity import critical_ratios, phase_diagram
+from manifold_lab.plots import plot_phase_diagram, save_figure
 
 RESULTS = Path(__file__).parent / "results"
 
@@ -99,6 +99,7 @@ def main() -> None:
 
     fig = plot_phase_diagram(
         df,
+        ratios=cr,
         quantity=("invertible_fraction", "injective"),
         title=(
             "ReLU(T x) on a k-ball, Gaussian T (n x k), no bias: mean over seeds "

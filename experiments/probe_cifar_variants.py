@@ -20,7 +20,7 @@ import pandas as pd
 import torch
 
 import manifold_lab as ml
-from manifold_lab.plotting import save_figure
+from manifold_lab.plots import save_figure
 from manifold_lab.probe import probe
 from manifold_lab.provenance import atomic_write_text, provenance, write_results
 

@@ -20,7 +20,7 @@ from pathlib import Path
 import pandas as pd
 
 import manifold_lab as ml
-from manifold_lab.plotting import plot_width_curves, save_figure
+from manifold_lab.plots import plot_width_curves, save_figure
 
 RESULTS = Path(__file__).parent / "results"
 
@@ -47,7 +47,7 @@ def main() -> None:
         summary[summary.activation == "relu"],
         metrics=["nmse", "invertible_fraction", "collapsed_fraction", "knn_recall"],
         color="method",
-        theory_d=2,
+        theory_k=2,
         title=f"ReLU on the spiral (1,000 points), mean and 95% CI over {args.seeds} seeds",
     )
     save_figure(fig, out / "spiral_width_sweep.png", width=1100, height=700, scale=1.5)

@@ -23,7 +23,7 @@ from pathlib import Path
 import torch
 
 import manifold_lab as ml
-from manifold_lab.plotting import plot_width_curves, save_figure
+from manifold_lab.plots import plot_width_curves, save_figure
 
 RESULTS = Path(__file__).parent / "results"
 ACTIVATIONS = ["relu", "relu6", "identity"]
@@ -65,7 +65,7 @@ def main() -> None:
         summary,
         metrics=METRICS,
         color="activation",
-        theory_d=k,
+        theory_k=k,
         thresholds=True,
         title=(
             f"Spiral ({args.points:,} points, span k = {k}), Gaussian T, no bias: relu, relu6, "

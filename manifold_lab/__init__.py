@@ -77,8 +77,14 @@ _EXPORTS: dict[str, str] = {
     "ProbeResult": ".probe",
     "find_blocks": ".probe",
     "id_profile": ".probe",
-    "plot_figure7": ".probe_plots",
-    "plot_id_profile": ".probe_plots",
+    "Figure1Result": ".figure1",
+    "run_figure1": ".figure1",
+    "plot_case": ".plots",
+    "plot_figure1": ".plots",
+    "plot_figure7": ".plots",
+    "plot_id_profile": ".plots",
+    "plot_width_curves": ".plots",
+    "save_figure": ".plots",
 }
 
 
@@ -95,9 +101,8 @@ _SUBMODULES = frozenset(
         "intrinsic_dimension",
         "manifolds",
         "mobilenet",
-        "plotting",
         "preprocessing",
-        "probe_plots",
+        "plots",
         "tflite",
         "theory",
         "toy",
@@ -147,6 +152,7 @@ if TYPE_CHECKING:  # for type checkers and IDEs: the same names, imported eagerl
     from .data import cifar10_sample, load_cifar10, open_images
     from .embedding import EMBEDDINGS, random_embedding, random_embeddings
     from .evaluation import evaluate
+    from .figure1 import Figure1Result, run_figure1
     from .intrinsic_dimension import (
         ID_ESTIMATORS,
         MLE,
@@ -171,8 +177,15 @@ if TYPE_CHECKING:  # for type checkers and IDEs: the same names, imported eagerl
         manifold_from_points,
     )
     from .mobilenet import MobileNetV2, MobileNetV2Config, mobilenet_v2
+    from .plots import (
+        plot_case,
+        plot_figure1,
+        plot_figure7,
+        plot_id_profile,
+        plot_width_curves,
+        save_figure,
+    )
     from .probe import ActivationProbe, ProbeResult, find_blocks, id_profile
-    from .probe_plots import plot_figure7, plot_id_profile
     from .provenance import provenance, read_results, write_results
     from .sweep import summarize, sweep
     from .tflite import load_tflite
@@ -193,6 +206,7 @@ __all__ = [
     "Activation",
     "ActivationProbe",
     "CaseResult",
+    "Figure1Result",
     "InjectivityThreshold",
     "Manifold",
     "MobileNetV2",
@@ -231,8 +245,11 @@ __all__ = [
     "manifold_from_points",
     "mobilenet_v2",
     "open_images",
+    "plot_case",
+    "plot_figure1",
     "plot_figure7",
     "plot_id_profile",
+    "plot_width_curves",
     "preserved_fraction",
     "provenance",
     "random_embedding",
@@ -240,7 +257,9 @@ __all__ = [
     "read_results",
     "rectification_loss",
     "run_case",
+    "run_figure1",
     "save_checkpoint",
+    "save_figure",
     "summarize",
     "sweep",
     "write_results",

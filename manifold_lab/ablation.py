@@ -1,4 +1,7 @@
-"""Reporting the Figure 6 ablations: paired differences with confidence intervals, curves.
+"""Reporting the Figure 6 ablations: paired differences with confidence intervals.
+
+Their figures are :func:`manifold_lab.plots.plot_learning_curves` and
+:func:`manifold_lab.plots.plot_toy_ablation`.
 
 The decision rule is fixed before any run: for a comparison "A minus B" paired by seed,
 A wins if the 95% t-interval of the mean difference lies above 0, B wins if it lies below 0,
@@ -27,7 +30,6 @@ __all__ = [
     "count_madds",
     "load_runs",
     "paired_difference",
-    "plot_learning_curves",
 ]
 
 
@@ -154,61 +156,3 @@ def load_runs(folder: str | Path) -> Any:
     if not rows:
         raise ValueError(f"no runs (*/metrics.json) under {folder}")
     return pd.DataFrame(rows)
-
-
-def plot_learning_curves(
-    df: Any, *, x: str = "step", y: str = "test_acc", title: str | None = None
-) -> Any:
-    """Figure-6-style curves: ``y`` against ``x``, one colour per variant, one line per seed.
-
-    The mean over seeds is drawn thick, each seed thin.
-    """
-    import plotly.graph_objects as go
-
-    palette = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b"]
-    # the same colour for a variant in every figure, whichever variants a folder holds
-    fixed = {"linear": 0, "relu6": 1, "expansion": 2, "noshortcut": 3}
-    others = [v for v in df["variant"].unique() if v not in fixed]
-    slot = {**fixed, **{v: len(fixed) + i for i, v in enumerate(others)}}
-    fig = go.Figure()
-    ordered = sorted(df["variant"].unique(), key=lambda v: slot[v])
-    for variant in ordered:
-        g = df[df["variant"] == variant]
-        color = palette[slot[variant] % len(palette)]
-        for seed, gs in g.groupby("seed"):
-            fig.add_trace(
-                go.Scatter(
-                    x=gs[x],
-                    y=gs[y],
-                    mode="lines",
-                    line={"color": color, "width": 1},
-                    opacity=0.45,
-                    name=f"{variant} seed {seed}",
-                    legendgroup=str(variant),
-                    showlegend=False,
-                )
-            )
-        mean = g.groupby(x)[y].mean()
-        fig.add_trace(
-            go.Scatter(
-                x=mean.index,
-                y=mean.values,
-                mode="lines+markers",
-                line={"color": color, "width": 2.5},
-                marker={"size": 5},
-                name=f"{variant} (mean of {g['seed'].nunique()})",
-                legendgroup=str(variant),
-            )
-        )
-    fig.update_layout(
-        template="simple_white",
-        title=title,
-        xaxis_title={"step": "training step", "epoch": "epoch"}.get(x, x),
-        yaxis_title={"test_acc": "test top-1 accuracy"}.get(y, y),
-        width=720,
-        height=440,
-        legend={"x": 0.98, "y": 0.02, "xanchor": "right", "yanchor": "bottom"},
-    )
-    fig.update_xaxes(mirror=True, showline=True)
-    fig.update_yaxes(mirror=True, showline=True)
-    return fig

@@ -63,24 +63,23 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-import plotly.graph_objects as go
 import torch
-from plotly.subplots import make_subplots
 from tqdm.auto import tqdm
 
 from ._validation import check_seeds, resolve_device
 from .embedding import draw_rows
 from .provenance import provenance
 from .sweep import sweep
-from .theory import INJECTIVITY_THRESHOLDS, preserved_fraction
+from .theory import preserved_fraction
 
 __all__ = [
     "MIN_ACTIVE_METHODS",
     "QUANTITIES",
+    "check_levels",
     "critical_ratios",
+    "level_crossing",
     "min_active_rows",
     "phase_diagram",
-    "plot_phase_diagram",
 ]
 
 Tensor = torch.Tensor
@@ -95,7 +94,7 @@ MIN_ACTIVE_METHODS: tuple[str, ...] = (
 """Methods of :func:`min_active_rows` (see this module's documentation)."""
 
 QUANTITIES: tuple[str, ...] = ("injective", "invertible_fraction")
-"""Quantities :func:`plot_phase_diagram` can draw."""
+"""Quantities of :func:`phase_diagram` that :func:`manifold_lab.plots.plot_phase_diagram` draws."""
 
 DEFAULT_EXACT_MAX_SUBSETS = 2_000_000
 """``"auto"`` enumerates vertices exactly while ``C(n, k - 1)`` is at most this."""
@@ -138,7 +137,14 @@ def _check_dims(dims: Any) -> list[int]:
     return sorted({_check_int(d, "every dimension k", 1) for d in ds})
 
 
-def _check_levels(levels: Any) -> list[float]:
+def check_levels(levels: Any) -> list[float]:
+    """Validate probability levels (a number or a sequence of numbers in (0, 1]).
+
+    Examples
+    --------
+    >>> check_levels(0.5), check_levels((0.5, 0.95))
+    ([0.5], [0.5, 0.95])
+    """
     ls = [levels] if isinstance(levels, (numbers.Real, np.floating)) else list(levels)
     if not ls:
         raise ValueError("levels is empty: give probabilities such as (0.5, 0.95)")
@@ -744,11 +750,16 @@ def phase_diagram(
     return df
 
 
-def _crossing(widths: np.ndarray, p: np.ndarray, level: float) -> np.ndarray:
+def level_crossing(widths: np.ndarray, p: np.ndarray, level: float) -> np.ndarray:
     """First width where ``p`` reaches ``level``, linearly interpolated.
 
     ``p`` has shape (..., W); NaN where the level is never reached. When the first width
     already reaches it, that width is returned.
+
+    Examples
+    --------
+    >>> float(level_crossing(np.array([2.0, 4.0]), np.array([0.2, 0.6]), 0.5))
+    3.5
     """
     reached = p >= level - 1e-12
     any_r = reached.any(-1)
@@ -812,7 +823,7 @@ def critical_ratios(
         raise ValueError(f"df has no column {missing[0]!r}: pass the output of phase_diagram")
     if df.empty:
         raise ValueError("df is empty")
-    lv = _check_levels(levels)
+    lv = check_levels(levels)
     n_boot = _check_int(n_boot, "n_boot", 0)
     seed = _check_int(seed, "seed", 0)
     rng = np.random.default_rng(seed)
@@ -833,10 +844,10 @@ def critical_ratios(
             boot = inj[idx].mean(1)  # (n_boot, W)
         meth = part.groupby("width")["method"].first() if "method" in part else None
         for level in lv:
-            x = float(_crossing(widths, p, level))
+            x = float(level_crossing(widths, p, level))
             lo = hi = float("nan")
             if boot is not None:
-                xb = _crossing(widths, boot, level)
+                xb = level_crossing(widths, boot, level)
                 beyond = 1e12  # not reached within the grid
                 xb = np.where(np.isnan(xb), beyond, xb)
                 lo_, hi_ = np.percentile(xb, [2.5, 97.5])
@@ -859,247 +870,3 @@ def critical_ratios(
                 }
             )
     return pd.DataFrame(out)
-
-
-_LEVEL_STYLES = (  # line colour and marker edge, legible on Viridis and in the legend
-    {"color": "white", "edge": "black"},
-    {"color": "black", "edge": "white"},
-    {"color": "#e377c2", "edge": "black"},
-)
-_PANEL_TITLES = {
-    "injective": "(b) P(ReLU(T x) injective on the ball)",
-    "invertible_fraction": "(a) pointwise invertible fraction (Lemma 2)",
-}
-
-
-def _edges(x: np.ndarray) -> np.ndarray:
-    if len(x) == 1:
-        return np.array([x[0] - 0.5, x[0] + 0.5])
-    mid = (x[1:] + x[:-1]) / 2
-    return np.concatenate([[x[0] - (mid[0] - x[0])], mid, [x[-1] + (x[-1] - mid[-1])]])
-
-
-def plot_phase_diagram(
-    df: pd.DataFrame,
-    *,
-    quantity: str | Sequence[str] = "injective",
-    levels: Any = (0.5, 0.95),
-    title: str | None = None,
-    x: str = "ratio",
-) -> go.Figure:
-    """Heatmap of a quantity over intrinsic dimension ``k`` and width, with its boundaries.
-
-    Parameters
-    ----------
-    df : pandas.DataFrame
-        Output of :func:`phase_diagram`.
-    quantity : {"injective", "invertible_fraction"} or a sequence of them, \
-default="injective"
-        What to average over seeds: the probability of global injectivity or the
-        pointwise Lemma-2 fraction. A sequence draws one panel each, side by side.
-    levels : float or sequence of float, default=(0.5, 0.95)
-        Where the boundaries are drawn (lines through each ``k``'s crossing, linearly
-        interpolated in the width). On the injective panel they carry the bootstrap 95%
-        interval of :func:`critical_ratios`; on the pointwise panel Theorem 1's
-        crossings are drawn dashed beside the measured ones.
-    title : str or None, default=None
-        Figure title.
-    x : {"ratio", "width"}, default="ratio"
-        Horizontal axis: the expansion ratio ``n / k`` or the width ``n``. With
-        ``"ratio"`` the injective panel marks the literature's ratios for all of R^k:
-        ``n >= 2k`` (necessary), the Gaussian bounds 3.4 to 10.5 and the replica
-        prediction 6.698.
-
-    Returns
-    -------
-    fig : plotly.graph_objects.Figure
-        One heatmap trace per ``k`` and panel (one shared colour axis, 0 to 1).
-
-    Examples
-    --------
-    >>> df = phase_diagram([1, 2], max_ratio=4, seeds=range(5), n_points=100, progress=False)
-    >>> fig = plot_phase_diagram(df)
-    >>> [t.type for t in fig.data][:2], fig.layout.xaxis.title.text
-    (['heatmap', 'heatmap'], 'expansion ratio n / k')
-    """
-    if not isinstance(df, pd.DataFrame):
-        raise ValueError(f"df must be a pandas DataFrame, got {type(df).__name__}")
-    qs = [quantity] if isinstance(quantity, str) else list(quantity)
-    if not qs:
-        raise ValueError(f"quantity is empty; choose from {list(QUANTITIES)}")
-    for q in qs:
-        if q not in QUANTITIES:
-            raise ValueError(f"unknown quantity {q!r}; choose from {list(QUANTITIES)}")
-        if q not in df.columns:
-            raise ValueError(f"df has no column {q!r}: pass the output of phase_diagram")
-    missing = [c for c in ("k", "width", "seed") if c not in df.columns]
-    if missing:
-        raise ValueError(f"df has no column {missing[0]!r}: pass the output of phase_diagram")
-    if df.empty:
-        raise ValueError("df is empty")
-    if x not in ("ratio", "width"):
-        raise ValueError(f"x must be 'ratio' or 'width', got {x!r}")
-    lv = _check_levels(levels)
-    ks = sorted(int(k) for k in df["k"].unique())
-    fig = make_subplots(
-        rows=1,
-        cols=len(qs),
-        subplot_titles=[_PANEL_TITLES[q] for q in qs],
-        horizontal_spacing=0.07,
-    )
-    y_lo, y_hi = ks[0] - 0.5, ks[-1] + 0.5
-    shown: set[str] = set()
-
-    def legend_once(name: str) -> bool:
-        first = name not in shown
-        shown.add(name)
-        return first
-
-    for col, q in enumerate(qs, start=1):
-        means = df.groupby(["k", "width"], sort=True)[q].mean().reset_index()
-        curves = {
-            kk: (
-                means.loc[means["k"] == kk, "width"].to_numpy(dtype=np.float64),
-                means.loc[means["k"] == kk, q].to_numpy(dtype=np.float64),
-            )
-            for kk in ks
-        }
-        for k in ks:
-            w, vals = curves[k]
-            xs = w / k if x == "ratio" else w
-            fig.add_trace(
-                go.Heatmap(
-                    x=_edges(xs),
-                    y=[k - 0.5, k + 0.5],
-                    z=[vals],
-                    coloraxis="coloraxis",
-                    name=f"k={k}",
-                    hovertemplate=(
-                        f"k={k}<br>{'n/k' if x == 'ratio' else 'n'}=%{{x:.3g}}<br>"
-                        f"{q}=%{{z:.3f}}<extra></extra>"
-                    ),
-                ),
-                row=1,
-                col=col,
-            )
-        if q == "injective":
-            cr = critical_ratios(df, levels=lv, n_boot=1000, seed=0)
-        for li, level in enumerate(lv):
-            style = _LEVEL_STYLES[li % len(_LEVEL_STYLES)]
-            if q == "injective":
-                c = cr[cr.level == level].sort_values("k")
-                scale = 1.0 if x == "ratio" else c["k"].to_numpy(dtype=float)
-                xs = c["ratio"].to_numpy(dtype=float) * scale
-                lo = c["ci_low"].to_numpy(dtype=float) * scale
-                hi = c["ci_high"].to_numpy(dtype=float) * scale
-                err = {
-                    "type": "data",
-                    "symmetric": False,
-                    "array": np.nan_to_num(hi - xs, nan=0.0),
-                    "arrayminus": np.nan_to_num(xs - lo, nan=0.0),
-                    "color": style["color"],
-                    "thickness": 1.2,
-                    "width": 3,
-                }
-                ys = c["k"].to_numpy()
-            else:
-                xs_l, ys_l = [], []
-                for k in ks:
-                    w, vals = curves[k]
-                    xk = float(_crossing(w, vals, level))
-                    xs_l.append(xk / k if x == "ratio" else xk)
-                    ys_l.append(k)
-                xs, ys, err = np.array(xs_l), np.array(ys_l), None
-            name = f"{level:.0%} boundary (measured)"
-            fig.add_trace(
-                go.Scatter(
-                    x=xs,
-                    y=ys,
-                    mode="lines+markers",
-                    line={"color": style["color"], "width": 2},
-                    marker={
-                        "size": 7,
-                        "color": style["color"],
-                        "line": {"width": 1, "color": style["edge"]},
-                    },
-                    error_x=err,
-                    name=name,
-                    legendgroup=name,
-                    showlegend=legend_once(name),
-                ),
-                row=1,
-                col=col,
-            )
-            if q == "invertible_fraction":
-                th_x = []
-                for k in ks:
-                    wmax = int(df.loc[df.k == k, "width"].max())
-                    n = np.arange(k, wmax + 1, dtype=np.float64)
-                    xk = float(_crossing(n, preserved_fraction(n.astype(int), k), level))
-                    th_x.append(xk / k if x == "ratio" else xk)
-                tname = f"{level:.0%}: Theorem 1"
-                fig.add_trace(
-                    go.Scatter(
-                        x=th_x,
-                        y=ks,
-                        mode="lines+markers",
-                        line={"color": style["color"], "width": 1.5, "dash": "dot"},
-                        marker={
-                            "size": 6,
-                            "symbol": "diamond",
-                            "color": style["color"],
-                            "line": {"width": 1, "color": style["edge"]},
-                        },
-                        name=tname,
-                        legendgroup=tname,
-                        showlegend=legend_once(tname),
-                    ),
-                    row=1,
-                    col=col,
-                )
-        if q == "injective" and x == "ratio":
-            lit_styles = ({"dash": "dot"}, {"dash": "dash"}, {"dash": "dashdot"})
-            for th, st in zip(INJECTIVITY_THRESHOLDS, lit_styles, strict=False):
-                name = f"literature: {th.label}"
-                for r in sorted({th.ratio_low, th.ratio_high}):
-                    fig.add_trace(
-                        go.Scatter(
-                            x=[r, r],
-                            y=[y_lo, y_hi],
-                            mode="lines",
-                            line={"color": "#d62728", "width": 1.8, **st},
-                            name=name,
-                            legendgroup=name,
-                            showlegend=legend_once(name),
-                            hoverinfo="name",
-                        ),
-                        row=1,
-                        col=col,
-                    )
-        fig.update_xaxes(
-            title_text="expansion ratio n / k" if x == "ratio" else "width n", row=1, col=col
-        )
-        fig.update_yaxes(title_text="intrinsic dimension k" if col == 1 else None, row=1, col=col)
-    fig.update_yaxes(range=[y_lo, y_hi], tickvals=ks, showline=True, mirror=True, linecolor="black")
-    pos = df["width"] / df["k"] if x == "ratio" else df["width"]
-    pad = 0.5 if x == "ratio" else 1.0
-    fig.update_xaxes(
-        range=[float(pos.min()) - pad, float(pos.max()) + pad / 5],
-        showline=True,
-        mirror=True,
-        linecolor="black",
-        showgrid=False,
-    )
-    fig.update_layout(
-        template="plotly_white",
-        title=title,
-        coloraxis={
-            "colorscale": "Viridis",
-            "cmin": 0.0,
-            "cmax": 1.0,
-            "colorbar": {"title": {"text": "mean over seeds"}, "len": 0.8},
-        },
-        legend={"orientation": "h", "yanchor": "top", "y": -0.16, "x": 0},
-        margin={"l": 60, "r": 20, "t": 80 if title else 50, "b": 110},
-    )
-    return fig

@@ -641,7 +641,9 @@ def test_open_images_forms(fake_tree: tuple[Path, dict[str, Any]], tmp_path: Pat
 def test_open_images_errors(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match=r"cifar10-sample.*cifar10\[:\{test,train\}\].*folder"):
         open_images("imagenet")
-    with pytest.raises(ValueError, match="unknown cifar10 argument 'val'; choose one of: test, train"):
+    with pytest.raises(
+        ValueError, match="unknown cifar10 argument 'val'; choose one of: test, train"
+    ):
         open_images("cifar10:val")
     with pytest.raises(FileNotFoundError, match="no such folder"):
         open_images(str(tmp_path / "missing"))

@@ -1,4 +1,4 @@
-"""The paper's Figure 1 (``plot_figure1``), the data behind it, and ``manifold-lab figure``."""
+"""The paper's Figure 1 (``run_figure1``, then ``plot_figure1``) and ``manifold-lab figure``."""
 
 from __future__ import annotations
 
@@ -13,13 +13,8 @@ from sklearn.neighbors import NearestNeighbors
 
 import manifold_lab as ml
 from manifold_lab.cli import main
-from manifold_lab.plotting import (
-    FIGURE1_METRICS,
-    figure1_metrics,
-    plot_figure1,
-    plot_width_curves,
-    save_figure,
-)
+from manifold_lab.figure1 import FIGURE1_METRICS, Figure1Result, run_figure1
+from manifold_lab.plots import plot_figure1, plot_width_curves, save_figure
 
 WIDTHS = (2, 3, 5, 15, 30)
 TITLES = ["Input", "Output/dim=2", "Output/dim=3", "Output/dim=5", "Output/dim=15", "Output/dim=30"]
@@ -27,9 +22,15 @@ HIGHLIGHTS = ("not invertible (Lemma 2)", "collapsed")
 
 
 @pytest.fixture(scope="module")
-def paper() -> go.Figure:
-    """The paper's Figure 1: spiral, 1,000 points, seed 0, pseudo-inverse, no colour."""
-    return plot_figure1("spiral", WIDTHS, seed=0)
+def paper_result() -> Figure1Result:
+    """The cases of the paper's Figure 1: spiral, 1,000 points, seed 0, pseudo-inverse."""
+    return run_figure1("spiral", WIDTHS, seed=0)
+
+
+@pytest.fixture(scope="module")
+def paper(paper_result: Figure1Result) -> go.Figure:
+    """The paper's Figure 1, drawn without colour."""
+    return plot_figure1(paper_result)
 
 
 def _titles(fig: go.Figure) -> list[str]:
@@ -80,15 +81,16 @@ def test_input_panel_is_the_spiral_in_curve_order(paper: go.Figure) -> None:
 
 
 def test_color_adds_one_colour_scale(paper: go.Figure) -> None:
-    fig = plot_figure1("spiral", WIDTHS, n_samples=300, color=True)
+    fig = plot_figure1(run_figure1("spiral", WIDTHS, n_samples=300), color=True)
     assert len(fig.data) == 6
     assert all(t.marker.coloraxis == "coloraxis" and len(t.marker.color) == 300 for t in fig.data)
     assert fig.layout.coloraxis.showscale is True
     assert fig.layout.width > paper.layout.width * 300 / 1000  # room for the colour bar
 
 
-def test_highlight_adds_two_marker_traces_per_output_panel(paper: go.Figure) -> None:
-    fig = plot_figure1("spiral", WIDTHS, highlight=True)
+def test_highlight_adds_two_marker_traces_per_output_panel(paper_result: Figure1Result) -> None:
+    fig = plot_figure1(paper_result, highlight=True)
+    table = paper_result.to_frame().set_index("width")
     assert len(fig.data) == 6 + 2 * len(WIDTHS)
     marks = [t for t in fig.data if t.name in HIGHLIGHTS]
     assert {t.name for t in marks if t.showlegend} == set(HIGHLIGHTS)  # one legend entry each
@@ -97,14 +99,14 @@ def test_highlight_adds_two_marker_traces_per_output_panel(paper: go.Figure) -> 
     # the marks are the points behind the panel's metrics
     for w, xaxis in zip(WIDTHS, ("x2", "x3", "x4", "x5", "x6"), strict=True):
         bad, coll = (next(t for t in marks if t.xaxis == xaxis and t.name == n) for n in HIGHLIGHTS)
-        meta = fig.layout.meta[w]
-        assert len(bad.x) == round(1000 * (1 - meta["invertible_fraction"]))
-        assert len(coll.x) == round(1000 * meta["collapsed_fraction"])
+        assert len(bad.x) == round(1000 * (1 - table.loc[w, "invertible_fraction"]))
+        assert len(coll.x) == round(1000 * table.loc[w, "collapsed_fraction"])
     assert fig.layout.showlegend is True
 
 
 def test_several_seeds_one_row_each() -> None:
-    fig = plot_figure1("spiral", [2, 30], seeds=[0, 1, 2], n_samples=200)
+    res = run_figure1("spiral", [2, 30], seeds=[0, 1, 2], n_samples=200)
+    fig = plot_figure1(res)
     assert len(fig.data) == 3 * 3
     assert _titles(fig) == ["Input", "Output/dim=2", "Output/dim=30"]
     assert [a.text for a in fig.layout.annotations if a.text.startswith("seed ")] == [
@@ -112,35 +114,40 @@ def test_several_seeds_one_row_each() -> None:
         "seed 1",
         "seed 2",
     ]
-    assert fig.layout.height > 2.5 * plot_figure1("spiral", [2, 30], n_samples=200).layout.height
-    meta = fig.layout.meta[2]
-    assert sorted(meta["per_seed"]) == [0, 1, 2]
-    for m in FIGURE1_METRICS:
-        assert meta[m] == pytest.approx(np.mean([v[m] for v in meta["per_seed"].values()]))
+    one = plot_figure1(run_figure1("spiral", [2, 30], n_samples=200))
+    assert fig.layout.height > 2.5 * one.layout.height
+    table = res.to_frame()
+    assert table[table.width == 2]["seed"].tolist() == [0, 1, 2]
+    for s in (0, 1, 2):
+        assert table.iloc[s]["nmse"] == res.case(2, s).metrics["nmse"]
     # different matrices, different pictures
     assert not np.allclose(fig.data[1].x, fig.data[4].x)
 
 
 def test_three_d_and_high_dimensional_manifolds() -> None:
-    fig = plot_figure1("swiss_roll", [3, 30], n_samples=200, highlight=True)
+    fig = plot_figure1(run_figure1("swiss_roll", [3, 30], n_samples=200), highlight=True)
     assert all(isinstance(t, go.Scatter3d) for t in fig.data)
     assert len(fig.data) == 3 + 2 * 2
     assert all(s.aspectmode == "data" for s in fig.select_scenes())
     assert not any(t.mode and "lines" in t.mode for t in fig.data)  # a surface: points only
-    fig = plot_figure1("ball", [6, 20], n_samples=200, manifold_kwargs={"dim": 2, "ambient_dim": 6})
+    res = run_figure1("ball", [6, 20], n_samples=200, manifold_kwargs={"dim": 2, "ambient_dim": 6})
+    fig = plot_figure1(res)
     assert all(isinstance(t, go.Scatter) for t in fig.data)
     assert "principal components" in fig.layout.title.subtitle.text
 
 
 def test_figure1_errors() -> None:
     with pytest.raises(ValueError, match="one reconstruction method"):
-        plot_figure1(method=["pinv", "lstsq"], n_samples=100)
+        run_figure1(method=["pinv", "lstsq"], n_samples=100)
     with pytest.raises(ValueError, match="pseudo-inverse method needs width >= 2"):
-        plot_figure1(widths=[1, 2], n_samples=100)
+        run_figure1(widths=[1, 2], n_samples=100)
     with pytest.raises(ValueError, match="unknown reconstruction method"):
-        plot_figure1(method="inverse", n_samples=100)
-    with pytest.raises(ValueError, match="no Figure 1 metrics"):
-        figure1_metrics(go.Figure())
+        run_figure1(method="inverse", n_samples=100)
+    with pytest.raises(ValueError, match="draws a Figure1Result"):
+        plot_figure1(go.Figure())
+    res = run_figure1(widths=[2, 3], n_samples=100)
+    with pytest.raises(ValueError, match="no case of width 5"):
+        res.case(5)
 
 
 def test_save_figure_uses_the_figures_own_size(paper: go.Figure, tmp_path: Path, monkeypatch):
@@ -162,27 +169,74 @@ def test_save_figure_uses_the_figures_own_size(paper: go.Figure, tmp_path: Path,
 # --- the data behind the picture ----------------------------------------------------------
 
 
-def test_meta_matches_run_case(paper: go.Figure) -> None:
-    meta = paper.layout.meta
-    assert sorted(meta) == list(WIDTHS)
+def test_table_matches_run_case(paper_result: Figure1Result) -> None:
+    table = paper_result.to_frame()
+    assert table.columns.tolist() == ["width", "seed", *FIGURE1_METRICS]
+    assert table["width"].tolist() == list(WIDTHS) and set(table["seed"]) == {0}
     for w in (2, 15):
         r = ml.run_case("spiral", w, 0, method="pinv", max_neighbor_points=None)
+        row = table.set_index("width").loc[w]
         for m in FIGURE1_METRICS:
-            assert meta[w][m] == pytest.approx(r.metrics[m])
-            assert meta[w]["per_seed"][0][m] == meta[w][m]
-    table = figure1_metrics(paper)
-    assert table.columns.tolist() == ["width", "seed", *FIGURE1_METRICS]
-    assert table["width"].tolist() == list(WIDTHS)
+            assert row[m] == pytest.approx(r.metrics[m])
 
 
-def test_small_widths_lose_the_spiral_large_widths_keep_it(paper: go.Figure) -> None:
-    meta = paper.layout.meta
+# Written by the code before the compute/draw split (plot_figure1 then figure1_metrics), once.
+OLD_SPIRAL_200 = {
+    "nmse": [
+        0.4519195878843896,
+        0.9280654964214106,
+        0.41527019550884114,
+        0.3519757796491899,
+        0.3646995953696319,
+    ],
+    "invertible_fraction": [0.345, 0.5, 0.925, 0.995, 0.995],
+    "collapsed_fraction": [0.54, 0.25, 0.01, 0.0, 0.0],
+    "knn_recall": [0.3375, 0.455, 0.5995, 0.7555, 0.7865],
+}
+OLD_LEMMA2_SEEDS = {
+    "width": [2, 2, 30, 30],
+    "seed": [0, 1, 0, 1],
+    "nmse": [0.5601422615524657, 0.4182537229504125, 7.512305403222151e-32, 5.858607270855916e-32],
+    "invertible_fraction": [0.345, 0.1, 0.995, 0.995],
+    "collapsed_fraction": [0.54, 0.555, 0.0, 0.0],
+    "knn_recall": [0.3375, 0.296, 0.7865, 0.8875],
+}
+
+
+def test_table_equals_the_numbers_of_the_old_figure_path() -> None:
+    table = run_figure1("spiral", WIDTHS, seed=0, n_samples=200).to_frame()
+    assert table["width"].tolist() == list(WIDTHS) and table["seed"].tolist() == [0] * 5
+    for m, values in OLD_SPIRAL_200.items():
+        np.testing.assert_allclose(table[m], values, rtol=1e-12, atol=1e-40)
+    table = run_figure1("spiral", [2, 30], seeds=[0, 1], n_samples=200, method="lemma2").to_frame()
+    for col, values in OLD_LEMMA2_SEEDS.items():
+        np.testing.assert_allclose(table[col], values, rtol=1e-12, atol=1e-40)
+
+
+def test_plot_figure1_only_draws(paper_result: Figure1Result, paper: go.Figure, monkeypatch):
+    import manifold_lab.core
+    import manifold_lab.figure1
+
+    def no_computation(*args, **kwargs):
+        raise AssertionError("plot_figure1 must not compute")
+
+    for module in (manifold_lab.core, manifold_lab.figure1):
+        monkeypatch.setattr(module, "run_case", no_computation)
+    again = plot_figure1(paper_result)  # one result, drawn again and again
+    assert again.to_json() == paper.to_json()
+    styled = plot_figure1(paper_result, color=True, highlight=True, title="Figure 1")
+    assert styled.layout.title.text == "Figure 1" and len(styled.data) > len(paper.data)
+    assert not paper.layout.meta  # the numbers live in the result, not in the figure
+
+
+def test_small_widths_lose_the_spiral_large_widths_keep_it(paper_result: Figure1Result) -> None:
+    meta = paper_result.to_frame().set_index("width")
     for w in (2, 3):  # the paper: "n = 2, 3 result in information loss ... collapse"
-        assert meta[w]["invertible_fraction"] < 0.6
-        assert meta[w]["collapsed_fraction"] > 0.2
+        assert meta.loc[w, "invertible_fraction"] < 0.6
+        assert meta.loc[w, "collapsed_fraction"] > 0.2
     for w in (15, 30):
-        assert meta[w]["invertible_fraction"] > 0.99
-        assert meta[w]["collapsed_fraction"] == 0
+        assert meta.loc[w, "invertible_fraction"] > 0.99
+        assert meta.loc[w, "collapsed_fraction"] == 0
     # the least-squares decoder recovers the neighbourhoods at n = 15, 30, not at n = 2, 3
     X = ml.make_spiral(1000)[0]
     recall = {w: _knn_recall(X, ml.run_case("spiral", w, 0, method="lstsq").X_hat) for w in WIDTHS}
@@ -191,9 +245,9 @@ def test_small_widths_lose_the_spiral_large_widths_keep_it(paper: go.Figure) -> 
 
 
 def test_lemma2_is_exact_where_invertible() -> None:
-    fig = plot_figure1("spiral", [2, 30], method="lemma2", n_samples=300)
-    meta = fig.layout.meta
-    assert meta[30]["nmse"] < 1e-20 < meta[2]["nmse"]
+    table = run_figure1("spiral", [2, 30], method="lemma2", n_samples=300).to_frame()
+    nmse = table.set_index("width")["nmse"]
+    assert nmse[30] < 1e-20 < nmse[2]
 
 
 # --- width curves -------------------------------------------------------------------------
@@ -211,7 +265,7 @@ def test_width_curves_name_the_thresholds_and_refuse_mixed_curves() -> None:
         progress=False,
     )
     s = ml.summarize(df)
-    fig = plot_width_curves(s[s.method == "lstsq"], color="activation", theory_d=2, thresholds=True)
+    fig = plot_width_curves(s[s.method == "lstsq"], color="activation", theory_k=2, thresholds=True)
     names = [t.name for t in fig.data if t.showlegend is not False]
     assert any(n.startswith("necessary n >= 2d (n = 4;") for n in names)
     assert any(n.startswith("Gaussian: 3.4 to 10.5 (n = 6.8 to 21;") for n in names)

@@ -12,8 +12,8 @@ from manifold_lab.injectivity import (
     critical_ratios,
     min_active_rows,
     phase_diagram,
-    plot_phase_diagram,
 )
+from manifold_lab.plots import plot_phase_diagram
 
 
 def _dense_min(T: np.ndarray, n_dir: int, seed: int = 123) -> int:
@@ -241,6 +241,18 @@ def test_plot_phase_diagram_structure(small: pd.DataFrame) -> None:
     assert not any(t.name and t.name.startswith("literature") for t in both.data)
     assert any(t.name == "50%: Theorem 1" for t in both.data)
     assert both.layout.annotations[0].text.startswith("(a) pointwise")
+
+
+def test_plot_phase_diagram_draws_the_ratios_it_is_given(small: pd.DataFrame) -> None:
+    ratios = critical_ratios(small, levels=(0.5, 0.95), n_boot=1000, seed=0)
+    given = plot_phase_diagram(small, ratios=ratios)
+    assert given.to_json() == plot_phase_diagram(small).to_json()  # the same numbers
+    bars = next(t for t in given.data if t.name == "50% boundary (measured)")
+    np.testing.assert_allclose(
+        bars.x, ratios[ratios.level == 0.5].sort_values("k")["ratio"], equal_nan=True
+    )
+    with pytest.raises(ValueError, match=r"no rows at level 0\.95"):
+        plot_phase_diagram(small, ratios=ratios[ratios.level == 0.5])
 
 
 # -------------------------------------------------------------------------- bad input

@@ -4,10 +4,11 @@ import shutil
 from pathlib import Path
 
 import plotly.graph_objects as go
+import plotly.io as pio
 import pytest
 
 import manifold_lab as ml
-from manifold_lab.plotting import plot_case, plot_width_curves, save_figure
+from manifold_lab.plots import plot_case, plot_width_curves, save_figure
 
 
 @pytest.fixture(scope="module")
@@ -25,7 +26,7 @@ def summary():
 
 def test_width_curves_shared_metric_drawn_once(summary) -> None:
     fig = plot_width_curves(
-        summary, metrics=["nmse", "invertible_fraction"], theory_d=2, thresholds=True
+        summary, metrics=["nmse", "invertible_fraction"], theory_k=2, thresholds=True
     )
     names = [t.name for t in fig.data if t.mode and "lines" in t.mode]
     assert names.count("pinv") == 1 and names.count("lstsq") == 1  # nmse differs by method
@@ -34,6 +35,23 @@ def test_width_curves_shared_metric_drawn_once(summary) -> None:
     assert list(theory.x) == [2, 3, 4, 5, 6, 7, 8]
     assert fig.layout.yaxis.type == "log"  # nmse panel
     assert len(fig.layout.shapes) > 0  # injectivity thresholds marked
+
+
+def test_width_curves_theory_d_is_a_deprecated_alias(summary) -> None:
+    new = plot_width_curves(summary, theory_k=2, thresholds=True)
+    with pytest.warns(DeprecationWarning, match="theory_k"):
+        old = plot_width_curves(summary, theory_d=2, thresholds=True)
+    assert old.to_json() == new.to_json()
+    with pytest.raises(ValueError, match="not both"):
+        plot_width_curves(summary, theory_k=2, theory_d=2)
+
+
+def test_plots_use_the_house_style(summary) -> None:
+    from manifold_lab.plots import style
+
+    fig = plot_width_curves(summary, metrics=["nmse"])
+    assert fig.layout.template == go.layout.Template(pio.templates[style.TEMPLATE])
+    assert [t.line.color for t in fig.data if t.mode] == list(style.PALETTE[:2])
 
 
 def test_width_curves_bad_input(summary) -> None:

@@ -541,7 +541,7 @@ def test_device(device):
 
 
 def test_figure7_and_id_profile():
-    from manifold_lab.probe_plots import plot_figure7, plot_id_profile
+    from manifold_lab.plots import plot_figure7, plot_id_profile
 
     res = probe(tiny_model(), torch.rand(2, 3, 32, 32), progress=False, rank_pixels_per_batch=0)
     fig = plot_figure7(res)

@@ -8,8 +8,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from manifold_lab.ablation import count_madds, load_runs, paired_difference, plot_learning_curves
+from manifold_lab.ablation import count_madds, load_runs, paired_difference
 from manifold_lab.mobilenet import MobileNetV2Config, mobilenet_v2
+from manifold_lab.plots import plot_learning_curves
 from manifold_lab.toy import make_task, toy_ablation, train_toy
 
 

@@ -48,7 +48,7 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
 
 def run(args: argparse.Namespace) -> None:
     """Run ``manifold-lab curves``."""
-    from ..plotting import figure_format, plot_width_curves, save_figure
+    from ..plots import figure_format, plot_width_curves, save_figure
     from ..sweep import summarize, sweep
     from .options import write_data
 
@@ -73,7 +73,7 @@ def run(args: argparse.Namespace) -> None:
         summary,
         metrics=kwargs["metrics"],
         color=args.color_by or ("activation" if len(activations) > 1 else "method"),
-        theory_d=k,
+        theory_k=k,
         thresholds=True,
         title=title,
     )

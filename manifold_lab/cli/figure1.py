@@ -62,7 +62,8 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
 def run(args: argparse.Namespace) -> None:
     """Run ``manifold-lab figure1``."""
     from .._validation import check_seeds
-    from ..plotting import figure1_metrics, figure_format, plot_figure1, save_figure
+    from ..figure1 import run_figure1
+    from ..plots import figure_format, plot_figure1, save_figure
 
     figure_format(args.out)  # fail before computing, not after
     check_data_path(args.data)
@@ -85,9 +86,11 @@ def run(args: argparse.Namespace) -> None:
         "manifold_kwargs": manifold_kwargs(args.manifold_arg),
         "title": args.title,
     }
-    fig = plot_figure1(**params)
+    drawing = ("color", "highlight", "title")
+    result = run_figure1(**{k: v for k, v in params.items() if k not in drawing})
+    fig = plot_figure1(result, **{k: params[k] for k in drawing})
     if args.data is not None:
-        df = figure1_metrics(fig)
+        df = result.to_frame()
         for col in ("method", "activation", "manifold"):
             df.insert(0, col, params[col])
         write_data(df, args.data, {"figure": "figure1", **params})

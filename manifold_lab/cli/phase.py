@@ -36,8 +36,8 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
 def run(args: argparse.Namespace) -> None:
     """Run ``manifold-lab phase``."""
     from .._validation import check_seeds, check_widths
-    from ..injectivity import phase_diagram, plot_phase_diagram
-    from ..plotting import figure_format, save_figure
+    from ..injectivity import phase_diagram
+    from ..plots import figure_format, plot_phase_diagram, save_figure
     from .options import check_data_path, write_data
 
     figure_format(args.out)

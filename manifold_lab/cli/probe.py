@@ -110,9 +110,8 @@ def format_summary(frame: Any) -> str:
 def run(args: argparse.Namespace) -> None:
     """Run ``manifold-lab probe``."""
     from ..data import open_images
-    from ..plotting import figure_format, save_figure
+    from ..plots import figure_format, plot_figure7, save_figure
     from ..probe import probe
-    from ..probe_plots import plot_figure7
     from ..weights import load_model
 
     out = str(args.out)

@@ -1,0 +1,47 @@
+"""Every figure of manifold_lab: one module per kind of figure, all in the house style.
+
+Figure functions draw results that were computed elsewhere (compute, then draw): they return
+a :class:`plotly.graph_objects.Figure` and never show it; the caller decides (``fig.show()``,
+``st.plotly_chart(fig)``, :func:`save_figure`). Nothing here imports Streamlit, and no
+compute module imports this package.
+
+==========================  ============================================================
+module                      figures
+==========================  ============================================================
+:mod:`.case`                :func:`plot_case`: one case, input and reconstruction
+:mod:`.figure1`             :func:`plot_figure1`: the paper's Figure 1
+:mod:`.curves`              :func:`plot_width_curves`: metrics against width
+:mod:`.phase`               :func:`plot_phase_diagram`: the injectivity phase diagram
+:mod:`.figure7`             :func:`plot_figure7`: positive channels per expansion layer
+:mod:`.id_profile`          :func:`plot_id_profile`: intrinsic dimension across blocks
+:mod:`.ablation`            :func:`plot_learning_curves`, :func:`plot_toy_ablation`
+:mod:`.export`              :func:`save_figure`, :func:`figure_format`
+:mod:`.style`               the palette, template and axis styles
+==========================  ============================================================
+"""
+
+from __future__ import annotations
+
+from .ablation import plot_learning_curves, plot_toy_ablation
+from .case import plot_case
+from .curves import plot_width_curves
+from .export import FIGURE_FORMATS, figure_format, save_figure
+from .figure1 import plot_figure1
+from .figure7 import figure7_frame, plot_figure7
+from .id_profile import plot_id_profile
+from .phase import plot_phase_diagram
+
+__all__ = [
+    "FIGURE_FORMATS",
+    "figure7_frame",
+    "figure_format",
+    "plot_case",
+    "plot_figure1",
+    "plot_figure7",
+    "plot_id_profile",
+    "plot_learning_curves",
+    "plot_phase_diagram",
+    "plot_toy_ablation",
+    "plot_width_curves",
+    "save_figure",
+]
