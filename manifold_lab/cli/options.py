@@ -60,12 +60,8 @@ def add_manifold_options(p: argparse.ArgumentParser, defaults: dict[str, Any]) -
         metavar="KEY=VALUE",
         help="extra generator argument, e.g. dim=3 (repeatable)",
     )
-    p.add_argument(
-        "--n-samples",
-        type=int,
-        default=d.get("n_samples"),
-        help=_help(SWEEP["n_samples"], d),
-    )
+    p.add_argument("--n-samples", type=int, default=None, help=_help(SWEEP["n_samples"], d))
+    p.set_defaults(n_samples_default=d.get("n_samples"))
     p.add_argument("--points", type=int, default=None, help=argparse.SUPPRESS)  # deprecated
     p.add_argument(
         "--manifold-seed",
@@ -128,10 +124,10 @@ def n_samples_of(args: argparse.Namespace) -> Any:
     """``--n-samples``, or the deprecated ``--points`` with a warning."""
     if getattr(args, "points", None) is not None:
         print("manifold-lab: --points is deprecated; use --n-samples", file=sys.stderr)
-        if args.n_samples is not None and args.n_samples != args.points:
+        if args.n_samples is not None:
             raise ValueError("give --n-samples or --points, not both")
         return args.points
-    return args.n_samples
+    return args.n_samples if args.n_samples is not None else args.n_samples_default
 
 
 def seeds_of(args: argparse.Namespace) -> Any:
