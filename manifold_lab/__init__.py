@@ -73,10 +73,11 @@ _EXPORTS: dict[str, str] = {
     "rectification_loss": ".bottleneck",
     "analyse_bottlenecks": ".bottleneck",
     "linear_probe_accuracy": ".bottleneck",
-    "ActivationProbe": ".probe",
-    "ProbeResult": ".probe",
-    "find_blocks": ".probe",
-    "id_profile": ".probe",
+    "ActivationProbe": ".probing",
+    "ProbeResult": ".probing",
+    "find_blocks": ".probing",
+    "id_profile": ".probing",
+    "probe": ".probing",
     "plot_figure7": ".probe_plots",
     "plot_id_profile": ".probe_plots",
 }
@@ -171,7 +172,7 @@ if TYPE_CHECKING:  # for type checkers and IDEs: the same names, imported eagerl
         manifold_from_points,
     )
     from .mobilenet import MobileNetV2, MobileNetV2Config, mobilenet_v2
-    from .probe import ActivationProbe, ProbeResult, find_blocks, id_profile
+    from .probing import ActivationProbe, ProbeResult, find_blocks, id_profile, probe
     from .probe_plots import plot_figure7, plot_id_profile
     from .provenance import provenance, read_results, write_results
     from .sweep import summarize, sweep
@@ -234,6 +235,7 @@ __all__ = [
     "plot_figure7",
     "plot_id_profile",
     "preserved_fraction",
+    "probe",
     "provenance",
     "random_embedding",
     "random_embeddings",

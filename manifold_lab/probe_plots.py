@@ -1,4 +1,4 @@
-"""Figures of :mod:`manifold_lab.probe`: the paper's Figure 7 and intrinsic-dimension profiles.
+"""Figures of :mod:`manifold_lab.probing`: the paper's Figure 7 and intrinsic-dimension profiles.
 
 Every function returns a :class:`plotly.graph_objects.Figure` and never shows it; save it with
 :func:`manifold_lab.plotting.save_figure`.
@@ -43,7 +43,7 @@ def figure7_frame(data: Any) -> pd.DataFrame:
     Parameters
     ----------
     data : ProbeResult or pandas.DataFrame
-        A :class:`~manifold_lab.probe.ProbeResult`, its :meth:`to_frame`, or that frame read
+        A :class:`~manifold_lab.probing.ProbeResult`, its :meth:`to_frame`, or that frame read
         back with :func:`manifold_lab.read_results`.
 
     Returns
@@ -120,7 +120,7 @@ def plot_figure7(
     --------
     >>> import torch
     >>> from manifold_lab.mobilenet import MobileNetV2, MobileNetV2Config
-    >>> from manifold_lab.probe import probe
+    >>> from manifold_lab.probing import probe
     >>> model = MobileNetV2(MobileNetV2Config(num_classes=10, stem="cifar", width_mult=0.25))
     >>> res = probe(model, torch.rand(2, 3, 32, 32), progress=False, rank_pixels_per_batch=0)
     >>> fig = plot_figure7(res)
@@ -249,7 +249,7 @@ def plot_id_profile(
     ----------
     df : pandas.DataFrame
         Columns ``dimension``, the column named by ``color`` and a block column (``index``,
-        ``block`` or ``name``); :func:`manifold_lab.probe.id_profile` returns such a frame.
+        ``block`` or ``name``); :func:`manifold_lab.probing.id_profile` returns such a frame.
     x : str or None, default=None
         The block column; None takes ``index``, else ``block``, else ``name``.
     color : str, default="estimator"

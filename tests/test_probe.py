@@ -1,4 +1,4 @@
-"""Tests of manifold_lab.probe: counts known by construction, Lemma 2, reservoirs, hooks."""
+"""Tests of manifold_lab.probing: counts known by construction, Lemma 2, reservoirs, hooks."""
 
 from __future__ import annotations
 
@@ -13,16 +13,8 @@ import torch
 from torch import nn
 
 from manifold_lab.mobilenet import InvertedResidual, MobileNetV2, MobileNetV2Config
-from manifold_lab.probe import (
-    ActivationProbe,
-    ProbeResult,
-    _hash_keys,
-    _Reservoir,
-    _splitmix64,
-    _stream_base,
-    find_blocks,
-    probe,
-)
+from manifold_lab.probing import ActivationProbe, ProbeResult, find_blocks, probe
+from manifold_lab.probing.reservoir import Reservoir, hash_keys, splitmix64, stream_base
 from tests.conftest import SHARED_DATA
 
 TINY = MobileNetV2Config(num_classes=10, stem="cifar", width_mult=0.25)
@@ -171,10 +163,10 @@ def test_rank_subsample_is_an_unbiased_estimate():
 
 def test_matches_brute_force_on_torchvision_model(monkeypatch):
     torchvision = pytest.importorskip("torchvision")
-    import manifold_lab.probe as probe_module
+    from manifold_lab.probing import statistics
 
     # small chunks: early blocks are split within images, late ones grouped across images
-    monkeypatch.setattr(probe_module, "_CHUNK_ELEMENTS", 5000)
+    monkeypatch.setattr(statistics, "CHUNK_ELEMENTS", 5000)
     torch.manual_seed(0)
     model = torchvision.models.mobilenet_v2(weights=None).eval()
     for m in model.modules():  # non-trivial batch-norm statistics
@@ -302,9 +294,9 @@ def test_block_filter():
 
 
 def test_hash_is_splitmix64():
-    base = _stream_base(7, 3)
+    base = stream_base(7, 3)
     idx = torch.tensor([0, 1, 2, 12345, 2**40 + 17], dtype=torch.int64)
-    got = _hash_keys(idx, base).tolist()
+    got = hash_keys(idx, base).tolist()
     mask = (1 << 64) - 1
     for i, k in zip(idx.tolist(), got, strict=True):
         z = (i * 0x9E3779B97F4A7C15 + base) & mask
@@ -312,7 +304,7 @@ def test_hash_is_splitmix64():
         z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & mask
         z ^= z >> 31
         assert k == z & ((1 << 62) - 1)
-    assert _splitmix64(0) == 0xE220A8397B1DCDAF
+    assert splitmix64(0) == 0xE220A8397B1DCDAF
 
 
 def _samples(res: ProbeResult) -> dict[str, np.ndarray]:
@@ -356,8 +348,8 @@ def test_same_seed_same_reservoir_whatever_the_batch_size():
 
 
 def test_reservoir_keeps_the_highest_priorities():
-    keys = _hash_keys(torch.arange(1000), _stream_base(5, 9))
-    res = _Reservoir(50)
+    keys = hash_keys(torch.arange(1000), stream_base(5, 9))
+    res = Reservoir(50)
     start = 0
     for size in (7, 30, 13, 200, 1, 0, 749):  # filling, filling up, then in-place replacement
         ids = torch.arange(start, start + size)
@@ -375,8 +367,8 @@ def test_reservoir_keeps_the_highest_priorities():
 
 def test_reservoir_is_uniform():
     # Priorities of distinct items are i.i.d.: every item is kept with probability k / n.
-    base = _stream_base(0, 1)
-    keys = _hash_keys(torch.arange(100_000), base)
+    base = stream_base(0, 1)
+    keys = hash_keys(torch.arange(100_000), base)
     kept = torch.topk(keys, 10_000).indices
     counts = torch.bincount(kept // 10_000, minlength=10).double()
     assert ((counts - 1000).abs() < 5 * math.sqrt(1000)).all()
@@ -561,7 +553,7 @@ def test_figure7_and_id_profile():
 
 def test_id_profile():
     pytest.importorskip("manifold_lab.intrinsic_dimension")
-    from manifold_lab.probe import id_profile
+    from manifold_lab.probing import id_profile
 
     blocks = ["features.2", "features.9", "features.17"]
     x = torch.rand(4, 3, 32, 32)
