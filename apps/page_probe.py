@@ -16,8 +16,8 @@ from _common import Spec, choice, init_state, int_in, sync_query, warn_bad
 
 import manifold_lab as ml
 from manifold_lab.data import IMAGE_EXTENSIONS
-from manifold_lab.probing import ProbeReport, probe_report
 from manifold_lab.probe_plots import plot_figure7, plot_id_profile
+from manifold_lab.probing import ProbeReport, probe_report
 from manifold_lab.weights import builtin_checkpoint
 
 MODELS = {

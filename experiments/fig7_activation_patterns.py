@@ -49,8 +49,8 @@ from torch.utils.data import Subset
 
 from manifold_lab.data import open_images
 from manifold_lab.plotting import save_figure
-from manifold_lab.probing import ProbeResult, probe
 from manifold_lab.probe_plots import plot_figure7
+from manifold_lab.probing import ProbeResult, probe
 from manifold_lab.weights import TORCHVISION_WEIGHTS, load_model
 
 RESULTS = Path(__file__).parent / "results"

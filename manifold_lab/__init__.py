@@ -172,8 +172,8 @@ if TYPE_CHECKING:  # for type checkers and IDEs: the same names, imported eagerl
         manifold_from_points,
     )
     from .mobilenet import MobileNetV2, MobileNetV2Config, mobilenet_v2
-    from .probing import ActivationProbe, ProbeResult, find_blocks, id_profile, probe
     from .probe_plots import plot_figure7, plot_id_profile
+    from .probing import ActivationProbe, ProbeResult, find_blocks, id_profile, probe
     from .provenance import provenance, read_results, write_results
     from .sweep import summarize, sweep
     from .tflite import load_tflite

@@ -13,7 +13,15 @@ import torch
 from torch import nn
 
 from manifold_lab.mobilenet import InvertedResidual, MobileNetV2, MobileNetV2Config
-from manifold_lab.probing import ActivationProbe, ProbeResult, find_blocks, probe
+from manifold_lab.probing import (
+    ActivationProbe,
+    ProbeReport,
+    ProbeResult,
+    find_blocks,
+    probe,
+    probe_report,
+    probe_source,
+)
 from manifold_lab.probing.reservoir import Reservoir, hash_keys, splitmix64, stream_base
 from tests.conftest import SHARED_DATA
 
@@ -40,7 +48,7 @@ class OneBlock(nn.Module):
 
     def __init__(self, norm: str = "folded") -> None:
         super().__init__()
-        config = MobileNetV2Config(norm=norm)  # type: ignore[arg-type]
+        config = MobileNetV2Config(norm=norm)
         block = InvertedResidual(config, 2, 2, 1, 3)
         self.features = nn.Sequential(OrderedDict([("0", block)]))
 
@@ -444,6 +452,44 @@ def test_callback_reports_progress_in_images():
     assert calls == [(3, None), (10, None)]
     with pytest.raises(ValueError, match="callback"):
         probe(model, x, progress=False, callback="yes")
+
+
+def test_probe_report_from_sources():
+    """The app's pipeline: model source, evenly spaced images, probe, ID profile, loss."""
+    from manifold_lab.weights import load_model
+
+    loaded: list[str] = []
+
+    def loader(weights: str) -> nn.Module:
+        loaded.append(weights)
+        return load_model(weights, config=TINY, seed=0, progress=False)
+
+    calls: list[tuple[float, str]] = []
+    options = {"limit": 30, "spread": True, "batch_size": 16, "seed": 1, "model_loader": loader}
+    report = probe_report(
+        "random", "cifar10-sample", callback=lambda f, t: calls.append((f, t)), **options
+    )
+    assert isinstance(report, ProbeReport) and loaded == ["random"]
+    result = report.result
+    assert result.metadata["n_images"] == 30 and result.metadata["images"] == "cifar10-sample"
+    assert result.metadata["seed"] == 1 and result.metadata["batch_size"] == 16
+    # the sample is sorted by class: the evenly spaced subset holds every class
+    assert set(result.samples["features.2"]["labels"].tolist()) == set(range(10))
+    assert set(report.id_profile["estimator"]) == {"twonn", "pca"}
+    assert len(report.bottleneck_loss) == len(result.samples)
+    fractions = [f for f, _ in calls]
+    assert fractions == sorted(fractions) and fractions[0] == 0.0 and fractions[-1] == 1.0
+    texts = [t for _, t in calls]
+    assert "Probing the blocks: 16 of 30 images ..." in texts and texts[-1] == "Done."
+    # probe_source is the same probe without the analysis
+    direct = probe_source("random", "cifar10-sample", **options)
+    pd.testing.assert_frame_equal(direct.to_frame(), result.to_frame())
+    first = probe_source("random", "cifar10-sample", **{**options, "spread": False})
+    assert len(set(first.samples["features.2"]["labels"].tolist())) < 10
+    with pytest.raises(ValueError, match="callback"):
+        probe_source("random", "cifar10-sample", callback="yes")
+    with pytest.raises(ValueError, match="model_loader"):
+        probe_source("random", "cifar10-sample", model_loader=3)
 
 
 def test_bad_input():

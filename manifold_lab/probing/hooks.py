@@ -135,7 +135,7 @@ class ActivationProbe:
         self._training: dict[nn.Module, bool] = {}
         self._labels: Tensor | None = None
         self._in_run: bool = False
-        self._scratch = Scratch()
+        self._scratch: Scratch = Scratch()
         self._resolutions: list[tuple[int, int]] = []
         self._stop_after: nn.Module | None = self.infos[-1].bottleneck if stop_early else None
         self.reset()
@@ -144,7 +144,7 @@ class ActivationProbe:
 
     def reset(self) -> None:
         """Forget everything counted and sampled so far."""
-        self._states = {
+        self._states: dict[str, BlockState] = {
             info.name: BlockState(
                 info,
                 scratch=self._scratch,

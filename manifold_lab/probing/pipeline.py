@@ -160,6 +160,7 @@ def probe_source(
 
     fetch_progress = on_bytes if callback is not None else progress
     _fetch(weights, fetch_progress)
+    model: nn.Module
     if model_loader is None:
         model = load_model(weights, device="cpu", progress=fetch_progress)
     else:
