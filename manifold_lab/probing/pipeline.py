@@ -13,6 +13,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
 from torch import nn
 
 from .dimension import id_profile
@@ -168,8 +169,6 @@ def probe_source(
     dataset: Any = open_images(images, data_root=data_root, progress=progress)
     if spread and limit is not None and isinstance(dataset, TensorImageDataset):
         if 0 < limit < len(dataset):
-            import numpy as np
-
             dataset = dataset.subset(np.linspace(0, len(dataset) - 1, limit).round().astype(int))
 
     def on_batch(done: int, total: int | None) -> None:
