@@ -11,14 +11,13 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import streamlit as st
 from _common import Spec, from_param, init_state, slider, sync_query, warn_bad
 
 import manifold_lab as ml
-from manifold_lab.data import IMAGE_EXTENSIONS, TensorImageDataset
+from manifold_lab.data import IMAGE_EXTENSIONS
 from manifold_lab.plots import plot_figure7, plot_id_profile
-from manifold_lab.probe import id_profile, probe
+from manifold_lab.probing import ProbeReport, probe_report
 from manifold_lab.registry import (
     IMAGE_SOURCE_REGISTRY,
     MODEL_SOURCE_REGISTRY,
@@ -96,25 +95,12 @@ MAX_RESULTS = 8
 
 @st.cache_resource(max_entries=4, show_spinner="Loading the model ...")
 def load(source: str) -> Any:
-    """The model for ``source`` (downloads happen before, in :func:`fetch`)."""
+    """The model for ``source`` (the library downloads torchvision's weights before)."""
     return ml.load_model(source, progress=False)
 
 
-def fetch(source: str, report: Report) -> None:
-    """Download torchvision's weights into the hub cache when missing, reporting the bytes."""
-    if not source.startswith("torchvision"):
-        return
-    from manifold_lab.weights import parse_source, torchvision_weights_file
-
-    def on_bytes(done: int, total: int | None) -> None:
-        size = f" of {total / 1e6:.1f}" if total else ""
-        report(done / total if total else 0.0, f"Downloading {source}: {done / 1e6:.1f}{size} MB")
-
-    torchvision_weights_file(parse_source(source)[1], progress=on_bytes)
-
-
 @st.cache_resource
-def _results() -> OrderedDict[tuple[Any, ...], Any]:
+def _results() -> OrderedDict[tuple[Any, ...], ProbeReport]:
     """Finished probes, shared by all sessions (a small LRU; st.cache_data cannot be used
     because the computation updates a progress bar drawn outside it)."""
     return OrderedDict()
@@ -127,43 +113,25 @@ def run_probe(
     limit: int,
     seed: int,
     report: Report | None = None,
-) -> Any:
-    """Probe, ID profile and bottleneck loss, cached; ``report(fraction, text)`` tracks
-    progress when they are computed."""
+) -> ProbeReport:
+    """:func:`manifold_lab.probing.probe_report`, cached; ``report(fraction, text)`` tracks
+    progress when it is computed."""
     key = (source, images, data_root, limit, seed)
     cache = _results()
     if key in cache:
         cache.move_to_end(key)
         return cache[key]
-    report = report or (lambda fraction, text: None)
-    report(0.0, "Loading the model and the images ...")
-    fetch(source, report)
-    model = load(source)
-    dataset = ml.open_images(images, data_root=data_root or None, progress=False)
-    if isinstance(dataset, TensorImageDataset) and limit < len(dataset):
-        # class-sorted files: take an evenly spaced subset so every class is represented
-        dataset = dataset.subset(np.linspace(0, len(dataset) - 1, limit).round().astype(int))
-
-    def on_batch(done: int, total: int | None) -> None:
-        share = done / total if total else 0.5
-        report(0.8 * share, f"Probing the blocks: {done} of {total or '?'} images ...")
-
-    result = probe(
-        model,
-        dataset,
-        batch_size=50,
+    cache[key] = probe_report(
+        source,
+        images,
+        data_root=data_root or None,
         limit=limit,
+        spread=True,
         seed=seed,
-        progress=False,
-        images=images,
-        callback=on_batch,
+        batch_size=50,
+        callback=report,
+        model_loader=load,
     )
-    report(0.8, "Intrinsic dimension of every bottleneck ...")
-    ids = id_profile(result, methods=("twonn", "pca"), max_points=2000)
-    report(0.9, "What a ReLU on the bottleneck would destroy ...")
-    loss = ml.analyse_bottlenecks(result.samples)
-    report(1.0, "Done.")
-    cache[key] = (result, ids, loss)
     while len(cache) > MAX_RESULTS:
         cache.popitem(last=False)
     return cache[key]
@@ -233,13 +201,14 @@ def render(bad: list[str]) -> None:
             except BaseException as signal:  # re-raised below
                 stopped.append(signal)
 
-        result, ids, loss = run_probe(source, images, data_root, int(limit), int(seed), report=show)
+        found = run_probe(source, images, data_root, int(limit), int(seed), report=show)
         if stopped:
             raise stopped[0]
         bar.empty()
     except (ValueError, FileNotFoundError, RuntimeError, OSError) as exc:
         st.error(f"Could not probe: {exc}")
         return
+    result, ids, loss = found.result, found.id_profile, found.bottleneck_loss
     meta = result.metadata
     res = meta.get("resolution")
     if isinstance(res, list | tuple):

@@ -11,7 +11,7 @@ The probes persist across batches, so their reservoirs are in their steady state
 ``forward``
     the plain forward pass, batch by batch;
 ``figure7``
-    :func:`manifold_lab.probe.probe` with the Figure 7 statistics only (histograms of
+    :func:`manifold_lab.probing.probe` with the Figure 7 statistics only (histograms of
     positive, informative and clipped channels per pixel, per-channel firing counts,
     bottleneck negatives), no samples, no rank check, whole network (``stop_early=False``);
 ``samples``
@@ -47,7 +47,7 @@ import torch
 from torch.utils.data import Dataset
 
 from manifold_lab.mobilenet import mobilenet_v2
-from manifold_lab.probe import ActivationProbe
+from manifold_lab.probing import ActivationProbe
 from manifold_lab.provenance import atomic_write_text, provenance
 
 CONFIGS: dict[str, dict[str, Any] | None] = {

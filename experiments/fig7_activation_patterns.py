@@ -1,6 +1,6 @@
 """The paper's Figure 7 measured: positive channels per pixel in every expansion layer.
 
-For each network, :func:`manifold_lab.probe.probe` counts per pixel the positive (y > 0),
+For each network, :func:`manifold_lab.probing.probe` counts per pixel the positive (y > 0),
 informative (0 < y < 6) and clipped (y = 6) channels of the 16 expansion layers, against the
 invertibility threshold (the block's input channels), and checks Lemma 2 on a seeded subsample
 of pixels (full column rank of the active rows of the expansion weight, batch norm folded):
@@ -49,7 +49,7 @@ from torch.utils.data import Subset
 
 from manifold_lab.data import open_images
 from manifold_lab.plots import plot_figure7, save_figure
-from manifold_lab.probe import ProbeResult, probe
+from manifold_lab.probing import ProbeResult, probe
 from manifold_lab.weights import TORCHVISION_WEIGHTS, load_model
 
 RESULTS = Path(__file__).parent / "results"

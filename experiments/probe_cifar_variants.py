@@ -21,7 +21,7 @@ import torch
 
 import manifold_lab as ml
 from manifold_lab.plots import save_figure
-from manifold_lab.probe import probe
+from manifold_lab.probing import probe
 from manifold_lab.provenance import atomic_write_text, provenance, write_results
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -73,10 +73,11 @@ _EXPORTS: dict[str, str] = {
     "rectification_loss": ".bottleneck",
     "analyse_bottlenecks": ".bottleneck",
     "linear_probe_accuracy": ".bottleneck",
-    "ActivationProbe": ".probe",
-    "ProbeResult": ".probe",
-    "find_blocks": ".probe",
-    "id_profile": ".probe",
+    "ActivationProbe": ".probing",
+    "ProbeResult": ".probing",
+    "find_blocks": ".probing",
+    "id_profile": ".probing",
+    "probe": ".probing",
     "Figure1Result": ".figure1",
     "run_figure1": ".figure1",
     "plot_case": ".plots",
@@ -185,7 +186,7 @@ if TYPE_CHECKING:  # for type checkers and IDEs: the same names, imported eagerl
         plot_width_curves,
         save_figure,
     )
-    from .probe import ActivationProbe, ProbeResult, find_blocks, id_profile
+    from .probing import ActivationProbe, ProbeResult, find_blocks, id_profile, probe
     from .provenance import provenance, read_results, write_results
     from .sweep import summarize, sweep
     from .tflite import load_tflite
@@ -251,6 +252,7 @@ __all__ = [
     "plot_id_profile",
     "plot_width_curves",
     "preserved_fraction",
+    "probe",
     "provenance",
     "random_embedding",
     "random_embeddings",

@@ -15,6 +15,7 @@ from streamlit.testing.v1 import AppTest
 
 from manifold_lab.data import cifar10_sample
 from manifold_lab.mobilenet import MobileNetV2Config
+from manifold_lab.probing import ProbeReport
 from manifold_lab.weights import load_model, save_checkpoint
 from tests.conftest import APP, run_app
 
@@ -205,9 +206,11 @@ def test_probe_runner_drives_a_progress_bar(monkeypatch: pytest.MonkeyPatch) -> 
 
     page_probe._results().clear()
     calls: list[tuple[float, str]] = []
-    page_probe.run_probe(
+    found = page_probe.run_probe(
         "random-cifar", "cifar10-sample", None, 120, 0, report=lambda f, t: calls.append((f, t))
     )
+    assert isinstance(found, ProbeReport) and found.result.metadata["n_images"] == 120
+    assert page_probe.run_probe("random-cifar", "cifar10-sample", None, 120, 0) is found  # cached
     fractions = [f for f, _ in calls]
     assert fractions == sorted(fractions) and fractions[0] == 0.0 and fractions[-1] == 1.0
     texts = [t for _, t in calls]

@@ -1,4 +1,4 @@
-"""Tests of manifold_lab.probe: counts known by construction, Lemma 2, reservoirs, hooks."""
+"""Tests of manifold_lab.probing: counts known by construction, Lemma 2, reservoirs, hooks."""
 
 from __future__ import annotations
 
@@ -13,16 +13,16 @@ import torch
 from torch import nn
 
 from manifold_lab.mobilenet import InvertedResidual, MobileNetV2, MobileNetV2Config
-from manifold_lab.probe import (
+from manifold_lab.probing import (
     ActivationProbe,
+    ProbeReport,
     ProbeResult,
-    _hash_keys,
-    _Reservoir,
-    _splitmix64,
-    _stream_base,
     find_blocks,
     probe,
+    probe_report,
+    probe_source,
 )
+from manifold_lab.probing.reservoir import Reservoir, hash_keys, splitmix64, stream_base
 from tests.conftest import SHARED_DATA
 
 TINY = MobileNetV2Config(num_classes=10, stem="cifar", width_mult=0.25)
@@ -48,7 +48,7 @@ class OneBlock(nn.Module):
 
     def __init__(self, norm: str = "folded") -> None:
         super().__init__()
-        config = MobileNetV2Config(norm=norm)  # type: ignore[arg-type]
+        config = MobileNetV2Config(norm=norm)
         block = InvertedResidual(config, 2, 2, 1, 3)
         self.features = nn.Sequential(OrderedDict([("0", block)]))
 
@@ -171,10 +171,10 @@ def test_rank_subsample_is_an_unbiased_estimate():
 
 def test_matches_brute_force_on_torchvision_model(monkeypatch):
     torchvision = pytest.importorskip("torchvision")
-    import manifold_lab.probe as probe_module
+    from manifold_lab.probing import statistics
 
     # small chunks: early blocks are split within images, late ones grouped across images
-    monkeypatch.setattr(probe_module, "_CHUNK_ELEMENTS", 5000)
+    monkeypatch.setattr(statistics, "CHUNK_ELEMENTS", 5000)
     torch.manual_seed(0)
     model = torchvision.models.mobilenet_v2(weights=None).eval()
     for m in model.modules():  # non-trivial batch-norm statistics
@@ -302,9 +302,9 @@ def test_block_filter():
 
 
 def test_hash_is_splitmix64():
-    base = _stream_base(7, 3)
+    base = stream_base(7, 3)
     idx = torch.tensor([0, 1, 2, 12345, 2**40 + 17], dtype=torch.int64)
-    got = _hash_keys(idx, base).tolist()
+    got = hash_keys(idx, base).tolist()
     mask = (1 << 64) - 1
     for i, k in zip(idx.tolist(), got, strict=True):
         z = (i * 0x9E3779B97F4A7C15 + base) & mask
@@ -312,7 +312,7 @@ def test_hash_is_splitmix64():
         z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & mask
         z ^= z >> 31
         assert k == z & ((1 << 62) - 1)
-    assert _splitmix64(0) == 0xE220A8397B1DCDAF
+    assert splitmix64(0) == 0xE220A8397B1DCDAF
 
 
 def _samples(res: ProbeResult) -> dict[str, np.ndarray]:
@@ -356,8 +356,8 @@ def test_same_seed_same_reservoir_whatever_the_batch_size():
 
 
 def test_reservoir_keeps_the_highest_priorities():
-    keys = _hash_keys(torch.arange(1000), _stream_base(5, 9))
-    res = _Reservoir(50)
+    keys = hash_keys(torch.arange(1000), stream_base(5, 9))
+    res = Reservoir(50)
     start = 0
     for size in (7, 30, 13, 200, 1, 0, 749):  # filling, filling up, then in-place replacement
         ids = torch.arange(start, start + size)
@@ -375,8 +375,8 @@ def test_reservoir_keeps_the_highest_priorities():
 
 def test_reservoir_is_uniform():
     # Priorities of distinct items are i.i.d.: every item is kept with probability k / n.
-    base = _stream_base(0, 1)
-    keys = _hash_keys(torch.arange(100_000), base)
+    base = stream_base(0, 1)
+    keys = hash_keys(torch.arange(100_000), base)
     kept = torch.topk(keys, 10_000).indices
     counts = torch.bincount(kept // 10_000, minlength=10).double()
     assert ((counts - 1000).abs() < 5 * math.sqrt(1000)).all()
@@ -452,6 +452,44 @@ def test_callback_reports_progress_in_images():
     assert calls == [(3, None), (10, None)]
     with pytest.raises(ValueError, match="callback"):
         probe(model, x, progress=False, callback="yes")
+
+
+def test_probe_report_from_sources():
+    """The app's pipeline: model source, evenly spaced images, probe, ID profile, loss."""
+    from manifold_lab.weights import load_model
+
+    loaded: list[str] = []
+
+    def loader(weights: str) -> nn.Module:
+        loaded.append(weights)
+        return load_model(weights, config=TINY, seed=0, progress=False)
+
+    calls: list[tuple[float, str]] = []
+    options = {"limit": 30, "spread": True, "batch_size": 16, "seed": 1, "model_loader": loader}
+    report = probe_report(
+        "random", "cifar10-sample", callback=lambda f, t: calls.append((f, t)), **options
+    )
+    assert isinstance(report, ProbeReport) and loaded == ["random"]
+    result = report.result
+    assert result.metadata["n_images"] == 30 and result.metadata["images"] == "cifar10-sample"
+    assert result.metadata["seed"] == 1 and result.metadata["batch_size"] == 16
+    # the sample is sorted by class: the evenly spaced subset holds every class
+    assert set(result.samples["features.2"]["labels"].tolist()) == set(range(10))
+    assert set(report.id_profile["estimator"]) == {"twonn", "pca"}
+    assert len(report.bottleneck_loss) == len(result.samples)
+    fractions = [f for f, _ in calls]
+    assert fractions == sorted(fractions) and fractions[0] == 0.0 and fractions[-1] == 1.0
+    texts = [t for _, t in calls]
+    assert "Probing the blocks: 16 of 30 images ..." in texts and texts[-1] == "Done."
+    # probe_source is the same probe without the analysis
+    direct = probe_source("random", "cifar10-sample", **options)
+    pd.testing.assert_frame_equal(direct.to_frame(), result.to_frame())
+    first = probe_source("random", "cifar10-sample", **{**options, "spread": False})
+    assert len(set(first.samples["features.2"]["labels"].tolist())) < 10
+    with pytest.raises(ValueError, match="callback"):
+        probe_source("random", "cifar10-sample", callback="yes")
+    with pytest.raises(ValueError, match="model_loader"):
+        probe_source("random", "cifar10-sample", model_loader=3)
 
 
 def test_bad_input():
@@ -561,7 +599,7 @@ def test_figure7_and_id_profile():
 
 def test_id_profile():
     pytest.importorskip("manifold_lab.intrinsic_dimension")
-    from manifold_lab.probe import id_profile
+    from manifold_lab.probing import id_profile
 
     blocks = ["features.2", "features.9", "features.17"]
     x = torch.rand(4, 3, 32, 32)
@@ -576,12 +614,12 @@ def test_id_profile():
 
 
 def test_cli(tmp_path, capsys):
-    from manifold_lab._probe_cli import add_probe_parser, run_probe
+    from manifold_lab.cli.probe import add_parser, run
     from manifold_lab.weights import save_checkpoint
 
     weights = save_checkpoint(tiny_model(), tmp_path / "tiny.pt")
     parser = argparse.ArgumentParser()
-    add_probe_parser(parser.add_subparsers(dest="command"))
+    add_parser(parser.add_subparsers(dest="command"))
     out = tmp_path / "stats.csv"
     args = parser.parse_args(
         [
@@ -605,7 +643,7 @@ def test_cli(tmp_path, capsys):
             "--no-progress",
         ]
     )
-    run_probe(args)
+    run(args)
     text = capsys.readouterr().out
     assert "features.17" in text and "40>240" in text
     assert out.exists() and (tmp_path / "fig7.html").exists() and (tmp_path / "samples.pt").exists()

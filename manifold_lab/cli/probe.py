@@ -109,10 +109,8 @@ def format_summary(frame: Any) -> str:
 
 def run(args: argparse.Namespace) -> None:
     """Run ``manifold-lab probe``."""
-    from ..data import open_images
     from ..plots import figure_format, plot_figure7, save_figure
-    from ..probe import probe
-    from ..weights import load_model
+    from ..probing import probe_source
 
     out = str(args.out)
     if not out.lower().endswith((".csv", ".json")):
@@ -126,23 +124,20 @@ def run(args: argparse.Namespace) -> None:
         os.path.dirname(os.path.abspath(args.samples))
     ):
         raise ValueError(f"the folder of --samples {args.samples} does not exist")
-    progress = not args.no_progress
-    model = load_model(args.weights, device="cpu", progress=progress)
-    dataset = open_images(args.images, data_root=args.data_root, progress=progress)
-    result = probe(
-        model,
-        dataset,
-        batch_size=args.batch_size,
+    result = probe_source(
+        args.weights,
+        args.images,
+        data_root=args.data_root,
         limit=args.limit,
+        batch_size=args.batch_size,
         device=args.device,
         num_workers=args.workers,
-        progress=progress,
-        images=str(args.images),
+        seed=args.seed,
+        progress=not args.no_progress,
         rank_pixels_per_batch=args.rank_pixels,
         pixel_samples=args.pixel_samples,
         image_samples=args.image_samples,
         sample_expansion=not args.no_expansion_samples,
-        seed=args.seed,
     )
     frame = result.to_frame()
     meta = result.metadata

@@ -30,7 +30,7 @@ def figure7_frame(data: Any) -> pd.DataFrame:
     Parameters
     ----------
     data : ProbeResult or pandas.DataFrame
-        A :class:`~manifold_lab.probe.ProbeResult`, its :meth:`to_frame`, or that frame read
+        A :class:`~manifold_lab.probing.ProbeResult`, its :meth:`to_frame`, or that frame read
         back with :func:`manifold_lab.read_results`.
 
     Returns
@@ -107,7 +107,7 @@ def plot_figure7(
     --------
     >>> import torch
     >>> from manifold_lab.mobilenet import MobileNetV2, MobileNetV2Config
-    >>> from manifold_lab.probe import probe
+    >>> from manifold_lab.probing import probe
     >>> model = MobileNetV2(MobileNetV2Config(num_classes=10, stem="cifar", width_mult=0.25))
     >>> res = probe(model, torch.rand(2, 3, 32, 32), progress=False, rank_pixels_per_batch=0)
     >>> fig = plot_figure7(res)

@@ -27,7 +27,7 @@ def plot_id_profile(
     ----------
     df : pandas.DataFrame
         Columns ``dimension``, the column named by ``color`` and a block column (``index``,
-        ``block`` or ``name``); :func:`manifold_lab.probe.id_profile` returns such a frame.
+        ``block`` or ``name``); :func:`manifold_lab.probing.id_profile` returns such a frame.
     x : str or None, default=None
         The block column; None takes ``index``, else ``block``, else ``name``.
     color : str, default="estimator"

@@ -54,8 +54,10 @@ class SourceEntry(Entry):
         Offered in the explorer's menu (with each of ``arguments`` when there are several).
     needs_data_root : bool
         Reads its files from a data root the user gives (CIFAR-10).
-    downloads : bool
-        Fetches files from the internet the first time.
+    fetcher : str or callable or None
+        ``fetcher(argument, progress=...)`` downloads the files the loader needs into a
+        local cache (a ``"module:attribute"`` string or the callable); None: nothing to
+        download.
     """
 
     argument: str = ""
@@ -64,7 +66,7 @@ class SourceEntry(Entry):
     suffixes: tuple[str, ...] = ()
     menu: bool = False
     needs_data_root: bool = False
-    downloads: bool = False
+    fetcher: Any = None
 
     def usage(self) -> str:
         """How to write it, e.g. ``"tflite:PATH"`` or ``"cifar10:{test,train}"``."""
@@ -112,7 +114,7 @@ MODEL_SOURCE_REGISTRY: Registry[SourceEntry] = Registry(
             arguments=tuple(TORCHVISION_WEIGHTS),
             default_argument="IMAGENET1K_V2",
             menu=True,
-            downloads=True,
+            fetcher=f"{_W}:torchvision_weights_file",
         ),
         SourceEntry(
             "tflite",

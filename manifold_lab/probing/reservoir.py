@@ -1,0 +1,142 @@
+"""Seeded hashing and bottom-k reservoirs: uniform samples that do not depend on the batches.
+
+An item's priority is a seeded splitmix64 hash of its global index (image number, pixel), so
+a :class:`Reservoir` that keeps the highest priorities holds the same sample whatever the
+batch size, the order of batches or the device.
+
+Examples
+--------
+>>> import torch
+>>> res = Reservoir(3)
+>>> ids = torch.arange(10)
+>>> res.offer(hash_keys(ids, stream_base(0, 1)), lambda local: [ids[local]])
+>>> kept = res.arrays()[0]
+>>> len(kept), bool((kept[:-1] < kept[1:]).all())
+(3, True)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+import torch
+from torch import Tensor
+
+__all__ = ["Reservoir", "hash_keys", "splitmix64", "stream_base"]
+
+
+_MASK64 = (1 << 64) - 1
+
+
+def _signed64(value: int) -> int:
+    value &= _MASK64
+    return value - (1 << 64) if value >= 1 << 63 else value
+
+
+_GOLDEN = _signed64(0x9E3779B97F4A7C15)
+_MIX1 = _signed64(0xBF58476D1CE4E5B9)
+_MIX2 = _signed64(0x94D049BB133111EB)
+
+
+def splitmix64(value: int) -> int:
+    """The splitmix64 finaliser of ``value`` (an unsigned 64-bit integer).
+
+    Examples
+    --------
+    >>> hex(splitmix64(0))
+    '0xe220a8397b1dcdaf'
+    """
+    z = (value + 0x9E3779B97F4A7C15) & _MASK64
+    z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & _MASK64
+    z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & _MASK64
+    return z ^ (z >> 31)
+
+
+def stream_base(seed: int, stream: int) -> int:
+    """The signed 64-bit offset that :func:`hash_keys` adds for ``seed`` and ``stream``.
+
+    Independent streams (one per block and kind of sample) share a seed without sharing
+    priorities.
+    """
+    return _signed64(splitmix64(splitmix64(seed) ^ (stream & _MASK64)))
+
+
+def hash_keys(index: Tensor, base: int) -> Tensor:
+    """A seeded splitmix64 hash of int64 ``index``, as non-negative int64 priorities.
+
+    The priority of an item depends only on the seed, the stream and the item's global
+    index, so reservoirs do not depend on the batch size or the device.
+    """
+    z = index * _GOLDEN + base  # int64 arithmetic wraps modulo 2**64
+    z = z ^ ((z >> 30) & ((1 << 34) - 1))  # logical shifts of the unsigned value
+    z = z * _MIX1
+    z = z ^ ((z >> 27) & ((1 << 37) - 1))
+    z = z * _MIX2
+    z = z ^ ((z >> 31) & ((1 << 33) - 1))
+    return z & ((1 << 62) - 1)
+
+
+class Reservoir:
+    """The ``size`` items of highest seeded priority seen so far (bottom-k sampling).
+
+    Keeping the k largest i.i.d. priorities is a uniform sample without replacement of
+    everything offered, like Algorithm R, but independent of the order of batches.
+    """
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self.keys: Tensor | None = None
+        self.cols: list[Tensor] = []
+        self._min: Tensor | None = None
+
+    def offer(self, keys: Tensor, gather: Callable[[Tensor], list[Tensor]]) -> None:
+        """Offer items with priorities ``keys``; ``gather(i)`` returns their columns."""
+        if self.size == 0 or keys.numel() == 0:
+            return
+        local = torch.arange(keys.numel(), device=keys.device)
+        if self._min is not None:  # full: only items above the smallest kept priority matter
+            local = torch.nonzero(keys > self._min).squeeze(1)
+            if local.numel() == 0:
+                return
+            keys = keys[local]
+        if keys.numel() > self.size:
+            top = torch.topk(keys, self.size, sorted=False).indices
+            keys, local = keys[top], local[top]
+        n_old = 0 if self.keys is None else self.keys.numel()
+        if self.keys is None or n_old + keys.numel() <= self.size:  # still filling
+            cols = gather(local)
+            if self.keys is None:
+                self.keys, self.cols = keys, cols
+            else:
+                self.keys = torch.cat([self.keys, keys])
+                self.cols = [torch.cat([a, b]) for a, b in zip(self.cols, cols, strict=True)]
+        elif n_old < self.size:  # fills up now
+            cols = gather(local)
+            all_keys = torch.cat([self.keys, keys])
+            top = torch.topk(all_keys, self.size, sorted=False).indices
+            self.keys = all_keys[top]
+            self.cols = [torch.cat([a, b])[top] for a, b in zip(self.cols, cols, strict=True)]
+        else:  # full: replace the evicted items in place, gathering only the newcomers
+            top = torch.topk(torch.cat([self.keys, keys]), self.size, sorted=False).indices
+            kept = torch.zeros(n_old + keys.numel(), dtype=torch.bool, device=keys.device)
+            kept[top] = True
+            evict = torch.nonzero(~kept[:n_old]).squeeze(1)
+            insert = torch.nonzero(kept[n_old:]).squeeze(1)
+            if insert.numel():
+                self.keys[evict] = keys[insert]
+                for col, new in zip(self.cols, gather(local[insert]), strict=True):
+                    col[evict] = new
+        if self.keys.numel() >= self.size:
+            self._min = self.keys.min()
+
+    def nbytes(self) -> int:
+        tensors = ([self.keys] if self.keys is not None else []) + self.cols
+        return sum(t.numel() * t.element_size() for t in tensors)
+
+    def arrays(self) -> list[np.ndarray]:
+        """The columns on the CPU, ordered by the first column (the items' global index)."""
+        if self.keys is None:
+            return []
+        order = torch.argsort(self.cols[0])
+        return [c[order].cpu().numpy() for c in self.cols]

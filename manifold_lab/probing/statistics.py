@@ -1,0 +1,447 @@
+"""Running statistics of one inverted residual block: counts and reservoirs, never activations.
+
+:class:`BlockState` turns each batch's expansion output into per-pixel histograms of positive,
+informative and clipped channels, per-channel firing counts and Lemma 2's rank check, and
+each batch's bottleneck into the count of negative coordinates; seeded reservoirs keep
+samples of both. Memory does not depend on the number of images.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from .blocks import BlockInfo
+from .reservoir import Reservoir, hash_keys, stream_base
+from .result import BlockStats
+
+__all__ = ["CHUNK_ELEMENTS", "GPU_CHUNK_ELEMENTS", "RANK_CHUNK_ELEMENTS", "BlockState", "Scratch"]
+
+# Elements per chunk of an activation that the statistics pass at once. On the CPU a float32
+# scratch buffer of this size (1 MiB) is reused, small enough to stay in cache between the
+# comparison that writes it and the reductions that read it; on a GPU chunks are large (few
+# kernel launches) and only bound the scratch memory (64 MiB).
+CHUNK_ELEMENTS = 1 << 18
+GPU_CHUNK_ELEMENTS = 1 << 24
+# Elements of the float64 (pixels, hidden, in) tensor formed at once by the rank check.
+RANK_CHUNK_ELEMENTS = 1 << 22
+_IMAGE_STREAM = 0x5EED_1A6E
+
+
+class Scratch:
+    """Scratch tensors that the block states of one probe share.
+
+    A float32 buffer per device, grown to the largest chunk asked for, and rows of ones (the
+    channel-summing matrix) per width and device.
+    """
+
+    def __init__(self) -> None:
+        self._buffers: dict[torch.device, Tensor] = {}
+        self._ones: dict[tuple[int, torch.device], Tensor] = {}
+
+    def buffer(self, numel: int, device: torch.device) -> Tensor:
+        """A float32 buffer of at least ``numel`` elements on ``device`` (contents undefined)."""
+        buf = self._buffers.get(device)
+        if buf is None or buf.numel() < numel:
+            buf = torch.empty(numel, dtype=torch.float32, device=device)
+            self._buffers[device] = buf
+        return buf
+
+    def ones(self, c: int, device: torch.device) -> Tensor:
+        """A float32 ``(1, c)`` tensor of ones on ``device``."""
+        key = (c, device)
+        ones = self._ones.get(key)
+        if ones is None:
+            ones = torch.ones(1, c, dtype=torch.float32, device=device)
+            self._ones[key] = ones
+        return ones
+
+    def release(self) -> None:
+        """Free the buffers (the probe calls it when its hooks are removed)."""
+        self._buffers = {}
+
+
+def _full_rank(gram: Tensor, tol: float) -> Tensor:
+    """Which Gram matrices ``A^T A`` (batch, d, d) satisfy ``lambda_min > tol * lambda_max``.
+
+    A Cholesky factorisation of ``G - 2 tol trace(G) I`` certifies it cheaply (it succeeds
+    only if ``lambda_min > 2 tol trace(G) >= 2 tol lambda_max``, with a factor of 2 to spare
+    for rounding); the eigenvalues decide for the matrices it does not certify.
+    """
+    d = gram.shape[-1]
+    trace = gram.diagonal(dim1=-2, dim2=-1).sum(-1)
+    eye = torch.eye(d, dtype=gram.dtype, device=gram.device)
+    shifted = gram - (2 * tol * trace)[:, None, None] * eye
+    ok = (torch.linalg.cholesky_ex(shifted).info == 0) & (trace > 0)
+    unsure = torch.nonzero(~ok).squeeze(1)
+    if unsure.numel():
+        ev = torch.linalg.eigvalsh(gram[unsure])  # ascending
+        ok[unsure] = (ev[:, -1] > 0) & (ev[:, 0] > tol * ev[:, -1])
+    return ok
+
+
+def _chunks(b: int, c: int, hw: int, device: torch.device) -> Iterator[tuple[int, int, int, int]]:
+    """``(i0, i1, s0, s1)``: images ``i0:i1``, pixels ``s0:s1``, about one chunk each."""
+    size = CHUNK_ELEMENTS if device.type == "cpu" else GPU_CHUNK_ELEMENTS
+    if c * hw <= size:
+        per = max(1, size // (c * hw))
+        for i0 in range(0, b, per):
+            yield i0, min(b, i0 + per), 0, hw
+        return
+    step = max(1, size // c)
+    for i in range(b):
+        for s0 in range(0, hw, step):
+            yield i, i + 1, s0, min(hw, s0 + step)
+
+
+class BlockState:
+    """Running counts and reservoirs of one block (tensors live on the activations' device).
+
+    :class:`~manifold_lab.probing.ActivationProbe` keeps one per probed block and feeds it
+    the block's expansion and bottleneck outputs from its hooks; :meth:`stats` and
+    :meth:`samples` turn what it counted into NumPy arrays.
+
+    Parameters
+    ----------
+    info : BlockInfo
+        The block.
+    scratch : Scratch
+        Scratch tensors shared with the other blocks of the probe.
+    pixel_samples, image_samples : int
+        Sizes of the per-pixel and per-image reservoirs (0 disables).
+    sample_expansion : bool
+        Also sample the expansion layer's vectors.
+    rank_pixels_per_batch : int or None
+        Pixels rank-checked per batch (None: all); the check runs only while :attr:`rows`
+        is set.
+    rank_rtol : float
+        Relative singular-value tolerance of the rank check.
+    seed : int
+        Seeds the reservoirs and the rank subsample.
+
+    Attributes
+    ----------
+    rows : Tensor or None
+        The expansion's rows with batch norm folded in (:meth:`BlockInfo.expansion_rows`),
+        set by the probe while Lemma 2's rank check is enabled.
+    """
+
+    def __init__(
+        self,
+        info: BlockInfo,
+        *,
+        scratch: Scratch,
+        pixel_samples: int,
+        image_samples: int,
+        sample_expansion: bool,
+        rank_pixels_per_batch: int | None,
+        rank_rtol: float,
+        seed: int,
+    ) -> None:
+        self.info = info
+        self.scratch = scratch
+        self.rank_pixels_per_batch = rank_pixels_per_batch
+        self.rank_rtol = rank_rtol
+        c = info.hidden_channels
+        self.exp_images = 0
+        self.bn_images = 0
+        self.n_pixels = 0
+        self.n_bn_pixels = 0
+        self.hist_pos: Tensor | None = None  # (c + 1,) int64
+        self.hist_clip: Tensor | None = None
+        self.hist_inf: Tensor | None = None
+        self.chan_pos: Tensor | None = None  # (c,) float64 (exact integers)
+        self.chan_clip: Tensor | None = None
+        self.bn_negative: Tensor | None = None  # () float64
+        self.rank_checked = 0
+        self.rank_full = 0
+        self.lemma2_pixels = 0.0
+        self.rank_subsampled = False
+        self.rows: Tensor | None = None  # float64 (c, d), set by the probe when enabled
+        n = pixel_samples
+        m = image_samples
+        self.bn_pixels = Reservoir(n)
+        self.bn_images_res = Reservoir(m)
+        keep_exp = sample_expansion and info.has_expansion
+        self.exp_pixels = Reservoir(n if keep_exp else 0)
+        self.exp_images_res = Reservoir(m if keep_exp else 0)
+        stream = 16 * info.index
+        self.base_bn = stream_base(seed, stream + 1)
+        self.base_exp = stream_base(seed, stream + 2)
+        self.base_rank = stream_base(seed, stream + 3)
+        self.base_images = stream_base(seed, _IMAGE_STREAM)
+        self._c = c
+
+    def _alloc(self, device: torch.device) -> None:
+        c = self._c
+        self.hist_pos = torch.zeros(c + 1, dtype=torch.int64, device=device)
+        self.hist_clip = torch.zeros(c + 1, dtype=torch.int64, device=device)
+        self.hist_inf = torch.zeros(c + 1, dtype=torch.int64, device=device)
+        self.chan_pos = torch.zeros(c, dtype=torch.float64, device=device)
+        self.chan_clip = torch.zeros(c, dtype=torch.float64, device=device)
+
+    def nbytes(self) -> int:
+        tensors = [
+            t
+            for t in (
+                self.hist_pos,
+                self.hist_clip,
+                self.hist_inf,
+                self.chan_pos,
+                self.chan_clip,
+                self.bn_negative,
+            )
+            if t is not None
+        ]
+        total = sum(t.numel() * t.element_size() for t in tensors)
+        for res in (self.bn_pixels, self.bn_images_res, self.exp_pixels, self.exp_images_res):
+            total += res.nbytes()
+        return total
+
+    # -- expansion ---------------------------------------------------------------------------
+
+    def on_expansion(self, y: Tensor, labels: Tensor | None = None) -> None:
+        """Count the expansion output ``y`` (batch, hidden, height, width) of one batch.
+
+        ``labels`` (batch,) go with the per-image samples (None: unlabelled).
+        """
+        scratch = self.scratch
+        if y.dim() != 4:
+            raise ValueError(f"block {self.info.name}: expected a 4-D expansion, got {y.shape}")
+        y = y.contiguous()
+        b, c, h, w = y.shape
+        hw = h * w
+        if self.hist_pos is None:
+            self._alloc(y.device)
+        assert self.hist_pos is not None and self.hist_clip is not None
+        assert self.hist_inf is not None and self.chan_pos is not None
+        assert self.chan_clip is not None
+        offset = self.exp_images
+        clip = self.info.clip
+        clipped = math.isfinite(clip)
+        ones = scratch.ones(c, y.device)
+        y3 = y.view(b, c, hw)
+        npos = torch.empty(b, 1, hw, dtype=torch.float32, device=y.device)
+        nclip = torch.zeros(b, 1, hw, dtype=torch.float32, device=y.device) if clipped else None
+        chan_pos = torch.zeros(c, dtype=torch.float32, device=y.device)
+        chan_clip = torch.zeros(c, dtype=torch.float32, device=y.device)
+        want_pool = self.exp_images_res.size > 0
+        pooled = torch.zeros(b, c, dtype=torch.float32, device=y.device) if want_pool else None
+        # Cache-sized chunks: the 0/1 buffer written by a comparison is read back by the two
+        # reductions while it is still in cache, so each chunk costs about one read of y.
+        for i0, i1, s0, s1 in _chunks(b, c, hw, y.device):
+            yc = y3[i0:i1, :, s0:s1]
+            buf = scratch.buffer(yc.numel(), y.device)[: yc.numel()].view(yc.shape)
+            torch.gt(yc, 0, out=buf)
+            npos[i0:i1, :, s0:s1] = torch.matmul(ones, buf)
+            chan_pos += buf.sum(2).sum(0)
+            if pooled is not None:
+                pooled[i0:i1] += yc.sum(2)
+            if nclip is not None:
+                torch.ge(yc, clip, out=buf)
+                nclip[i0:i1, :, s0:s1] = torch.matmul(ones, buf)
+                chan_clip += buf.sum(2).sum(0)
+        npos_i = npos.view(-1).to(torch.int64)
+        ninf_i = npos_i - nclip.view(-1).to(torch.int64) if nclip is not None else npos_i
+        self.hist_pos += torch.bincount(npos_i, minlength=c + 1)
+        self.hist_inf += torch.bincount(ninf_i, minlength=c + 1)
+        if nclip is not None:
+            self.hist_clip += torch.bincount(nclip.view(-1).to(torch.int64), minlength=c + 1)
+        else:
+            self.hist_clip[0] += b * hw
+        self.chan_pos += chan_pos.to(torch.float64)
+        self.chan_clip += chan_clip.to(torch.float64)
+        self.n_pixels += b * hw
+        if self.rows is not None:
+            enough = torch.nonzero(ninf_i >= self.info.in_channels).squeeze(1)
+            self._rank_check(y, enough, offset)
+        if self.exp_pixels.size:
+            self._sample_pixels(self.exp_pixels, y, offset, self.base_exp)
+        if pooled is not None:
+            self._sample_images(self.exp_images_res, pooled / hw, offset, labels)
+        self.exp_images += b
+
+    def _rank_check(self, y: Tensor, enough: Tensor, offset: int) -> None:
+        rows = self.rows
+        assert rows is not None
+        _, c, h, w = y.shape
+        hw = h * w
+        n_enough = int(enough.numel())
+        if n_enough == 0:
+            return
+        limit = self.rank_pixels_per_batch
+        sel = enough
+        if limit is not None and n_enough > limit:
+            keys = hash_keys(enough + offset * hw, self.base_rank)
+            sel = enough[torch.topk(keys, limit, sorted=False).indices]
+            self.rank_subsampled = True
+        vectors = y.flatten(2)[sel // hw, :, sel % hw]  # (r, c)
+        clip = self.info.clip
+        mask = (vectors > 0) & (vectors < clip) if math.isfinite(clip) else vectors > 0
+        mask64 = mask.to(torch.float64)
+        d = rows.shape[1]
+        rows = rows.to(y.device)
+        step = max(1, RANK_CHUNK_ELEMENTS // max(1, c * d))
+        full = 0
+        tol = self.rank_rtol**2
+        for start in range(0, mask64.shape[0], step):
+            m = mask64[start : start + step]
+            active = m[:, :, None] * rows[None]  # (r, c, d): rows at inactive channels zeroed
+            gram = active.transpose(1, 2) @ active
+            full += int(_full_rank(gram, tol).sum())
+        r = int(sel.numel())
+        self.rank_checked += r
+        self.rank_full += full
+        self.lemma2_pixels += n_enough * full / r
+
+    # -- bottleneck --------------------------------------------------------------------------
+
+    def on_bottleneck(self, z: Tensor, labels: Tensor | None = None) -> None:
+        """Count the bottleneck ``z`` (batch, out, height, width) of one batch.
+
+        ``labels`` (batch,) go with the per-image samples (None: unlabelled).
+        """
+        if z.dim() != 4:
+            raise ValueError(f"block {self.info.name}: expected a 4-D bottleneck, got {z.shape}")
+        z = z.contiguous()
+        b, c, h, w = z.shape
+        hw = h * w
+        offset = self.bn_images
+        if self.bn_negative is None:
+            self.bn_negative = torch.zeros((), dtype=torch.float64, device=z.device)
+        z3 = z.view(b, c, hw)
+        negative = torch.zeros((), dtype=torch.float64, device=z.device)
+        want_pool = self.bn_images_res.size > 0
+        pooled = torch.zeros(b, c, dtype=torch.float32, device=z.device) if want_pool else None
+        for i0, i1, s0, s1 in _chunks(b, c, hw, z.device):
+            zc = z3[i0:i1, :, s0:s1]
+            buf = self.scratch.buffer(zc.numel(), z.device)[: zc.numel()].view(zc.shape)
+            torch.lt(zc, 0, out=buf)
+            negative += buf.sum()
+            if pooled is not None:
+                pooled[i0:i1] += zc.sum(2)
+        self.bn_negative += negative
+        self.n_bn_pixels += b * hw
+        if self.bn_pixels.size:
+            self._sample_pixels(self.bn_pixels, z, offset, self.base_bn)
+        if pooled is not None:
+            self._sample_images(self.bn_images_res, pooled / hw, offset, labels)
+        self.bn_images += b
+
+    # -- reservoirs --------------------------------------------------------------------------
+
+    def _sample_pixels(self, res: Reservoir, v: Tensor, offset: int, base: int) -> None:
+        b, _, h, w = v.shape
+        hw = h * w
+        ids = torch.arange(b * hw, device=v.device, dtype=torch.int64) + offset * hw
+        flat = v.flatten(2)
+
+        def gather(local: Tensor) -> list[Tensor]:
+            return [
+                ids[local],
+                flat[local // hw, :, local % hw].to(torch.float32),
+                local // hw + offset,
+            ]
+
+        res.offer(hash_keys(ids, base), gather)
+
+    def _sample_images(
+        self, res: Reservoir, pooled: Tensor, offset: int, labels: Tensor | None
+    ) -> None:
+        b = pooled.shape[0]
+        ids = torch.arange(b, device=pooled.device, dtype=torch.int64) + offset
+        batch_labels = _batch_labels(labels, b, pooled.device)
+
+        def gather(local: Tensor) -> list[Tensor]:
+            return [ids[local], pooled[local], batch_labels[local]]
+
+        res.offer(hash_keys(ids, self.base_images), gather)
+
+    # -- results -----------------------------------------------------------------------------
+
+    def stats(self, expansion_layer: int | None) -> BlockStats:
+        """What was counted so far, on the CPU.
+
+        Parameters
+        ----------
+        expansion_layer : int or None
+            The block's position among the probed expansion layers (from 1), None without one.
+        """
+        info = self.info
+
+        def cpu(t: Tensor | None) -> np.ndarray | None:
+            return None if t is None else t.detach().cpu().numpy()
+
+        chan_pos = cpu(self.chan_pos)
+        chan_clip = cpu(self.chan_clip)
+        return BlockStats(
+            name=info.name,
+            index=info.index,
+            expansion_layer=expansion_layer,
+            in_channels=info.in_channels,
+            hidden_channels=info.hidden_channels,
+            out_channels=info.out_channels,
+            stride=info.stride,
+            has_expansion=info.has_expansion,
+            use_res_connect=info.use_res_connect,
+            expansion_skip=info.expansion_skip,
+            bottleneck_activation=info.bottleneck_activation,
+            clip=info.clip,
+            n_images=self.bn_images,
+            n_pixels=self.n_pixels,
+            n_bottleneck_pixels=self.n_bn_pixels,
+            hist_positive=cpu(self.hist_pos),
+            hist_informative=cpu(self.hist_inf),
+            hist_clipped=cpu(self.hist_clip),
+            channel_positive=None if chan_pos is None else chan_pos.astype(np.int64),
+            channel_clipped=None if chan_clip is None else chan_clip.astype(np.int64),
+            rank_checked=self.rank_checked,
+            rank_full=self.rank_full,
+            lemma2_pixels=float(self.lemma2_pixels),
+            rank_subsampled=self.rank_subsampled,
+            bottleneck_negative=round(float(self.bn_negative))
+            if self.bn_negative is not None
+            else 0,
+        )
+
+    def samples(
+        self,
+    ) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray], dict[str, np.ndarray]]:
+        """The reservoirs on the CPU: bottleneck samples, their image index, expansion samples.
+
+        The layout of one block's entries in :attr:`ProbeResult.samples`,
+        :attr:`ProbeResult.sample_image_index` and :attr:`ProbeResult.expansion_samples`
+        (empty dicts when nothing was sampled).
+        """
+        bottleneck, index = _sample_dict(self.bn_pixels, self.bn_images_res)
+        expansion, _ = _sample_dict(self.exp_pixels, self.exp_images_res)
+        return bottleneck, index, expansion
+
+
+def _batch_labels(labels: Tensor | None, b: int, device: torch.device) -> Tensor:
+    """``labels`` as int64 on ``device``; -1 for all ``b`` images when there are none."""
+    if labels is None or labels.numel() != b:
+        return torch.full((b,), -1, dtype=torch.int64, device=device)
+    return labels.to(device=device, dtype=torch.int64)
+
+
+def _sample_dict(
+    pixels: Reservoir, images: Reservoir
+) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
+    entry: dict[str, np.ndarray] = {}
+    index: dict[str, np.ndarray] = {}
+    cols = pixels.arrays()
+    if cols:
+        entry["pixels"] = cols[1]
+        index["pixels_image"] = cols[2]
+    cols = images.arrays()
+    if cols:
+        entry["images"] = cols[1]
+        index["images"] = cols[0]
+        if (cols[2] >= 0).any():
+            entry["labels"] = cols[2]
+    return entry, index
