@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import shutil
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -279,7 +278,8 @@ def test_width_curves_name_the_thresholds_and_refuse_mixed_curves() -> None:
 
 def test_cli_figure_html_without_a_browser(tmp_path: Path, capsys) -> None:
     out, data = tmp_path / "fig1.html", tmp_path / "fig1.csv"
-    rc = main(["figure", "spiral", "--points", "200", "--out", str(out), "--data", str(data)])
+    argv = ["figure1", "--manifold", "spiral", "--n-samples", "200"]
+    rc = main([*argv, "--out", str(out), "--data", str(data)])
     assert rc == 0, capsys.readouterr().err
     text = out.read_text()
     assert _in_html("Output/dim=30", text) and 'src="http' not in text
@@ -289,42 +289,77 @@ def test_cli_figure_html_without_a_browser(tmp_path: Path, capsys) -> None:
     assert sorted(p.name for p in tmp_path.iterdir()) == ["fig1.csv", "fig1.html"]
 
 
+def test_cli_deprecated_figure_command_still_works(tmp_path: Path, capsys) -> None:
+    old = tmp_path / "old.csv"
+    new = tmp_path / "new.csv"
+    args = ["--widths", "3,8", "--out", str(tmp_path / "f.html")]
+    assert main(["figure", "circle", "--points", "100", *args, "--data", str(old)]) == 0
+    err = capsys.readouterr().err
+    assert "'figure' is deprecated; use 'manifold-lab figure1 --manifold circle" in err
+    assert "--points is deprecated; use --n-samples" in err
+    argv = ["figure1", "--manifold", "circle", "--n-samples", "100", *args, "--data", str(new)]
+    assert main(argv) == 0
+    assert ml.read_results(old)[0].equals(ml.read_results(new)[0])
+    phase = ["figure", "phase", "--dims", "1", "--n-seeds", "2"]
+    assert main([*phase, "--out", str(tmp_path / "p.html")]) == 0
+    assert "use 'manifold-lab phase" in capsys.readouterr().err
+
+
 def test_cli_figure_options(tmp_path: Path) -> None:
     out = tmp_path / "f.html"
-    args = ["--points", "150", "--widths", "3,8", "--out", str(out)]
-    assert main(["figure", "circle", "--seeds", "0,1", "--color", "--highlight", *args]) == 0
+    args = ["--n-samples", "150", "--widths", "3,8", "--out", str(out)]
+    assert (
+        main(["figure1", "--manifold", "circle", "--seeds", "0,1", "--color", "--highlight", *args])
+        == 0
+    )
     assert "seed 1" in out.read_text()
-    assert main(["figure", "--manifold", "circle", "--method", "lemma2", *args]) == 0
+    assert main(["figure1", "--manifold", "circle", "--method", "lemma2", *args]) == 0
 
 
 @pytest.mark.parametrize(
     ("argv", "message"),
     [
-        (["figure", "nope"], "unknown manifold"),
-        (["figure", "circle", "--manifold", "spiral"], "two manifolds"),
-        (["figure", "spiral", "--dims", "1:3"], "--dims does not apply to Figure 1"),
-        (["figure", "curves", "--highlight"], "--highlight does not apply to 'figure curves'"),
-        (["figure", "spiral", "--method", "pinv,lstsq"], "one reconstruction method"),
-        (["figure", "spiral", "--seed", "1", "--seeds", "0,1"], "not both"),
-        (["figure", "spiral", "--widths", "1"], "needs width >= 2"),
-        (["figure", "spiral", "--data", "x.txt"], "--data must end in .csv or .json"),
+        (["figure1", "--manifold", "nope"], "unknown manifold"),
+        (["figure1", "--method", "pinv,lstsq"], "one reconstruction method"),
+        (["figure1", "--seed", "1", "--seeds", "0,1"], "not both"),
+        (["figure1", "--widths", "1"], "needs width >= 2"),
+        (["figure1", "--data", "x.txt"], "--data must end in .csv or .json"),
+        (["figure1", "--method", "pinv,,lstsq"], "--method has an empty item"),
+        (["figure1", "--n-samples", "100", "--points", "100"], "not both"),
+        (["curves", "--activation", "relu,"], "--activation has an empty item"),
     ],
 )
 def test_cli_figure_errors_exit_2(tmp_path: Path, capsys, argv, message) -> None:
-    assert main([*argv, "--points", "100", "--out", str(tmp_path / "f.html")]) == 2
+    extra = [] if "--n-samples" in argv else ["--n-samples", "100"]
+    assert main([*argv, *extra, "--out", str(tmp_path / "f.html")]) == 2
     err = capsys.readouterr().err
-    assert err.startswith("manifold-lab: error: ") and message in err
+    assert "manifold-lab: error: " in err and message in err
     assert "Traceback" not in err
     assert not list(tmp_path.iterdir())
 
 
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["figure1", "--dims", "1:3"],  # an option of 'phase'
+        ["curves", "--highlight"],  # an option of 'figure1'
+        ["phase", "--manifold", "spiral"],
+    ],
+)
+def test_cli_options_of_another_figure_are_refused(tmp_path: Path, capsys, argv) -> None:
+    with pytest.raises(SystemExit) as exc:  # argparse: unrecognized arguments
+        main([*argv, "--out", str(tmp_path / "f.html")])
+    assert exc.value.code == 2
+    assert "unrecognized arguments" in capsys.readouterr().err
+
+
 def test_cli_figure_bad_target_exits_2(tmp_path: Path, capsys) -> None:
-    assert main(["figure", "spiral", "--out", str(tmp_path / "f.gif")]) == 2
+    assert main(["figure1", "--out", str(tmp_path / "f.gif")]) == 2
     assert "unknown figure format 'gif'" in capsys.readouterr().err
-    assert main(["figure", "spiral", "--out", str(tmp_path / "no" / "f.png")]) == 2
+    assert main(["figure1", "--out", str(tmp_path / "no" / "f.png")]) == 2
     assert "does not exist" in capsys.readouterr().err
     with pytest.raises(SystemExit) as exc:  # --out is required: argparse's own exit 2
-        main(["figure", "spiral"])
+        main(["figure1"])
     assert exc.value.code == 2
 
 
@@ -333,7 +368,7 @@ def test_cli_export_failure_names_the_fix(tmp_path: Path, capsys, monkeypatch) -
         raise RuntimeError("Chrome not found")
 
     monkeypatch.setattr(go.Figure, "to_image", broken)
-    assert main(["figure", "--points", "100", "--out", str(tmp_path / "f.png")]) == 2
+    assert main(["figure1", "--n-samples", "100", "--out", str(tmp_path / "f.png")]) == 2
     err = capsys.readouterr().err
     assert err.startswith("manifold-lab: error: static export to PNG failed")
     assert "apt-get install -y chromium" in err and "Traceback" not in err
@@ -342,13 +377,12 @@ def test_cli_export_failure_names_the_fix(tmp_path: Path, capsys, monkeypatch) -
 def test_cli_curves_figure_and_csv(tmp_path: Path, capsys) -> None:
     out, data = tmp_path / "curves.html", tmp_path / "curves.csv"
     argv = [
-        "figure",
         "curves",
         "--widths",
         "2:6",
         "--n-seeds",
         "3",
-        "--points",
+        "--n-samples",
         "150",
         "--method",
         "pinv,lstsq,lemma2",
@@ -367,7 +401,7 @@ def test_cli_curves_figure_and_csv(tmp_path: Path, capsys) -> None:
     assert set(df["width"]) == {2, 3, 4, 5, 6} and set(df["n_seeds"]) == {3}
     assert prov["parameters"]["seeds"] == [0, 1, 2]
     # several activations: one curve per activation
-    argv = ["figure", "curves", "--widths", "2:4", "--n-seeds", "2", "--points", "100"]
+    argv = ["curves", "--widths", "2:4", "--n-seeds", "2", "--n-samples", "100"]
     argv += ["--activation", "relu,identity", "--metrics", "nmse", "--out", str(out)]
     assert main(argv) == 0
     assert main([*argv, "--method", "pinv,lstsq"]) == 2  # two methods and two activations
@@ -376,18 +410,12 @@ def test_cli_curves_figure_and_csv(tmp_path: Path, capsys) -> None:
 
 def test_cli_curves_defaults(tmp_path: Path) -> None:
     data = tmp_path / "c.csv"
-    argv = ["figure", "curves", "--widths", "2:3", "--points", "50", "--no-progress"]
+    argv = ["curves", "--widths", "2:3", "--n-samples", "50", "--no-progress"]
     assert main([*argv, "--out", str(tmp_path / "c.html"), "--data", str(data)]) == 0
     df, prov = ml.read_results(data)
     assert prov["parameters"]["seeds"] == list(range(20))
     assert set(df["method"]) == {"pinv"}
     assert set(df["metric"]) == {"nmse", "invertible_fraction", "collapsed_fraction", "knn_recall"}
-
-
-def test_cli_phase_without_the_module_exits_2(tmp_path: Path, capsys, monkeypatch) -> None:
-    monkeypatch.setitem(sys.modules, "manifold_lab.injectivity", None)  # import fails
-    assert main(["figure", "phase", "--out", str(tmp_path / "p.html")]) == 2
-    assert "needs manifold_lab.injectivity" in capsys.readouterr().err
 
 
 # With so few widths a level may never be crossed, and critical_ratios' bootstrap then
@@ -404,7 +432,7 @@ def test_cli_phase(tmp_path: Path, capsys, monkeypatch) -> None:
 
     monkeypatch.setattr(inj, "phase_diagram", small)
     out, data = tmp_path / "phase.html", tmp_path / "phase.csv"
-    argv = ["figure", "phase", "--dims", "1:2", "--n-seeds", "2", "--max-ratio", "4"]
+    argv = ["phase", "--dims", "1:2", "--n-seeds", "2", "--max-ratio", "4"]
     assert main([*argv, "--no-progress", "--out", str(out), "--data", str(data)]) == 0, (
         capsys.readouterr().err
     )
@@ -418,7 +446,7 @@ def test_cli_phase(tmp_path: Path, capsys, monkeypatch) -> None:
 @pytest.mark.parametrize("fmt", ["png", "svg", "pdf"])
 def test_cli_figure_static_formats(tmp_path: Path, fmt: str) -> None:
     out = tmp_path / f"fig1.{fmt}"
-    assert main(["figure", "spiral", "--widths", "2,3,5,15,30", "--out", str(out)]) == 0
+    assert main(["figure1", "--widths", "2,3,5,15,30", "--out", str(out)]) == 0
     data = out.read_bytes()
     if fmt == "svg":
         assert b"<svg" in data[:2000] and b"Output/dim=30" in data
