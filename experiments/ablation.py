@@ -181,7 +181,8 @@ def report(args: argparse.Namespace) -> None:
     )
     from manifold_lab.mobilenet import MobileNetV2
     from manifold_lab.plotting import save_figure
-    from manifold_lab.provenance import atomic_write_text, provenance
+    from manifold_lab.fileio import atomic_write_text
+    from manifold_lab.records import provenance
     from manifold_lab.train import TrainConfig
 
     runs = ROOT / "experiments" / "runs" / args.preset

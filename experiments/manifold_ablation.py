@@ -27,7 +27,8 @@ from plotly.subplots import make_subplots
 
 from manifold_lab.ablation import paired_difference
 from manifold_lab.plotting import save_figure
-from manifold_lab.provenance import atomic_write_text, provenance, write_results
+from manifold_lab.fileio import atomic_write_text
+from manifold_lab.records import provenance, write_results
 from manifold_lab.toy import toy_ablation
 
 OUT = Path(__file__).resolve().parent / "results"

@@ -44,11 +44,11 @@ _EXPORTS: dict[str, str] = {
     "make_swiss_roll": ".manifolds",
     "make_torus": ".manifolds",
     "manifold_from_points": ".manifolds",
-    "provenance": ".provenance",
-    "read_results": ".provenance",
-    "write_results": ".provenance",
-    "summarize": ".sweep",
-    "sweep": ".sweep",
+    "provenance": ".records",
+    "read_results": ".records",
+    "write_results": ".records",
+    "summarize": ".sweeps",
+    "sweep": ".sweeps",
     "INJECTIVITY_THRESHOLDS": ".theory",
     "InjectivityThreshold": ".theory",
     "preserved_fraction": ".theory",
@@ -173,8 +173,8 @@ if TYPE_CHECKING:  # for type checkers and IDEs: the same names, imported eagerl
     from .mobilenet import MobileNetV2, MobileNetV2Config, mobilenet_v2
     from .probe import ActivationProbe, ProbeResult, find_blocks, id_profile
     from .probe_plots import plot_figure7, plot_id_profile
-    from .provenance import provenance, read_results, write_results
-    from .sweep import summarize, sweep
+    from .records import provenance, read_results, write_results
+    from .sweeps import summarize, sweep
     from .tflite import load_tflite
     from .theory import INJECTIVITY_THRESHOLDS, InjectivityThreshold, preserved_fraction
     from .weights import WeightsInfo, load_checkpoint, load_model, save_checkpoint

@@ -429,8 +429,8 @@ def _run_eval(args: argparse.Namespace) -> None:
 
 
 def _run_sweep(args: argparse.Namespace) -> None:
-    from .provenance import results_to_text, write_results
-    from .sweep import summarize, sweep
+    from .records import results_to_text, write_results
+    from .sweeps import summarize, sweep
 
     df = sweep(args.manifold, **_sweep_kwargs(args))
     if args.summary:
@@ -473,7 +473,7 @@ def _fill(args: argparse.Namespace, defaults: dict[str, Any]) -> None:
 
 
 def _write_data(df: Any, path: str, params: dict[str, Any]) -> None:
-    from .provenance import provenance, write_results
+    from .records import provenance, write_results
 
     prov = df.attrs.get("provenance") or provenance(params)
     out = write_results(df, path, prov)
@@ -530,7 +530,7 @@ def _figure1(args: argparse.Namespace) -> tuple[Any, dict[str, int]]:
 def _curves(args: argparse.Namespace) -> tuple[Any, dict[str, int]]:
     """Width curves of a sweep, with Theorem 1 and the injectivity thresholds."""
     from .plotting import plot_width_curves
-    from .sweep import summarize, sweep
+    from .sweeps import summarize, sweep
 
     if args.n_seeds is None and args.seeds is None:
         args.n_seeds = 20

@@ -70,8 +70,8 @@ from tqdm.auto import tqdm
 
 from ._validation import check_seeds, resolve_device
 from .embedding import draw_rows
-from .provenance import provenance
-from .sweep import sweep
+from .records import provenance
+from .sweeps import sweep
 from .theory import INJECTIVITY_THRESHOLDS, preserved_fraction
 
 __all__ = [

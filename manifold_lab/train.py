@@ -52,7 +52,8 @@ from ._progress import progress_bar
 from ._validation import resolve_device
 from .mobilenet import MobileNetV2, MobileNetV2Config, mobilenet_v2
 from .preprocessing import CIFAR10_MEAN, CIFAR10_STD
-from .provenance import atomic_write_text, provenance
+from .fileio import atomic_write_text
+from .records import provenance
 from .weights import load_checkpoint, save_checkpoint
 
 __all__ = [

@@ -54,7 +54,7 @@ from torch import nn
 
 from .mobilenet import MobileNetV2, MobileNetV2Config, mobilenet_v2
 from .preprocessing import CifarPreprocess, TorchvisionPreprocess
-from .provenance import atomic_write_text
+from .fileio import atomic_path, atomic_write_bytes
 
 __all__ = [
     "CHECKPOINT_FORMAT",
@@ -272,7 +272,7 @@ def save_checkpoint(
         raise ValueError(
             f"the checkpoint would be {buffer.tell():,} bytes, over {max_bytes:,}{hint}"
         )
-    return atomic_write_text(path, buffer.getvalue())
+    return atomic_write_bytes(path, buffer.getvalue())
 
 
 def load_checkpoint(
@@ -347,12 +347,6 @@ def _infer_num_classes(config: MobileNetV2Config, state_dict: dict[str, Any]) ->
 # torchvision
 
 
-def _imagenet_categories() -> tuple[str, ...]:
-    from torchvision.models import MobileNet_V2_Weights
-
-    return tuple(MobileNet_V2_Weights.IMAGENET1K_V1.meta["categories"])
-
-
 def _hash_prefix(filename: str) -> str | None:
     """The SHA-256 prefix in torchvision's file names (``name-<prefix>.pth``), if any."""
     found = re.search(r"-([0-9a-f]{6,})\.", filename)
@@ -365,14 +359,11 @@ def _download(url: str, dest: Path, callback: ProgressCallback, chunk: int = 1 <
     When the file name carries a hash prefix (torchvision's ``name-<sha256 prefix>.pth``), the
     download's SHA-256 must start with it.
     """
-    import tempfile
     import urllib.request
 
-    dest.parent.mkdir(parents=True, exist_ok=True)
     digest = hashlib.sha256()
-    fd, tmp = tempfile.mkstemp(dir=dest.parent, prefix=dest.name + ".", suffix=".part")
-    try:
-        with os.fdopen(fd, "wb") as out, urllib.request.urlopen(url, timeout=60) as response:
+    with atomic_path(dest, make_parents=True) as tmp:
+        with tmp.open("wb") as out, urllib.request.urlopen(url, timeout=60) as response:
             length = response.headers.get("Content-Length")
             total = int(length) if length else None
             done = 0
@@ -388,10 +379,6 @@ def _download(url: str, dest: Path, callback: ProgressCallback, chunk: int = 1 <
                 f"the file downloaded from {url} does not match the hash in its name "
                 f"({prefix}); the download is corrupt, try again"
             )
-        os.replace(tmp, dest)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def torchvision_weights_file(
@@ -476,7 +463,9 @@ def _classes_for(label_space: str | None, num_classes: int) -> tuple[str, ...] |
 
         return tuple(CIFAR10_CLASSES)
     if label_space == "imagenet":
-        names = _imagenet_categories()
+        from .data import IMAGENET_NAMES
+
+        names = IMAGENET_NAMES
         if num_classes == 1000:
             return names
         if num_classes == 1001:
@@ -614,12 +603,14 @@ def load_model(
         check_state_dict(model, state_dict, what=f"torchvision's {arg} weights")
         model.load_state_dict(state_dict)
         filename, resize, top1 = TORCHVISION_WEIGHTS[arg]
+        from .data import IMAGENET_NAMES
+
         info = WeightsInfo(
             source="torchvision",
             name=arg,
             label_space="imagenet",
             label_offset=0,
-            classes=_imagenet_categories(),
+            classes=IMAGENET_NAMES,
             preprocessing=TorchvisionPreprocess(resize_size=resize),
             resolution=224,
             notes=f"torchvision {filename}; ImageNet-1k val top-1 {top1}% (torchvision's figure)",

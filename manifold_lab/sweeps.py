@@ -30,7 +30,7 @@ from .core import (
 )
 from .embedding import _check_kind, draw_rows, finish
 from .manifolds import make_manifold
-from .provenance import provenance
+from .records import provenance
 
 __all__ = ["ALGORITHMS", "summarize", "sweep"]
 
