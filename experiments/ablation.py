@@ -179,9 +179,9 @@ def report(args: argparse.Namespace) -> None:
         paired_difference,
         plot_learning_curves,
     )
+    from manifold_lab.fileio import atomic_write_text
     from manifold_lab.mobilenet import MobileNetV2
     from manifold_lab.plotting import save_figure
-    from manifold_lab.fileio import atomic_write_text
     from manifold_lab.records import provenance
     from manifold_lab.train import TrainConfig
 

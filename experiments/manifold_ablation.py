@@ -26,8 +26,8 @@ import torch
 from plotly.subplots import make_subplots
 
 from manifold_lab.ablation import paired_difference
-from manifold_lab.plotting import save_figure
 from manifold_lab.fileio import atomic_write_text
+from manifold_lab.plotting import save_figure
 from manifold_lab.records import provenance, write_results
 from manifold_lab.toy import toy_ablation
 

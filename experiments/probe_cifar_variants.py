@@ -20,9 +20,9 @@ import pandas as pd
 import torch
 
 import manifold_lab as ml
+from manifold_lab.fileio import atomic_write_text
 from manifold_lab.plotting import save_figure
 from manifold_lab.probe import probe
-from manifold_lab.fileio import atomic_write_text
 from manifold_lab.records import provenance, write_results
 
 ROOT = Path(__file__).resolve().parent.parent

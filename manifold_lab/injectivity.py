@@ -66,9 +66,9 @@ import pandas as pd
 import plotly.graph_objects as go
 import torch
 from plotly.subplots import make_subplots
-from tqdm.auto import tqdm
 
-from ._validation import check_seeds, resolve_device
+from ._progress import progress_bar
+from ._validation import check_scalar, check_seeds, resolve_device
 from .embedding import draw_rows
 from .records import provenance
 from .sweeps import sweep
@@ -118,14 +118,6 @@ def _check_method(method: Any) -> str:
     return key
 
 
-def _check_int(value: Any, name: str, minimum: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, (numbers.Integral, np.integer)):
-        raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
-    if int(value) < minimum:
-        raise ValueError(f"{name} must be >= {minimum}, got {value}")
-    return int(value)
-
-
 def _check_dims(dims: Any) -> list[int]:
     if isinstance(dims, (numbers.Integral, np.integer)) and not isinstance(dims, bool):
         dims = [dims]
@@ -135,7 +127,7 @@ def _check_dims(dims: Any) -> list[int]:
         raise ValueError(f"dims must be an int or a sequence of ints, got {dims!r}") from None
     if not ds:
         raise ValueError("dims is empty: give at least one intrinsic dimension k >= 1")
-    return sorted({_check_int(d, "every dimension k", 1) for d in ds})
+    return sorted({check_scalar(d, "every dimension k", kind=int, minimum=1) for d in ds})
 
 
 def _check_levels(levels: Any) -> list[float]:
@@ -144,11 +136,7 @@ def _check_levels(levels: Any) -> list[float]:
         raise ValueError("levels is empty: give probabilities such as (0.5, 0.95)")
     out = []
     for lv in ls:
-        if isinstance(lv, bool) or not isinstance(lv, (numbers.Real, np.floating)):
-            raise ValueError(f"every level must be a number in (0, 1], got {lv!r}")
-        if not 0 < float(lv) <= 1:
-            raise ValueError(f"every level must be in (0, 1], got {lv}")
-        out.append(float(lv))
+        out.append(check_scalar(lv, "every level", minimum=0, maximum=1, include_min=False))
     return out
 
 
@@ -508,9 +496,9 @@ default="auto"
     """
     R = _as_matrix(T)
     meth = _check_method(method)
-    n_directions = _check_int(n_directions, "n_directions", 1)
-    seed = _check_int(seed, "seed", 0)
-    exact_max_subsets = _check_int(exact_max_subsets, "exact_max_subsets", 0)
+    n_directions = check_scalar(n_directions, "n_directions", kind=int, minimum=1)
+    seed = check_scalar(seed, "seed", kind=int, minimum=0)
+    exact_max_subsets = check_scalar(exact_max_subsets, "exact_max_subsets", kind=int, minimum=0)
     n, k = R.shape
     meth = _resolve(meth, n, k, exact_max_subsets)
     n_exact = n if meth == "exact-vertices" else 0
@@ -597,26 +585,23 @@ def phase_diagram(
     """
     t0 = time.perf_counter()
     ks = _check_dims(dims)
-    if isinstance(max_ratio, bool) or not isinstance(max_ratio, (numbers.Real, np.floating)):
-        raise ValueError(f"max_ratio must be a number >= 1, got {max_ratio!r}")
-    if not (np.isfinite(max_ratio) and max_ratio >= 1):
-        raise ValueError(f"max_ratio must be a finite number >= 1, got {max_ratio}")
+    check_scalar(max_ratio, "max_ratio", minimum=1)
     seeds_l = check_seeds(seeds)
-    n_points = _check_int(n_points, "n_points", 2)
-    n_directions = _check_int(n_directions, "n_directions", 1)
-    exact_max_subsets = _check_int(exact_max_subsets, "exact_max_subsets", 0)
+    n_points = check_scalar(n_points, "n_points", kind=int, minimum=2)
+    n_directions = check_scalar(n_directions, "n_directions", kind=int, minimum=1)
+    exact_max_subsets = check_scalar(exact_max_subsets, "exact_max_subsets", kind=int, minimum=0)
     meth = _check_method(method)
     if meth in ("exact-1d", "exact-sectors"):
         raise ValueError(
             f"method {method!r} applies to one k only; use 'auto', 'exact-vertices' or "
             "'sampled+refined'"
         )
-    step = None if width_step is None else _check_int(width_step, "width_step", 1)
+    step = check_scalar(width_step, "width_step", kind=int, minimum=1, allow_none=True)
     dev = resolve_device(device)
     grids = {k: _width_grid(k, float(max_ratio), step) for k in ks}
-    bar = tqdm(
+    bar = progress_bar(
         total=2 * len(ks) * len(seeds_l),
-        disable=False if progress else (None if progress is None else True),
+        progress=progress,
         desc="phase diagram",
         unit="seed",
         leave=False,
@@ -813,8 +798,8 @@ def critical_ratios(
     if df.empty:
         raise ValueError("df is empty")
     lv = _check_levels(levels)
-    n_boot = _check_int(n_boot, "n_boot", 0)
-    seed = _check_int(seed, "seed", 0)
+    n_boot = check_scalar(n_boot, "n_boot", kind=int, minimum=0)
+    seed = check_scalar(seed, "seed", kind=int, minimum=0)
     rng = np.random.default_rng(seed)
     out = []
     for k in sorted(int(v) for v in df["k"].unique()):

@@ -19,8 +19,8 @@ from plotly.subplots import make_subplots
 
 from ._validation import check_seeds, check_widths
 from .core import CaseResult, check_methods, run_case
-from .manifolds import Manifold
 from .fileio import atomic_write_text
+from .manifolds import Manifold
 from .theory import INJECTIVITY_THRESHOLDS, preserved_fraction
 
 __all__ = [

@@ -50,9 +50,9 @@ from torch import Tensor, nn
 
 from ._progress import progress_bar
 from ._validation import resolve_device
+from .fileio import atomic_write_text
 from .mobilenet import MobileNetV2, MobileNetV2Config, mobilenet_v2
 from .preprocessing import CIFAR10_MEAN, CIFAR10_STD
-from .fileio import atomic_write_text
 from .records import provenance
 from .weights import load_checkpoint, save_checkpoint
 

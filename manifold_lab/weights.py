@@ -52,9 +52,9 @@ from typing import Any
 import torch
 from torch import nn
 
+from .fileio import atomic_path, atomic_write_bytes
 from .mobilenet import MobileNetV2, MobileNetV2Config, mobilenet_v2
 from .preprocessing import CifarPreprocess, TorchvisionPreprocess
-from .fileio import atomic_path, atomic_write_bytes
 
 __all__ = [
     "CHECKPOINT_FORMAT",
