@@ -67,6 +67,7 @@ import plotly.graph_objects as go
 import torch
 from plotly.subplots import make_subplots
 
+from ._deprecation import renamed_parameters
 from ._progress import progress_bar
 from ._validation import check_scalar, check_seeds, resolve_device
 from .embedding import draw_rows
@@ -517,12 +518,13 @@ def _width_grid(k: int, max_ratio: float, step: int | None) -> list[int]:
     return grid
 
 
+@renamed_parameters(n_points="n_samples")
 def phase_diagram(
     dims: Any = range(1, 9),
     *,
     max_ratio: float = 12.0,
     seeds: Any = range(100),
-    n_points: int = 2000,
+    n_samples: int = 2000,
     n_directions: int = 20000,
     exact_max_subsets: int = DEFAULT_EXACT_MAX_SUBSETS,
     device: Any = None,
@@ -536,7 +538,7 @@ def phase_diagram(
     For each ``k`` in ``dims`` and each width ``n`` of the grid ``k, k + s, ..., ceil(
     max_ratio * k)``, and each seed, the Gaussian matrix ``T`` of
     :func:`manifold_lab.random_embedding` (``T`` of width ``n`` is the first ``n`` rows of
-    the largest one) gives (a) the fraction of ``n_points`` points of a ``k``-ball where
+    the largest one) gives (a) the fraction of ``n_samples`` points of a ``k``-ball where
     Lemma 2 holds, via :func:`manifold_lab.sweep`, and (b) the minimum number of active
     rows over directions, via the methods of :func:`min_active_rows`.
 
@@ -548,8 +550,9 @@ def phase_diagram(
         Largest expansion ratio ``n / k`` (at least 1).
     seeds : int, sequence of int or str, default=range(100)
         Seeds of the matrices (as in :func:`manifold_lab.sweep`).
-    n_points : int, default=2000
-        Points of the ball for the pointwise fraction.
+    n_samples : int, default=2000
+        Points of the ball for the pointwise fraction (``n_points`` is its deprecated
+        alias).
     n_directions : int, default=20000
         Random directions per matrix where the vertex enumeration is too large.
     exact_max_subsets : int, default=2_000_000
@@ -577,7 +580,7 @@ def phase_diagram(
 
     Examples
     --------
-    >>> df = phase_diagram([1, 2], max_ratio=3, seeds=range(4), n_points=100, progress=False)
+    >>> df = phase_diagram([1, 2], max_ratio=3, seeds=range(4), n_samples=100, progress=False)
     >>> df.shape, sorted(set(df.method))
     ((32, 10), ['exact-1d', 'exact-sectors'])
     >>> bool((df.query("width < 2 * k").injective == False).all())  # n >= 2k is necessary
@@ -587,7 +590,7 @@ def phase_diagram(
     ks = _check_dims(dims)
     check_scalar(max_ratio, "max_ratio", minimum=1)
     seeds_l = check_seeds(seeds)
-    n_points = check_scalar(n_points, "n_points", kind=int, minimum=2)
+    n_samples = check_scalar(n_samples, "n_samples", kind=int, minimum=2)
     n_directions = check_scalar(n_directions, "n_directions", kind=int, minimum=1)
     exact_max_subsets = check_scalar(exact_max_subsets, "exact_max_subsets", kind=int, minimum=0)
     meth = _check_method(method)
@@ -620,7 +623,7 @@ def phase_diagram(
                     seeds=seeds_l,
                     method="lemma2",
                     metrics=["invertible_fraction"],
-                    n_samples=n_points,
+                    n_samples=n_samples,
                     manifold_kwargs={"dim": k},
                     device=dev,
                     progress=False,
@@ -709,7 +712,7 @@ def phase_diagram(
         "max_ratio": float(max_ratio),
         "width_step": step,
         "seeds": seeds_l,
-        "n_points": n_points if pointwise else None,
+        "n_samples": n_samples if pointwise else None,
         "manifold": "ball",
         "embedding": "gaussian",
         "bias": 0.0,
