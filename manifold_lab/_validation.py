@@ -188,7 +188,8 @@ def check_scalar(
     wanted = (numbers.Integral, np.integer) if integer else (numbers.Real, np.floating)
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, wanted):
         raise ValueError(f"{name} must be {what}, got {value!r}")
-    v: int | float = int(value) if integer else float(value)
+    number: Any = value  # an int-like or a float-like, as just checked
+    v: int | float = int(number) if integer else float(number)
     if not math.isfinite(v):
         raise ValueError(f"{name} must be {what}, got {value!r}")
     too_low = minimum is not None and (v < minimum if include_min else v <= minimum)
