@@ -248,7 +248,7 @@ class TwoNN(_DeviceMixin, BaseEstimator):
         Estimate on a random subset of at most this many (distinct) points.
     seed : int, numpy.random.Generator or None, default=None
         Seed of the subset; only used when ``max_samples`` is smaller than the number of
-        distinct points.
+        distinct points. ``random_state`` is a deprecated alias.
     block_size : int or None, default=None
         Side of the square tiles of the neighbour search; ``None`` uses tiles of at most
         2**23 distances.
@@ -400,7 +400,8 @@ class MLE(_DeviceMixin, BaseEstimator):
     max_samples : int or None, default=None
         Estimate on a random subset of at most this many (distinct) points.
     seed : int, numpy.random.Generator or None, default=None
-        Seed of the subset (used only when subsampling).
+        Seed of the subset (used only when subsampling). ``random_state`` is a deprecated
+        alias.
     block_size : int or None, default=None
         Side of the square tiles of the neighbour search; ``None`` uses tiles of at most
         2**23 distances.

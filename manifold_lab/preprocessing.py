@@ -33,6 +33,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from ._validation import check_scalar
+
 __all__ = [
     "CIFAR10_MEAN",
     "CIFAR10_STD",
@@ -134,10 +136,10 @@ class TFSlimPreprocess:
     input_quantization: tuple[float, int] | None = None
 
     def __post_init__(self) -> None:
-        if not isinstance(self.size, int) or self.size < 1:
-            raise ValueError(f"size must be a positive integer, got {self.size!r}")
-        if not 0 < self.central_fraction <= 1:
-            raise ValueError(f"central_fraction must be in (0, 1], got {self.central_fraction!r}")
+        check_scalar(self.size, "size", kind=int, minimum=1)
+        check_scalar(
+            self.central_fraction, "central_fraction", minimum=0, maximum=1, include_min=False
+        )
 
     def resize_uint8(self, image: Any) -> Tensor:
         """Crop and resize only, as a float tensor of pixel values in [0, 255]."""
