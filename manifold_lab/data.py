@@ -817,9 +817,11 @@ def _save_cache(file: Path, key: str, decoded: _Decoded) -> None:
     """``torch.save`` the decoded set to ``file`` atomically; a failure only warns."""
     images, targets, names = decoded
     try:
-        with atomic_path(file, make_parents=True) as tmp:
-            payload = {"key": key, "images": images, "targets": targets, "names": list(names)}
-            torch.save(payload, tmp)
+        payload = {"key": key, "images": images, "targets": targets, "names": list(names)}
+        # through a file object: saved to a path, torch names the archive's records after
+        # the (random) temporary name, and equal caches would differ byte for byte
+        with atomic_path(file, make_parents=True) as tmp, tmp.open("wb") as fh:
+            torch.save(payload, fh)
     except OSError as exc:
         warnings.warn(
             f"could not write the CIFAR-10 cache {file}: {exc}", RuntimeWarning, stacklevel=4
