@@ -26,7 +26,8 @@ from pathlib import Path
 
 from streamlit.testing.v1 import AppTest
 
-from manifold_lab.provenance import atomic_write_text, provenance
+from manifold_lab.fileio import atomic_write_text
+from manifold_lab.records import provenance
 
 ROOT = Path(__file__).resolve().parent.parent
 OUT = ROOT / "benchmarks" / "results" / "bench_app.json"

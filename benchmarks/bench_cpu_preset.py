@@ -20,8 +20,9 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
+from manifold_lab.fileio import atomic_write_text
 from manifold_lab.mobilenet import MobileNetV2Config, mobilenet_v2
-from manifold_lab.provenance import atomic_write_text, provenance
+from manifold_lab.records import provenance
 
 ROOT = Path(__file__).resolve().parent.parent
 OUT = ROOT / "benchmarks" / "results" / "bench_cpu_preset.json"

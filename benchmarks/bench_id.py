@@ -45,8 +45,8 @@ import numpy as np
 import torch
 
 import manifold_lab as ml
+from manifold_lab.fileio import atomic_write_text
 from manifold_lab.intrinsic_dimension import MLE, TwoNN
-from manifold_lab.provenance import atomic_write_text
 
 N_FEATURES = 512
 TRUE_DIM = 12

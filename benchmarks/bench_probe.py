@@ -46,9 +46,10 @@ from typing import Any
 import torch
 from torch.utils.data import Dataset
 
+from manifold_lab.fileio import atomic_write_text
 from manifold_lab.mobilenet import mobilenet_v2
 from manifold_lab.probing import ActivationProbe
-from manifold_lab.provenance import atomic_write_text, provenance
+from manifold_lab.records import provenance
 
 CONFIGS: dict[str, dict[str, Any] | None] = {
     "forward": None,

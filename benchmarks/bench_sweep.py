@@ -27,7 +27,7 @@ import numpy as np
 import torch
 
 import manifold_lab as ml
-from manifold_lab.provenance import atomic_write_text
+from manifold_lab.fileio import atomic_write_text
 
 
 def baseline(X: np.ndarray, widths: list[int], seeds: list[int]) -> np.ndarray:

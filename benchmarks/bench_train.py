@@ -27,8 +27,9 @@ import torch
 import torchvision
 from torch import nn
 
+from manifold_lab.fileio import atomic_write_text
 from manifold_lab.mobilenet import MobileNetV2, MobileNetV2Config
-from manifold_lab.provenance import atomic_write_text, provenance
+from manifold_lab.records import provenance
 from manifold_lab.train import PRESETS
 
 OUT = Path(__file__).resolve().parent / "results" / "bench_train.json"

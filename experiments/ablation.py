@@ -174,9 +174,10 @@ def report(args: argparse.Namespace) -> None:
     import pandas as pd
 
     from manifold_lab.ablation import count_madds, load_runs, paired_difference
+    from manifold_lab.fileio import atomic_write_text
     from manifold_lab.mobilenet import MobileNetV2
     from manifold_lab.plots import plot_learning_curves, save_figure
-    from manifold_lab.provenance import atomic_write_text, provenance
+    from manifold_lab.records import provenance
     from manifold_lab.train import TrainConfig
 
     runs = ROOT / "experiments" / "runs" / args.preset

@@ -49,7 +49,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "experiments"))
 
-from manifold_lab.provenance import atomic_write_text  # noqa: E402 (after the path set-up)
+from manifold_lab.fileio import atomic_write_text  # noqa: E402 (after the path set-up)
 
 if TYPE_CHECKING:
     from manifold_lab.train import TrainConfig

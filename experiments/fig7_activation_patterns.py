@@ -276,7 +276,7 @@ def write_summary(
 
 
 def _cpu() -> str:
-    from manifold_lab.provenance import hardware
+    from manifold_lab.records import hardware
 
     hw = hardware()
     return f"{hw['cpu']}, {hw['cpu_count']} cores, torch threads {hw['torch_threads']}"

@@ -60,7 +60,7 @@ def main() -> None:
     t0 = time.perf_counter()
     common = dict(
         max_ratio=args.max_ratio,
-        n_points=args.n_points,
+        n_samples=args.n_points,
         n_directions=args.n_directions,
         exact_max_subsets=args.exact_max_subsets,
         device=args.device,

@@ -20,9 +20,10 @@ import pandas as pd
 import torch
 
 import manifold_lab as ml
+from manifold_lab.fileio import atomic_write_text
 from manifold_lab.plots import save_figure
 from manifold_lab.probing import probe
-from manifold_lab.provenance import atomic_write_text, provenance, write_results
+from manifold_lab.records import provenance, write_results
 
 ROOT = Path(__file__).resolve().parent.parent
 OUT = ROOT / "experiments" / "results"

@@ -31,8 +31,9 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
+from manifold_lab.fileio import atomic_write_text
 from manifold_lab.preprocessing import TFSlimPreprocess
-from manifold_lab.provenance import atomic_write_text, provenance
+from manifold_lab.records import provenance
 from manifold_lab.tflite import load_tflite
 
 ROOT = Path(__file__).resolve().parent.parent

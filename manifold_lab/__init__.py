@@ -6,192 +6,19 @@ The public namespace is flat::
     X, t = ml.make_spiral(1000)
     df = ml.sweep("spiral", widths="2:30", seeds=range(20), method="lstsq")
     ml.summarize(df)
+
+Every name below lives in one submodule (the one whose own ``__all__`` lists it) and is
+imported on first use (PEP 562), so ``import manifold_lab.train`` on a GPU machine with only
+torch, torchvision and numpy does not pull in pandas, scipy or plotly.
 """
 
 from __future__ import annotations
 
+import ast
+import functools
 import importlib
-import sys
-import types
-from typing import TYPE_CHECKING, Any
-
-# Public name -> submodule. Imports are lazy (PEP 562) so that ``import manifold_lab.train`` on a
-# GPU machine with only torch, torchvision and numpy does not pull in pandas, scipy or plotly.
-_EXPORTS: dict[str, str] = {
-    "check_random_state": "._validation",
-    "ACTIVATIONS": ".activations",
-    "Activation": ".activations",
-    "clipped_relu": ".activations",
-    "get_activation": ".activations",
-    "leaky_relu": ".activations",
-    "METHODS": ".core",
-    "METRICS": ".core",
-    "CaseResult": ".core",
-    "run_case": ".core",
-    "EMBEDDINGS": ".embedding",
-    "random_embedding": ".embedding",
-    "random_embeddings": ".embedding",
-    "MANIFOLDS": ".manifolds",
-    "Manifold": ".manifolds",
-    "make_ball": ".manifolds",
-    "make_blob": ".manifolds",
-    "make_circle": ".manifolds",
-    "make_manifold": ".manifolds",
-    "make_s_curve": ".manifolds",
-    "make_sphere": ".manifolds",
-    "make_spiral": ".manifolds",
-    "make_subspace": ".manifolds",
-    "make_swiss_roll": ".manifolds",
-    "make_torus": ".manifolds",
-    "manifold_from_points": ".manifolds",
-    "provenance": ".provenance",
-    "read_results": ".provenance",
-    "write_results": ".provenance",
-    "summarize": ".sweep",
-    "sweep": ".sweep",
-    "INJECTIVITY_THRESHOLDS": ".theory",
-    "InjectivityThreshold": ".theory",
-    "preserved_fraction": ".theory",
-    "MobileNetV2": ".mobilenet",
-    "MobileNetV2Config": ".mobilenet",
-    "mobilenet_v2": ".mobilenet",
-    "WeightsInfo": ".weights",
-    "load_model": ".weights",
-    "load_checkpoint": ".weights",
-    "save_checkpoint": ".weights",
-    "evaluate": ".evaluation",
-    "cifar10_sample": ".data",
-    "load_cifar10": ".data",
-    "open_images": ".data",
-    "load_tflite": ".tflite",
-    "TwoNN": ".intrinsic_dimension",
-    "MLE": ".intrinsic_dimension",
-    "PCADimension": ".intrinsic_dimension",
-    "ParticipationRatio": ".intrinsic_dimension",
-    "ID_ESTIMATORS": ".intrinsic_dimension",
-    "estimate_id": ".intrinsic_dimension",
-    "rectification_loss": ".bottleneck",
-    "analyse_bottlenecks": ".bottleneck",
-    "linear_probe_accuracy": ".bottleneck",
-    "ActivationProbe": ".probing",
-    "ProbeResult": ".probing",
-    "find_blocks": ".probing",
-    "id_profile": ".probing",
-    "probe": ".probing",
-    "Figure1Result": ".figure1",
-    "run_figure1": ".figure1",
-    "plot_case": ".plots",
-    "plot_figure1": ".plots",
-    "plot_figure7": ".plots",
-    "plot_id_profile": ".plots",
-    "plot_width_curves": ".plots",
-    "save_figure": ".plots",
-}
-
-
-_SUBMODULES = frozenset(
-    {
-        "ablation",
-        "activations",
-        "bottleneck",
-        "core",
-        "data",
-        "embedding",
-        "evaluation",
-        "injectivity",
-        "intrinsic_dimension",
-        "manifolds",
-        "mobilenet",
-        "preprocessing",
-        "plots",
-        "tflite",
-        "theory",
-        "toy",
-        "train",
-        "weights",
-    }
-)
-
-
-def __getattr__(name: str) -> Any:
-    module = _EXPORTS.get(name)
-    if module is None:
-        if name in _SUBMODULES:  # ``ml.weights.load_model`` works without importing it first
-            return importlib.import_module(f".{name}", __name__)
-        raise AttributeError(f"module 'manifold_lab' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module, __name__), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted([*globals(), *_EXPORTS])
-
-
-# ``sweep`` and ``provenance`` are both a function and a submodule. Importing a
-# submodule makes the import system set it as an attribute of the package, which would hide the
-# function of the same name; keep the function (the submodule stays importable through
-# ``sys.modules``).
-_SHADOWED = frozenset({"sweep", "provenance"})
-
-
-class _Package(types.ModuleType):
-    def __setattr__(self, name: str, value: Any) -> None:
-        if name in _SHADOWED and isinstance(value, types.ModuleType):
-            return
-        super().__setattr__(name, value)
-
-
-sys.modules[__name__].__class__ = _Package
-
-
-if TYPE_CHECKING:  # for type checkers and IDEs: the same names, imported eagerly
-    from ._validation import check_random_state
-    from .activations import ACTIVATIONS, Activation, clipped_relu, get_activation, leaky_relu
-    from .bottleneck import analyse_bottlenecks, linear_probe_accuracy, rectification_loss
-    from .core import METHODS, METRICS, CaseResult, run_case
-    from .data import cifar10_sample, load_cifar10, open_images
-    from .embedding import EMBEDDINGS, random_embedding, random_embeddings
-    from .evaluation import evaluate
-    from .figure1 import Figure1Result, run_figure1
-    from .intrinsic_dimension import (
-        ID_ESTIMATORS,
-        MLE,
-        ParticipationRatio,
-        PCADimension,
-        TwoNN,
-        estimate_id,
-    )
-    from .manifolds import (
-        MANIFOLDS,
-        Manifold,
-        make_ball,
-        make_blob,
-        make_circle,
-        make_manifold,
-        make_s_curve,
-        make_sphere,
-        make_spiral,
-        make_subspace,
-        make_swiss_roll,
-        make_torus,
-        manifold_from_points,
-    )
-    from .mobilenet import MobileNetV2, MobileNetV2Config, mobilenet_v2
-    from .plots import (
-        plot_case,
-        plot_figure1,
-        plot_figure7,
-        plot_id_profile,
-        plot_width_curves,
-        save_figure,
-    )
-    from .probing import ActivationProbe, ProbeResult, find_blocks, id_profile, probe
-    from .provenance import provenance, read_results, write_results
-    from .sweep import summarize, sweep
-    from .tflite import load_tflite
-    from .theory import INJECTIVITY_THRESHOLDS, InjectivityThreshold, preserved_fraction
-    from .weights import WeightsInfo, load_checkpoint, load_model, save_checkpoint
+from pathlib import Path
+from typing import Any
 
 __version__ = "0.1.0"
 
@@ -250,14 +77,18 @@ __all__ = [
     "plot_figure1",
     "plot_figure7",
     "plot_id_profile",
+    "plot_phase_diagram",
     "plot_width_curves",
     "preserved_fraction",
     "probe",
+    "probe_report",
     "provenance",
     "random_embedding",
     "random_embeddings",
     "read_results",
     "rectification_loss",
+    "register_activation",
+    "register_manifold",
     "run_case",
     "run_figure1",
     "save_checkpoint",
@@ -266,3 +97,51 @@ __all__ = [
     "sweep",
     "write_results",
 ]
+
+_HERE = Path(__file__).resolve().parent
+
+
+def _declared_names(path: Path) -> list[str]:
+    """The names in a module's literal ``__all__``, read without importing the module."""
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    for node in tree.body:
+        if isinstance(node, ast.Assign | ast.AnnAssign):
+            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+            if any(isinstance(t, ast.Name) and t.id == "__all__" for t in targets):
+                value = ast.literal_eval(node.value) if node.value is not None else []
+                return [str(name) for name in value]
+    return []
+
+
+@functools.cache
+def _homes() -> dict[str, str]:
+    """Public name -> the submodule (or subpackage) whose ``__all__`` declares it."""
+    homes: dict[str, str] = {}
+    wanted = set(__all__)
+    for path in sorted([*_HERE.glob("*.py"), *_HERE.glob("*/__init__.py")]):
+        module = path.parent.name if path.name == "__init__.py" else path.stem
+        if module == _HERE.name:
+            continue
+        for name in _declared_names(path):
+            if name in wanted:
+                if name in homes:
+                    raise ImportError(
+                        f"manifold_lab.{name} is declared by both {homes[name]} and {module}"
+                    )
+                homes[name] = module
+    return homes
+
+
+def __getattr__(name: str) -> Any:
+    home = _homes().get(name)
+    if home is not None:
+        value = getattr(importlib.import_module(f".{home}", __name__), name)
+        globals()[name] = value
+        return value
+    if (_HERE / f"{name}.py").exists() or (_HERE / name / "__init__.py").exists():
+        return importlib.import_module(f".{name}", __name__)  # ``ml.weights.load_model``
+    raise AttributeError(f"module 'manifold_lab' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *__all__})

@@ -34,16 +34,42 @@ class _Quiet:
     def set_postfix(self, *args: Any, **kwargs: Any) -> None:
         return None
 
+    def set_postfix_str(self, *args: Any, **kwargs: Any) -> None:
+        return None
+
     def close(self) -> None:
         return None
 
 
-def progress_bar(iterable: Iterable[Any] | None = None, *, disable: bool = False, **kwargs: Any):
-    """``tqdm.auto.tqdm(iterable, **kwargs)``, or a silent stand-in without tqdm or if disabled."""
-    if disable:
+def progress_bar(
+    iterable: Iterable[Any] | None = None,
+    *,
+    progress: bool | None = True,
+    disable: bool = False,
+    **kwargs: Any,
+) -> Any:
+    """A tqdm progress bar, or a silent stand-in when tqdm is missing or the bar is off.
+
+    Parameters
+    ----------
+    iterable : iterable or None, default=None
+        What to iterate over; ``None`` for a bar advanced with ``update``.
+    progress : bool or None, default=True
+        ``True`` shows the bar, ``False`` hides it, ``None`` shows it only on a terminal
+        (tqdm's automatic mode). Every function with a ``progress`` parameter passes it here.
+    disable : bool, default=False
+        tqdm's own spelling: ``True`` hides the bar whatever ``progress`` says.
+    **kwargs
+        Passed to ``tqdm.auto.tqdm`` (``total``, ``desc``, ``unit``, ``leave``, ...).
+
+    Returns
+    -------
+    bar : tqdm.auto.tqdm or a silent object with the same methods
+    """
+    if disable or progress is False:
         return _Quiet(iterable)
     try:
         from tqdm.auto import tqdm
     except ImportError:
         return _Quiet(iterable)
-    return tqdm(iterable, **kwargs)
+    return tqdm(iterable, disable=None if progress is None else False, **kwargs)

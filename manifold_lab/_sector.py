@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import torch
 
 from .activations import Activation
-from .core import _small_psd
+from .core import small_psd_pinv
 
 Tensor = torch.Tensor
 
@@ -117,11 +117,11 @@ def evaluate_sectors(
         inf = act.inverse(act.fn(z))[1].to(dtype)  # (S, 2n, n)
         CC = (C[..., :, None] * C[..., None, :]).reshape(-1, n, 4)
         G = torch.matmul(inf, CC).view(*inf.shape[:2], 2, 2)
-        Ginv, lmin = _small_psd(G, tol[:, None])
+        Ginv, lmin = small_psd_pinv(G, tol[:, None])
         invertible = (lmin > tol[:, None]).to(dtype)
         inf0 = act.inverse(act.fn(torch.zeros(1, 1, n, dtype=dtype, device=device)))[1].to(dtype)
         G0 = torch.matmul(inf0, CC).view(-1, 1, 2, 2)
-        inv0 = (_small_psd(G0, tol[:, None])[1] > tol[:, None]).to(dtype)[:, 0]
+        inv0 = (small_psd_pinv(G0, tol[:, None])[1] > tol[:, None]).to(dtype)[:, 0]
         if "invertible_fraction" in metrics:
             frac = (counts * invertible).sum(-1) + data.n_origin * inv0
             out_metrics["invertible_fraction"] = frac / data.n_points

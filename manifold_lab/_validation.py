@@ -1,17 +1,26 @@
-"""Input checking and randomness helpers shared by the whole package."""
+"""Input checks and randomness helpers: the one home of validation for the whole package.
+
+Scalars go through :func:`check_scalar`, point clouds through :func:`check_points` (NumPy)
+or :func:`check_points_tensor` (torch), seeds through :func:`check_random_state` and
+:func:`check_seeds`, widths through :func:`check_widths`. Every check raises
+:class:`ValueError` with the bad value and what is accepted.
+"""
 
 from __future__ import annotations
 
+import math
 import numbers
 from collections.abc import Iterable, Sequence
-from typing import Any
+from typing import Any, Literal, overload
 
 import numpy as np
 import torch
 
 __all__ = [
     "check_points",
+    "check_points_tensor",
     "check_random_state",
+    "check_scalar",
     "check_seeds",
     "check_widths",
     "resolve_device",
@@ -19,7 +28,7 @@ __all__ = [
 ]
 
 
-def check_random_state(seed: Any = None) -> np.random.Generator:
+def check_random_state(seed: Any = None, *, name: str = "seed") -> np.random.Generator:
     """Turn ``seed`` into a :class:`numpy.random.Generator`.
 
     Parameters
@@ -27,6 +36,8 @@ def check_random_state(seed: Any = None) -> np.random.Generator:
     seed : None, int, numpy.random.Generator or numpy.random.SeedSequence, default=None
         ``None`` gives fresh OS entropy; an int seeds a new generator; a generator is
         returned as it is. Nothing in this package touches NumPy's global random state.
+    name : str, default="seed"
+        Name of the parameter in error messages.
 
     Returns
     -------
@@ -40,12 +51,170 @@ def check_random_state(seed: Any = None) -> np.random.Generator:
     """
     if seed is None or isinstance(seed, (numbers.Integral, np.random.SeedSequence)):
         if isinstance(seed, numbers.Integral) and not isinstance(seed, bool) and seed < 0:
-            raise ValueError(f"random_state must be a non-negative integer, got {seed}")
+            raise ValueError(f"{name} must be a non-negative integer, got {seed}")
         return np.random.default_rng(seed)  # type: ignore[arg-type]
     if isinstance(seed, np.random.Generator):
         return seed
-    raise ValueError(
-        f"random_state must be None, a non-negative int or a numpy Generator, got {seed!r}"
+    raise ValueError(f"{name} must be None, a non-negative int or a numpy Generator, got {seed!r}")
+
+
+def _range_text(
+    minimum: float | None, maximum: float | None, include_min: bool, include_max: bool
+) -> str:
+    if minimum is not None and maximum is not None:
+        lo, hi = "[" if include_min else "(", "]" if include_max else ")"
+        return f" in {lo}{minimum}, {maximum}{hi}"
+    if minimum is not None:
+        return f" {'>=' if include_min else '>'} {minimum}"
+    if maximum is not None:
+        return f" {'<=' if include_max else '<'} {maximum}"
+    return ""
+
+
+@overload
+def check_scalar(
+    value: Any,
+    name: str,
+    *,
+    kind: type[int],
+    minimum: float | None = ...,
+    maximum: float | None = ...,
+    include_min: bool = ...,
+    include_max: bool = ...,
+    allow_none: Literal[False] = ...,
+) -> int: ...
+
+
+@overload
+def check_scalar(
+    value: Any,
+    name: str,
+    *,
+    kind: type[int],
+    minimum: float | None = ...,
+    maximum: float | None = ...,
+    include_min: bool = ...,
+    include_max: bool = ...,
+    allow_none: Literal[True],
+) -> int | None: ...
+
+
+@overload
+def check_scalar(
+    value: Any,
+    name: str,
+    *,
+    kind: type[float] = ...,
+    minimum: float | None = ...,
+    maximum: float | None = ...,
+    include_min: bool = ...,
+    include_max: bool = ...,
+    allow_none: Literal[False] = ...,
+) -> float: ...
+
+
+@overload
+def check_scalar(
+    value: Any,
+    name: str,
+    *,
+    kind: type[float] = ...,
+    minimum: float | None = ...,
+    maximum: float | None = ...,
+    include_min: bool = ...,
+    include_max: bool = ...,
+    allow_none: Literal[True],
+) -> float | None: ...
+
+
+def check_scalar(
+    value: Any,
+    name: str,
+    *,
+    kind: type[int] | type[float] = float,
+    minimum: float | None = None,
+    maximum: float | None = None,
+    include_min: bool = True,
+    include_max: bool = True,
+    allow_none: bool = False,
+) -> int | float | None:
+    """Validate a scalar parameter and return it as a Python ``int`` or ``float``.
+
+    Parameters
+    ----------
+    value : object
+        The value to check.
+    name : str
+        Name of the parameter in error messages.
+    kind : {int, float}, default=float
+        ``int`` accepts integers only (NumPy integers too); ``float`` accepts any finite
+        real number. Booleans are refused by both, NaN and infinity by ``float``.
+    minimum, maximum : float or None, default=None
+        Bounds; ``None`` leaves that side open.
+    include_min, include_max : bool, default=True
+        Whether the bounds themselves are allowed.
+    allow_none : bool, default=False
+        Accept ``None`` (and return it).
+
+    Returns
+    -------
+    value : int, float or None
+
+    Raises
+    ------
+    ValueError
+        With the bad value and the accepted range, e.g. ``"noise must be a finite number
+        >= 0, got -1"``.
+
+    Examples
+    --------
+    >>> check_scalar(3, "n_samples", kind=int, minimum=2)
+    3
+    >>> check_scalar(0.5, "test_fraction", minimum=0, maximum=1, include_min=False,
+    ...              include_max=False)
+    0.5
+    >>> check_scalar(True, "n_samples", kind=int)
+    Traceback (most recent call last):
+    ...
+    ValueError: n_samples must be an integer, got True
+    """
+    if value is None and allow_none:
+        return None
+    integer = kind is int
+    what = "an integer" if integer else "a finite number"
+    what += _range_text(minimum, maximum, include_min, include_max)
+    if allow_none:
+        what = "None or " + what
+    wanted = (numbers.Integral, np.integer) if integer else (numbers.Real, np.floating)
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, wanted):
+        raise ValueError(f"{name} must be {what}, got {value!r}")
+    number: Any = value  # an int-like or a float-like, as just checked
+    v: int | float = int(number) if integer else float(number)
+    if not math.isfinite(v):
+        raise ValueError(f"{name} must be {what}, got {value!r}")
+    too_low = minimum is not None and (v < minimum if include_min else v <= minimum)
+    too_high = maximum is not None and (v > maximum if include_max else v >= maximum)
+    if too_low or too_high:
+        raise ValueError(f"{name} must be {what}, got {value!r}")
+    return v
+
+
+def _check_shape(shape: tuple[int, ...], name: str, min_samples: int) -> None:
+    if len(shape) != 2:
+        raise ValueError(
+            f"{name} must be a 2-D array of shape (n_samples, n_features), got shape "
+            f"{shape}; reshape a single feature with X.reshape(-1, 1)"
+        )
+    if shape[0] < min_samples or shape[1] < 1:
+        raise ValueError(
+            f"{name} needs at least {min_samples} points and 1 feature, got shape {shape}"
+        )
+
+
+def _nonfinite_error(name: str, n_rows: int, first_row: int, precision: str = "") -> ValueError:
+    return ValueError(
+        f"{name} contains NaN or infinite values{precision} in {n_rows} point(s), first at row "
+        f"{first_row}; remove or impute them first"
     )
 
 
@@ -54,7 +223,7 @@ def check_points(X: Any, *, name: str = "X", min_samples: int = 2) -> np.ndarray
 
     Parameters
     ----------
-    X : array-like of shape (n_samples, n_features)
+    X : array-like or torch.Tensor of shape (n_samples, n_features)
         Points. A 1-D array is refused: reshape it explicitly.
     name : str, default="X"
         Name used in error messages.
@@ -69,6 +238,11 @@ def check_points(X: Any, *, name: str = "X", min_samples: int = 2) -> np.ndarray
     ------
     ValueError
         If the array is not 2-D, is empty, has too few points, or holds NaN or infinity.
+
+    Examples
+    --------
+    >>> check_points([[0, 1], [2, 3]]).dtype
+    dtype('float64')
     """
     if isinstance(X, torch.Tensor):
         X = X.detach().cpu().numpy()
@@ -76,23 +250,64 @@ def check_points(X: Any, *, name: str = "X", min_samples: int = 2) -> np.ndarray
         arr = np.asarray(X, dtype=np.float64)
     except (TypeError, ValueError) as exc:
         raise ValueError(f"{name} must be a numeric array, got {type(X).__name__}") from exc
-    if arr.ndim != 2:
-        raise ValueError(
-            f"{name} must be a 2-D array of shape (n_samples, n_features), got shape "
-            f"{arr.shape}; reshape a single feature with X.reshape(-1, 1)"
-        )
-    if arr.shape[0] < min_samples or arr.shape[1] < 1:
-        raise ValueError(
-            f"{name} needs at least {min_samples} points and 1 feature, got shape {arr.shape}"
-        )
+    _check_shape(arr.shape, name, min_samples)
     bad = ~np.isfinite(arr)
     if bad.any():
         rows = np.flatnonzero(bad.any(axis=1))
-        raise ValueError(
-            f"{name} contains NaN or infinite values in {rows.size} point(s), first at row "
-            f"{int(rows[0])}; remove or impute them first"
-        )
+        raise _nonfinite_error(name, rows.size, int(rows[0]))
     return np.ascontiguousarray(arr)
+
+
+def check_points_tensor(
+    X: Any,
+    *,
+    dtype: torch.dtype,
+    device: torch.device,
+    name: str = "X",
+    min_samples: int = 2,
+) -> torch.Tensor:
+    """Validate a point cloud and return it as a 2-D tensor of ``dtype`` on ``device``.
+
+    The same checks as :func:`check_points`; a tensor is moved without a round trip through
+    NumPy, and finiteness is checked again in ``dtype`` (a large float64 value overflows
+    to infinity in float32).
+
+    Parameters
+    ----------
+    X : array-like or torch.Tensor of shape (n_samples, n_features)
+        Points (real numbers).
+    dtype : torch.dtype
+        Precision of the result.
+    device : torch.device
+        Where the result lives.
+    name : str, default="X"
+        Name used in error messages.
+    min_samples : int, default=2
+        Smallest number of points accepted.
+
+    Returns
+    -------
+    X : torch.Tensor of shape (n_samples, n_features)
+
+    Examples
+    --------
+    >>> check_points_tensor([[0, 1], [2, 3]], dtype=torch.float32, device=torch.device("cpu"))
+    tensor([[0., 1.],
+            [2., 3.]])
+    """
+    if isinstance(X, torch.Tensor):
+        _check_shape(tuple(X.shape), name, min_samples)
+        if X.is_complex() or X.dtype == torch.bool:
+            raise ValueError(f"{name} must hold real numbers, got a tensor of dtype {X.dtype}")
+        T = X.detach().to(device=device, dtype=dtype)
+    else:
+        T = torch.from_numpy(check_points(X, name=name, min_samples=min_samples))
+        T = T.to(device=device, dtype=dtype)
+    bad = ~torch.isfinite(T)
+    if bool(bad.any()):
+        rows = torch.nonzero(bad.any(dim=1)).flatten()
+        raise _nonfinite_error(name, rows.numel(), int(rows[0]), f" (in {dtype})")
+    return T
 
 
 def _parse_int_spec(spec: str, what: str) -> list[int]:

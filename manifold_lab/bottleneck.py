@@ -28,7 +28,8 @@ a dict of arrays, NumPy or torch:
     ``"images"`` they add the linear-probe columns (``"images"`` without labels are
     ignored).
 
-Every function is deterministic given its ``random_state`` (an int seed by default).
+Every function is deterministic given its ``seed`` (an int by default; ``random_state`` is its
+deprecated alias).
 """
 
 from __future__ import annotations
@@ -44,7 +45,8 @@ import pandas as pd
 import scipy.linalg
 import torch
 
-from ._validation import check_points, check_random_state
+from ._deprecation import renamed_parameters
+from ._validation import check_points, check_random_state, check_scalar
 
 __all__ = [
     "BOTTLENECK_ACTIVATIONS",
@@ -79,21 +81,21 @@ def _apply(Z: np.ndarray, activation: str) -> np.ndarray:
 
 
 def _check_test_fraction(value: Any) -> float:
-    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not 0 < float(value) < 1:
-        raise ValueError(f"test_fraction must lie in (0, 1), got {value!r}")
-    return float(value)
+    return check_scalar(
+        value, "test_fraction", minimum=0, maximum=1, include_min=False, include_max=False
+    )
 
 
 def _as_array(X: Any, name: str, min_samples: int) -> np.ndarray:
     return check_points(X, name=name, min_samples=min_samples)
 
 
-def _int_seed(random_state: Any) -> int:
+def _int_seed(seed: Any) -> int:
     """An int seed for scikit-learn from an int or a numpy Generator."""
-    if isinstance(random_state, numbers.Integral) and not isinstance(random_state, bool):
-        check_random_state(random_state)  # refuses negative seeds with our message
-        return int(random_state)
-    return int(check_random_state(random_state).integers(2**31 - 1))
+    if isinstance(seed, numbers.Integral) and not isinstance(seed, bool):
+        check_random_state(seed)  # refuses negative seeds with our message
+        return int(seed)
+    return int(check_random_state(seed).integers(2**31 - 1))
 
 
 @dataclass(frozen=True)
@@ -158,12 +160,13 @@ def _fit_affine(Y: np.ndarray, Z: np.ndarray, ridge: float) -> tuple[np.ndarray,
     return W, z_mean - y_mean @ W
 
 
+@renamed_parameters(random_state="seed")
 def rectification_loss(
     Z: Any,
     activation: str = "relu",
     *,
     test_fraction: float = 0.5,
-    random_state: Any = 0,
+    seed: Any = 0,
     ridge: float = 1e-6,
 ) -> RectificationLoss:
     """Measure what ReLU or ReLU6 applied to bottleneck vectors destroys.
@@ -182,7 +185,7 @@ def rectification_loss(
         Activation to apply; ``"identity"`` is the sanity baseline (error close to 0).
     test_fraction : float, default=0.5
         Fraction of the vectors held out, in ``(0, 1)``.
-    random_state : int, numpy.random.Generator or None, default=0
+    seed : int, numpy.random.Generator or None, default=0
         Seed of the split.
     ridge : float, default=1e-6
         Relative ridge of the least-squares fit (non-negative).
@@ -212,8 +215,7 @@ def rectification_loss(
     """
     act = _check_activation(activation)
     frac = _check_test_fraction(test_fraction)
-    if isinstance(ridge, bool) or not isinstance(ridge, numbers.Real) or not float(ridge) >= 0:
-        raise ValueError(f"ridge must be a non-negative number, got {ridge!r}")
+    ridge = check_scalar(ridge, "ridge", minimum=0)
     Zn = _as_array(Z, "Z", min_samples=2)
     n, c = Zn.shape
     n_test = math.ceil(frac * n)
@@ -229,7 +231,7 @@ def rectification_loss(
     clipped = Zn >= _RELU6_CAP if act == "relu6" else np.zeros_like(Zn, dtype=bool)
     lost = zeroed | clipped
 
-    perm = check_random_state(random_state).permutation(n)
+    perm = check_random_state(seed).permutation(n)
     tr, te = perm[:n_train], perm[n_train:]
     W, b = _fit_affine(Y[tr], Zn[tr], float(ridge))
     Z_hat = Y[te] @ W + b
@@ -274,13 +276,13 @@ def _check_labels(y: Any, n: int) -> np.ndarray:
 
 
 def _probe_split(
-    n: int, y: np.ndarray, test_fraction: float, random_state: Any
+    n: int, y: np.ndarray, test_fraction: float, seed: Any
 ) -> tuple[np.ndarray, np.ndarray]:
     from sklearn.model_selection import train_test_split
 
     try:
         tr, te = train_test_split(
-            np.arange(n), test_size=test_fraction, stratify=y, random_state=_int_seed(random_state)
+            np.arange(n), test_size=test_fraction, stratify=y, random_state=_int_seed(seed)
         )
     except ValueError as exc:  # e.g. fewer test samples than classes
         raise ValueError(
@@ -303,23 +305,17 @@ def _probe_fit_score(
 
 
 def _check_probe_params(C: Any, max_iter: Any) -> tuple[float, int]:
-    if isinstance(C, bool) or not isinstance(C, numbers.Real) or not float(C) > 0:
-        raise ValueError(f"C must be a positive number, got {C!r}")
-    if (
-        isinstance(max_iter, bool)
-        or not isinstance(max_iter, numbers.Integral)
-        or int(max_iter) < 1
-    ):
-        raise ValueError(f"max_iter must be a positive integer, got {max_iter!r}")
-    return float(C), int(max_iter)
+    C_ = check_scalar(C, "C", minimum=0, include_min=False)
+    return C_, check_scalar(max_iter, "max_iter", kind=int, minimum=1)
 
 
+@renamed_parameters(random_state="seed")
 def linear_probe_accuracy(
     X: Any,
     y: Any,
     *,
     test_fraction: float = 0.3,
-    random_state: Any = 0,
+    seed: Any = 0,
     C: float = 1.0,
     max_iter: int = 1000,
 ) -> float:
@@ -337,7 +333,7 @@ def linear_probe_accuracy(
         Class labels; at least 2 classes with at least 2 samples each.
     test_fraction : float, default=0.3
         Fraction held out, in ``(0, 1)``.
-    random_state : int, numpy.random.Generator or None, default=0
+    seed : int, numpy.random.Generator or None, default=0
         Seed of the split.
     C : float, default=1.0
         Inverse regularisation strength.
@@ -360,17 +356,18 @@ def linear_probe_accuracy(
     C_, it = _check_probe_params(C, max_iter)
     Xn = _as_array(X, "X", min_samples=4)
     yn = _check_labels(y, Xn.shape[0])
-    tr, te = _probe_split(Xn.shape[0], yn, frac, random_state)
+    tr, te = _probe_split(Xn.shape[0], yn, frac, seed)
     return _probe_fit_score(Xn, yn, tr, te, C_, it)
 
 
+@renamed_parameters(random_state="seed")
 def bottleneck_probe_comparison(
     Z_images: Any,
     y: Any,
     activations: Sequence[str] = BOTTLENECK_ACTIVATIONS,
     *,
     test_fraction: float = 0.3,
-    random_state: Any = 0,
+    seed: Any = 0,
     C: float = 1.0,
     max_iter: int = 1000,
 ) -> dict[str, float]:
@@ -389,7 +386,7 @@ def bottleneck_probe_comparison(
         Activations to compare.
     test_fraction : float, default=0.3
         Fraction held out, in ``(0, 1)``.
-    random_state : int, numpy.random.Generator or None, default=0
+    seed : int, numpy.random.Generator or None, default=0
         Seed of the split.
     C : float, default=1.0
         Inverse regularisation strength of the logistic regression.
@@ -419,7 +416,7 @@ def bottleneck_probe_comparison(
     C_, it = _check_probe_params(C, max_iter)
     Zn = _as_array(Z_images, "Z_images", min_samples=4)
     yn = _check_labels(y, Zn.shape[0])
-    tr, te = _probe_split(Zn.shape[0], yn, frac, random_state)
+    tr, te = _probe_split(Zn.shape[0], yn, frac, seed)
     return {a: _probe_fit_score(_apply(Zn, a), yn, tr, te, C_, it) for a in dict.fromkeys(acts)}
 
 
@@ -427,7 +424,7 @@ _SAMPLE_KEYS = frozenset({"pixels", "images", "labels"})
 
 
 def _rectification_or_counts(
-    pix: np.ndarray, activation: str, test_fraction: float, random_state: Any, ridge: float
+    pix: np.ndarray, activation: str, test_fraction: float, seed: Any, ridge: float
 ) -> RectificationLoss:
     """:func:`rectification_loss`, or only the zeroed/clipped counts (errors NaN) when there
     are too few vectors to fit the affine map (e.g. a wide block probed on a few images)."""
@@ -435,7 +432,7 @@ def _rectification_or_counts(
     n_test = int(np.ceil(n * test_fraction))
     if n - n_test >= c + 1 and n_test >= 2:
         return rectification_loss(
-            pix, activation, test_fraction=test_fraction, random_state=random_state, ridge=ridge
+            pix, activation, test_fraction=test_fraction, seed=seed, ridge=ridge
         )
     zeroed = pix <= 0 if activation != "identity" else np.zeros_like(pix, dtype=bool)
     clipped = pix >= 6 if activation == "relu6" else np.zeros_like(pix, dtype=bool)
@@ -466,12 +463,13 @@ def _probe_possible(labels: Any, test_fraction: float) -> bool:
     )
 
 
+@renamed_parameters(random_state="seed")
 def analyse_bottlenecks(
     samples: Mapping[str, Mapping[str, Any]],
     *,
     test_fraction: float = 0.5,
     probe_test_fraction: float = 0.3,
-    random_state: Any = 0,
+    seed: Any = 0,
     ridge: float = 1e-6,
     C: float = 1.0,
     max_iter: int = 1000,
@@ -488,7 +486,7 @@ def analyse_bottlenecks(
         Held-out fraction of the pixel vectors for the reconstruction.
     probe_test_fraction : float, default=0.3
         Held-out fraction of the images for the linear probe.
-    random_state : int, numpy.random.Generator or None, default=0
+    seed : int, numpy.random.Generator or None, default=0
         Seed of every split (the same seed for every block).
     ridge : float, default=1e-6
         Relative ridge of the reconstruction (see :func:`rectification_loss`).
@@ -546,7 +544,7 @@ def analyse_bottlenecks(
         try:
             pix = _as_array(entry["pixels"], "pixels", min_samples=2)
             res = {
-                a: _rectification_or_counts(pix, a, test_fraction, random_state, ridge)
+                a: _rectification_or_counts(pix, a, test_fraction, seed, ridge)
                 for a in BOTTLENECK_ACTIVATIONS
             }
             row: dict[str, Any] = {
@@ -576,7 +574,7 @@ def analyse_bottlenecks(
                     imgs,
                     entry["labels"],
                     test_fraction=probe_test_fraction,
-                    random_state=random_state,
+                    seed=seed,
                     C=C,
                     max_iter=max_iter,
                 )

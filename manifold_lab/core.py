@@ -61,7 +61,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from ._validation import resolve_device, resolve_dtype
+from ._validation import check_scalar, resolve_device, resolve_dtype
 from .activations import Activation, get_activation
 from .embedding import random_embedding
 from .manifolds import Manifold, make_manifold
@@ -78,10 +78,12 @@ METHODS: tuple[str, ...] = METHOD_REGISTRY.names()
 METRICS: tuple[str, ...] = METRIC_REGISTRY.names()
 """Metric columns (described in :data:`manifold_lab.registry.METRIC_REGISTRY`)."""
 
-_NEIGHBOR_METRICS = tuple(m.name for m in METRIC_REGISTRY if m.neighbors)
+NEIGHBOR_METRICS: tuple[str, ...] = tuple(m.name for m in METRIC_REGISTRY if m.neighbors)
+"""Metrics measured on a neighbour subsample (they need :func:`prepare`'s neighbour data)."""
 
 
-def _rtol(dtype: torch.dtype) -> float:
+def rank_rtol(dtype: torch.dtype) -> float:
+    """Relative tolerance below which a singular value counts as zero: 1e-7 (float64), 1e-3."""
     return 1e-7 if dtype == torch.float64 else 1e-3
 
 
@@ -177,7 +179,7 @@ def prepare(
     return prep
 
 
-def _small_psd(G: Tensor, tol: Tensor) -> tuple[Tensor, Tensor]:
+def small_psd_pinv(G: Tensor, tol: Tensor) -> tuple[Tensor, Tensor]:
     """Pseudo-inverse and smallest eigenvalue of a batch of small PSD matrices.
 
     ``G`` has shape (..., k, k); eigenvalues at or below ``tol`` (broadcastable to the
@@ -282,12 +284,12 @@ def evaluate_chunk(
     need_inverse = "lemma2" in methods or "invertible_fraction" in metrics
     if need_inverse or "jacobian_min_sv" in metrics:
         smax = torch.linalg.matrix_norm(C, ord=2)  # (S,)
-        tol = (_rtol(prep.dtype) * smax) ** 2  # (S,)
+        tol = (rank_rtol(prep.dtype) * smax) ** 2  # (S,)
         CC = (C[..., :, None] * C[..., None, :]).reshape(C.shape[0], C.shape[1], k * k)
     if need_inverse and act.inverse is not None:
         Zhat, informative = act.inverse(Y)
         Mf = informative.to(prep.dtype)
-        Ginv, lmin = _small_psd(_pointwise_gram(Mf, CC, k), tol[:, None])  # (S, N, k, k)
+        Ginv, lmin = small_psd_pinv(_pointwise_gram(Mf, CC, k), tol[:, None])  # (S, N, k, k)
         invertible = lmin > tol[:, None]
         if "invertible_fraction" in metrics:
             out.metrics["invertible_fraction"] = invertible.to(prep.dtype).mean(-1)
@@ -307,7 +309,7 @@ def evaluate_chunk(
         )
     if "jacobian_min_sv" in metrics:
         GJ = _pointwise_gram(act.derivative(Z) ** 2, CC, k)
-        lam = _small_psd(GJ, tol[:, None])[1] if k <= 2 else torch.linalg.eigvalsh(GJ)[..., 0]
+        lam = small_psd_pinv(GJ, tol[:, None])[1] if k <= 2 else torch.linalg.eigvalsh(GJ)[..., 0]
         smin = lam.clamp_min(0).sqrt()
         out.metrics["jacobian_min_sv"] = (smin / smax[:, None]).median(dim=-1).values
     if "pinv" in methods:
@@ -339,7 +341,7 @@ def evaluate_chunk(
             )
         else:
             out.metrics["n_patterns"] = count_patterns(act.pattern(Z)).to(prep.dtype)
-    if any(m in metrics for m in _NEIGHBOR_METRICS):
+    if any(m in metrics for m in NEIGHBOR_METRICS):
         assert prep.sub_idx is not None and prep.DX is not None and prep.knn_X is not None
         Ys = Y[:, :, prep.sub_idx].transpose(1, 2)  # (S, m, n)
         DY = torch.cdist(Ys, Ys)
@@ -417,7 +419,8 @@ class CaseResult:
     k: int
 
 
-def _check_width_for(width: int, k: int, methods: Sequence[str]) -> None:
+def check_width_for(width: int, k: int, methods: Sequence[str]) -> None:
+    """Refuse a width below 1, or below the span dimension ``k`` for the pseudo-inverse."""
     if width < 1:
         raise ValueError(f"width must be >= 1, got {width}")
     if "pinv" in methods and width < k:
@@ -494,10 +497,11 @@ def run_case(
     methods = check_methods(method)
     act = get_activation(activation)
     dev, dt = resolve_device(device), resolve_dtype(dtype)
-    m = make_manifold(manifold, n_samples, random_state=manifold_seed, **_kw(manifold_kwargs))
-    if seed < 0:
-        raise ValueError(f"seed must be a non-negative integer, got {seed}")
-    _check_collapse_tol(collapse_tol)
+    m = make_manifold(
+        manifold, n_samples, seed=manifold_seed, **check_manifold_kwargs(manifold_kwargs)
+    )
+    seed = check_scalar(seed, "seed", kind=int, minimum=0)
+    check_scalar(collapse_tol, "collapse_tol", minimum=0, include_min=False)
     prep = prepare(
         m,
         device=dev,
@@ -506,9 +510,8 @@ def run_case(
         max_neighbor_points=max_neighbor_points,
         n_neighbors=n_neighbors,
     )
-    _check_width_for(width, prep.k, methods)
-    if methods[0] == "lemma2" and act.inverse is None:
-        raise ValueError(_no_inverse_message(act))
+    check_width_for(width, prep.k, methods)
+    check_inverse(act, methods[:1])
     T, b = random_embedding(
         m.ambient_dim, width, seed, kind=embedding, bias=bias, data_scale=prep.data_scale
     )
@@ -542,22 +545,20 @@ def run_case(
     )
 
 
-def _no_inverse_message(act: Activation) -> str:
-    return (
-        f"method 'lemma2' needs an activation with an inverse on its informative coordinates "
-        f"(relu, relu6, clipped_relu, leaky_relu, softplus, identity); {act.name!r} has none. "
-        "Use method='pinv' or 'lstsq'"
-    )
+def check_inverse(act: Activation, methods: Sequence[str]) -> None:
+    """Refuse method ``"lemma2"`` for an activation that has no inverse."""
+    if "lemma2" in methods and act.inverse is None:
+        raise ValueError(
+            "method 'lemma2' needs an activation with an inverse on its informative coordinates "
+            f"(relu, relu6, clipped_relu, leaky_relu, softplus, identity); {act.name!r} has none. "
+            "Use method='pinv' or 'lstsq'"
+        )
 
 
-def _check_collapse_tol(collapse_tol: float) -> None:
-    if not np.isfinite(collapse_tol) or collapse_tol <= 0:
-        raise ValueError(f"collapse_tol must be a finite number > 0, got {collapse_tol}")
-
-
-def _kw(manifold_kwargs: dict[str, Any] | None) -> dict[str, Any]:
+def check_manifold_kwargs(manifold_kwargs: dict[str, Any] | None) -> dict[str, Any]:
+    """A copy of the generator's further arguments; the points' seed is not one of them."""
     kwargs = dict(manifold_kwargs or {})
-    if "random_state" in kwargs:
+    if "seed" in kwargs or "random_state" in kwargs:
         raise ValueError(
             "pass the seed of the manifold's points as manifold_seed=..., not in manifold_kwargs"
         )

@@ -48,7 +48,6 @@ import os
 import pickle
 import re
 import tarfile
-import tempfile
 import warnings
 from collections.abc import Callable, Iterable, Sequence
 from importlib import resources
@@ -63,7 +62,7 @@ from torch import Tensor
 from torch.utils.data import DataLoader, Dataset
 
 from ._progress import progress_bar as tqdm
-from .provenance import atomic_write_text
+from .fileio import atomic_path, atomic_write_bytes, atomic_write_text
 from .registry import resolve_image_source
 
 __all__ = [
@@ -816,23 +815,18 @@ def _load_cache(file: Path, key: str) -> _Decoded | None:
 
 
 def _save_cache(file: Path, key: str, decoded: _Decoded) -> None:
-    """``torch.save`` to a temporary file beside ``file``, then an atomic ``os.replace``."""
+    """``torch.save`` the decoded set to ``file`` atomically; a failure only warns."""
     images, targets, names = decoded
-    tmp: str | None = None
     try:
-        file.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{file.name}.", suffix=".tmp", dir=file.parent)
-        with os.fdopen(fd, "wb") as fh:
-            torch.save({"key": key, "images": images, "targets": targets, "names": list(names)}, fh)
-        os.chmod(tmp, 0o644)  # mkstemp creates 0600
-        os.replace(tmp, file)
+        payload = {"key": key, "images": images, "targets": targets, "names": list(names)}
+        # through a file object: saved to a path, torch names the archive's records after
+        # the (random) temporary name, and equal caches would differ byte for byte
+        with atomic_path(file, make_parents=True) as tmp, tmp.open("wb") as fh:
+            torch.save(payload, fh)
     except OSError as exc:
         warnings.warn(
             f"could not write the CIFAR-10 cache {file}: {exc}", RuntimeWarning, stacklevel=4
         )
-    finally:
-        if tmp is not None and os.path.exists(tmp):
-            os.unlink(tmp)
 
 
 def _cached_decode(
@@ -1025,7 +1019,7 @@ def _build_cifar10_sample(
                 info.uid = info.gid = 0
                 info.uname = info.gname = ""
                 out.addfile(info, io.BytesIO(data))
-    return atomic_write_text(out_path, buffer.getvalue())
+    return atomic_write_bytes(out_path, buffer.getvalue())
 
 
 # torchvision's names for the two ImageNet classes whose short names repeat.

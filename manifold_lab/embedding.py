@@ -17,6 +17,8 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from ._validation import check_scalar
+
 __all__ = ["EMBEDDINGS", "random_embedding", "random_embeddings"]
 
 EMBEDDINGS: dict[str, int] = {"gaussian": 0, "orthonormal": 0, "uniform": 2}
@@ -25,7 +27,8 @@ EMBEDDINGS: dict[str, int] = {"gaussian": 0, "orthonormal": 0, "uniform": 2}
 _BIAS_STREAM = 100
 
 
-def _check_kind(kind: str) -> str:
+def check_embedding_kind(kind: str) -> str:
+    """Validate an embedding name (see :data:`EMBEDDINGS`) and return it in lower case."""
     key = str(kind).lower()
     if key not in EMBEDDINGS:
         raise ValueError(f"unknown embedding {kind!r}; choose one of {sorted(EMBEDDINGS)}")
@@ -33,17 +36,14 @@ def _check_kind(kind: str) -> str:
 
 
 def _check_args(d: int, width: int, seeds: Sequence[int], kind: str, bias: float) -> str:
-    key = _check_kind(kind)
-    if width < 1:
-        raise ValueError(f"width must be >= 1, got {width}")
-    if d < 1:
-        raise ValueError(f"d must be >= 1, got {d}")
+    key = check_embedding_kind(kind)
+    check_scalar(width, "width", kind=int, minimum=1)
+    check_scalar(d, "d", kind=int, minimum=1)
     if len(seeds) == 0:
         raise ValueError("no seeds given")
     if min(seeds) < 0:
         raise ValueError(f"seed must be a non-negative integer, got {min(seeds)}")
-    if not np.isfinite(bias) or bias < 0:
-        raise ValueError(f"bias must be a finite number >= 0, got {bias}")
+    check_scalar(bias, "bias", minimum=0)
     return key
 
 

@@ -15,7 +15,8 @@ from typing import Any
 import torch
 from torch.utils.data import DataLoader, Dataset
 
-from ._validation import resolve_device
+from ._progress import progress_bar
+from ._validation import check_scalar, resolve_device
 
 __all__ = ["EvalResult", "PreprocessedDataset", "evaluate"]
 
@@ -80,7 +81,7 @@ def evaluate(
     device: Any = None,
     num_workers: int = 0,
     limit: int | None = None,
-    progress: bool = True,
+    progress: bool | None = True,
 ) -> EvalResult:
     """Classify every image of ``dataset`` and score top-1/top-5 against its labels.
 
@@ -99,8 +100,8 @@ def evaluate(
         Data-loader worker processes (decoding and preprocessing run there).
     limit : int, optional
         Only the first ``limit`` images.
-    progress : bool, default=True
-        Show a progress bar.
+    progress : bool or None, default=True
+        Show a progress bar; ``None`` shows it only on a terminal.
 
     Returns
     -------
@@ -109,10 +110,8 @@ def evaluate(
     info = getattr(model, "weights_info", None)
     if info is None:
         raise ValueError("the model has no weights_info; load it with manifold_lab.load_model")
-    if not isinstance(batch_size, int) or batch_size < 1:
-        raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}")
-    if limit is not None and (not isinstance(limit, int) or limit < 1):
-        raise ValueError(f"limit must be a positive integer or None, got {limit!r}")
+    check_scalar(batch_size, "batch_size", kind=int, minimum=1)
+    check_scalar(limit, "limit", kind=int, minimum=1, allow_none=True)
     if len(dataset) == 0:
         raise ValueError("the dataset is empty")
     data_space = getattr(dataset, "label_space", None)
@@ -132,14 +131,12 @@ def evaluate(
         num_workers=num_workers,
         pin_memory=dev.type == "cuda",
     )
-    from tqdm.auto import tqdm
-
     offset = int(info.label_offset)
     n = n_labeled = correct1 = correct5 = 0
     model_seconds = 0.0
     start = time.perf_counter()
     with torch.inference_mode():
-        for x, y in tqdm(loader, desc="evaluate", unit="batch", disable=not progress):
+        for x, y in progress_bar(loader, progress=progress, desc="evaluate", unit="batch"):
             x = x.to(dev, non_blocking=True)
             t0 = time.perf_counter()
             logits = model(x)

@@ -64,12 +64,13 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import torch
-from tqdm.auto import tqdm
 
-from ._validation import check_seeds, resolve_device
+from ._deprecation import renamed_parameters
+from ._progress import progress_bar
+from ._validation import check_scalar, check_seeds, resolve_device
 from .embedding import draw_rows
-from .provenance import provenance
-from .sweep import sweep
+from .records import provenance
+from .sweeps import sweep
 from .theory import preserved_fraction
 
 __all__ = [
@@ -117,14 +118,6 @@ def _check_method(method: Any) -> str:
     return key
 
 
-def _check_int(value: Any, name: str, minimum: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, (numbers.Integral, np.integer)):
-        raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
-    if int(value) < minimum:
-        raise ValueError(f"{name} must be >= {minimum}, got {value}")
-    return int(value)
-
-
 def _check_dims(dims: Any) -> list[int]:
     if isinstance(dims, (numbers.Integral, np.integer)) and not isinstance(dims, bool):
         dims = [dims]
@@ -134,7 +127,7 @@ def _check_dims(dims: Any) -> list[int]:
         raise ValueError(f"dims must be an int or a sequence of ints, got {dims!r}") from None
     if not ds:
         raise ValueError("dims is empty: give at least one intrinsic dimension k >= 1")
-    return sorted({_check_int(d, "every dimension k", 1) for d in ds})
+    return sorted({check_scalar(d, "every dimension k", kind=int, minimum=1) for d in ds})
 
 
 def check_levels(levels: Any) -> list[float]:
@@ -150,11 +143,7 @@ def check_levels(levels: Any) -> list[float]:
         raise ValueError("levels is empty: give probabilities such as (0.5, 0.95)")
     out = []
     for lv in ls:
-        if isinstance(lv, bool) or not isinstance(lv, (numbers.Real, np.floating)):
-            raise ValueError(f"every level must be a number in (0, 1], got {lv!r}")
-        if not 0 < float(lv) <= 1:
-            raise ValueError(f"every level must be in (0, 1], got {lv}")
-        out.append(float(lv))
+        out.append(check_scalar(lv, "every level", minimum=0, maximum=1, include_min=False))
     return out
 
 
@@ -514,9 +503,9 @@ default="auto"
     """
     R = _as_matrix(T)
     meth = _check_method(method)
-    n_directions = _check_int(n_directions, "n_directions", 1)
-    seed = _check_int(seed, "seed", 0)
-    exact_max_subsets = _check_int(exact_max_subsets, "exact_max_subsets", 0)
+    n_directions = check_scalar(n_directions, "n_directions", kind=int, minimum=1)
+    seed = check_scalar(seed, "seed", kind=int, minimum=0)
+    exact_max_subsets = check_scalar(exact_max_subsets, "exact_max_subsets", kind=int, minimum=0)
     n, k = R.shape
     meth = _resolve(meth, n, k, exact_max_subsets)
     n_exact = n if meth == "exact-vertices" else 0
@@ -535,12 +524,13 @@ def _width_grid(k: int, max_ratio: float, step: int | None) -> list[int]:
     return grid
 
 
+@renamed_parameters(n_points="n_samples")
 def phase_diagram(
     dims: Any = range(1, 9),
     *,
     max_ratio: float = 12.0,
     seeds: Any = range(100),
-    n_points: int = 2000,
+    n_samples: int = 2000,
     n_directions: int = 20000,
     exact_max_subsets: int = DEFAULT_EXACT_MAX_SUBSETS,
     device: Any = None,
@@ -554,7 +544,7 @@ def phase_diagram(
     For each ``k`` in ``dims`` and each width ``n`` of the grid ``k, k + s, ..., ceil(
     max_ratio * k)``, and each seed, the Gaussian matrix ``T`` of
     :func:`manifold_lab.random_embedding` (``T`` of width ``n`` is the first ``n`` rows of
-    the largest one) gives (a) the fraction of ``n_points`` points of a ``k``-ball where
+    the largest one) gives (a) the fraction of ``n_samples`` points of a ``k``-ball where
     Lemma 2 holds, via :func:`manifold_lab.sweep`, and (b) the minimum number of active
     rows over directions, via the methods of :func:`min_active_rows`.
 
@@ -566,8 +556,9 @@ def phase_diagram(
         Largest expansion ratio ``n / k`` (at least 1).
     seeds : int, sequence of int or str, default=range(100)
         Seeds of the matrices (as in :func:`manifold_lab.sweep`).
-    n_points : int, default=2000
-        Points of the ball for the pointwise fraction.
+    n_samples : int, default=2000
+        Points of the ball for the pointwise fraction (``n_points`` is its deprecated
+        alias).
     n_directions : int, default=20000
         Random directions per matrix where the vertex enumeration is too large.
     exact_max_subsets : int, default=2_000_000
@@ -595,7 +586,7 @@ def phase_diagram(
 
     Examples
     --------
-    >>> df = phase_diagram([1, 2], max_ratio=3, seeds=range(4), n_points=100, progress=False)
+    >>> df = phase_diagram([1, 2], max_ratio=3, seeds=range(4), n_samples=100, progress=False)
     >>> df.shape, sorted(set(df.method))
     ((32, 10), ['exact-1d', 'exact-sectors'])
     >>> bool((df.query("width < 2 * k").injective == False).all())  # n >= 2k is necessary
@@ -603,26 +594,23 @@ def phase_diagram(
     """
     t0 = time.perf_counter()
     ks = _check_dims(dims)
-    if isinstance(max_ratio, bool) or not isinstance(max_ratio, (numbers.Real, np.floating)):
-        raise ValueError(f"max_ratio must be a number >= 1, got {max_ratio!r}")
-    if not (np.isfinite(max_ratio) and max_ratio >= 1):
-        raise ValueError(f"max_ratio must be a finite number >= 1, got {max_ratio}")
+    check_scalar(max_ratio, "max_ratio", minimum=1)
     seeds_l = check_seeds(seeds)
-    n_points = _check_int(n_points, "n_points", 2)
-    n_directions = _check_int(n_directions, "n_directions", 1)
-    exact_max_subsets = _check_int(exact_max_subsets, "exact_max_subsets", 0)
+    n_samples = check_scalar(n_samples, "n_samples", kind=int, minimum=2)
+    n_directions = check_scalar(n_directions, "n_directions", kind=int, minimum=1)
+    exact_max_subsets = check_scalar(exact_max_subsets, "exact_max_subsets", kind=int, minimum=0)
     meth = _check_method(method)
     if meth in ("exact-1d", "exact-sectors"):
         raise ValueError(
             f"method {method!r} applies to one k only; use 'auto', 'exact-vertices' or "
             "'sampled+refined'"
         )
-    step = None if width_step is None else _check_int(width_step, "width_step", 1)
+    step = check_scalar(width_step, "width_step", kind=int, minimum=1, allow_none=True)
     dev = resolve_device(device)
     grids = {k: _width_grid(k, float(max_ratio), step) for k in ks}
-    bar = tqdm(
+    bar = progress_bar(
         total=2 * len(ks) * len(seeds_l),
-        disable=False if progress else (None if progress is None else True),
+        progress=progress,
         desc="phase diagram",
         unit="seed",
         leave=False,
@@ -641,7 +629,7 @@ def phase_diagram(
                     seeds=seeds_l,
                     method="lemma2",
                     metrics=["invertible_fraction"],
-                    n_samples=n_points,
+                    n_samples=n_samples,
                     manifold_kwargs={"dim": k},
                     device=dev,
                     progress=False,
@@ -730,7 +718,7 @@ def phase_diagram(
         "max_ratio": float(max_ratio),
         "width_step": step,
         "seeds": seeds_l,
-        "n_points": n_points if pointwise else None,
+        "n_samples": n_samples if pointwise else None,
         "manifold": "ball",
         "embedding": "gaussian",
         "bias": 0.0,
@@ -824,8 +812,8 @@ def critical_ratios(
     if df.empty:
         raise ValueError("df is empty")
     lv = check_levels(levels)
-    n_boot = _check_int(n_boot, "n_boot", 0)
-    seed = _check_int(seed, "seed", 0)
+    n_boot = check_scalar(n_boot, "n_boot", kind=int, minimum=0)
+    seed = check_scalar(seed, "seed", kind=int, minimum=0)
     rng = np.random.default_rng(seed)
     out = []
     for k in sorted(int(v) for v in df["k"].unique()):

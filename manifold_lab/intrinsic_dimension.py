@@ -53,7 +53,14 @@ import numpy as np
 import torch
 from sklearn.base import BaseEstimator
 
-from ._validation import check_points, check_random_state, resolve_device, resolve_dtype
+from ._deprecation import renamed_parameters
+from ._validation import (
+    check_points_tensor,
+    check_random_state,
+    check_scalar,
+    resolve_device,
+    resolve_dtype,
+)
 
 __all__ = [
     "ID_ESTIMATORS",
@@ -83,52 +90,11 @@ _RATIO_RTOL = 1e-9
 # helpers
 
 
-def _check_X(X: Any, *, min_samples: int, dtype: torch.dtype, device: torch.device) -> Tensor:
-    """Validate ``X`` and return it as a 2-D tensor of ``dtype`` on ``device``."""
-    if isinstance(X, torch.Tensor):
-        if X.ndim != 2:
-            raise ValueError(
-                f"X must be a 2-D array of shape (n_samples, n_features), got shape "
-                f"{tuple(X.shape)}; reshape a single feature with X.reshape(-1, 1)"
-            )
-        if X.shape[0] < min_samples or X.shape[1] < 1:
-            raise ValueError(
-                f"X needs at least {min_samples} points and 1 feature, got shape {tuple(X.shape)}"
-            )
-        if X.is_complex() or X.dtype == torch.bool:
-            raise ValueError(f"X must hold real numbers, got a tensor of dtype {X.dtype}")
-        T = X.detach().to(device=device, dtype=dtype)
-    else:
-        T = torch.from_numpy(check_points(X, min_samples=min_samples)).to(device, dtype)
-    bad = ~torch.isfinite(T)
-    if bool(bad.any()):
-        rows = torch.nonzero(bad.any(dim=1)).flatten()
-        raise ValueError(
-            f"X contains NaN or infinite values (in {dtype}) in {rows.numel()} point(s), "
-            f"first at row {int(rows[0])}; remove or impute them first"
-        )
+def _as_tensor(X: Any, min_samples: int, dtype: torch.dtype, device: torch.device) -> Tensor:
+    """Validate ``X`` (see :func:`check_points_tensor`) as a 2-D tensor of ``dtype``."""
+    T = check_points_tensor(X, dtype=dtype, device=device, min_samples=min_samples)
     # ``+ 0.0`` turns -0.0 into 0.0 so that rows equal as numbers are equal bitwise too
     return T + 0.0
-
-
-def _check_fraction(value: Any, name: str, *, low_open: bool, high_open: bool) -> float:
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise ValueError(f"{name} must be a number, got {value!r}")
-    v = float(value)
-    ok_low = v > 0.0 if low_open else v >= 0.0
-    ok_high = v < 1.0 if high_open else v <= 1.0
-    if not (ok_low and ok_high):
-        lo, hi = "(" if low_open else "[", ")" if high_open else "]"
-        raise ValueError(f"{name} must lie in {lo}0, 1{hi}, got {value!r}")
-    return v
-
-
-def _check_optional_int(value: Any, name: str, minimum: int) -> int | None:
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < minimum:
-        raise ValueError(f"{name} must be None or an integer >= {minimum}, got {value!r}")
-    return int(value)
 
 
 def _first_occurrences(X: Tensor) -> Tensor:
@@ -143,14 +109,14 @@ def _first_occurrences(X: Tensor) -> Tensor:
 
 
 def _select_rows(
-    X: Tensor, drop_duplicates: bool, max_samples: int | None, random_state: Any
+    X: Tensor, drop_duplicates: bool, max_samples: int | None, seed: Any
 ) -> tuple[Tensor, np.ndarray, int]:
     """Drop duplicate rows, then subsample; return the rows, their indices and #duplicates."""
     n = X.shape[0]
     idx = _first_occurrences(X) if drop_duplicates else torch.arange(n, device=X.device)
     n_duplicates = n - idx.numel()
     if max_samples is not None and idx.numel() > max_samples:
-        rng = check_random_state(random_state)
+        rng = check_random_state(seed)
         pick = np.sort(rng.choice(idx.numel(), size=max_samples, replace=False))
         idx = idx[torch.from_numpy(pick).to(idx.device)]
     rows = X if idx.numel() == n else X[idx]  # no copy when every row is kept
@@ -280,9 +246,9 @@ class TwoNN(_DeviceMixin, BaseEstimator):
         ``r1 = 0`` are left out of the fit instead, as scikit-dimension does.
     max_samples : int or None, default=None
         Estimate on a random subset of at most this many (distinct) points.
-    random_state : int, numpy.random.Generator or None, default=None
+    seed : int, numpy.random.Generator or None, default=None
         Seed of the subset; only used when ``max_samples`` is smaller than the number of
-        distinct points.
+        distinct points. ``random_state`` is a deprecated alias.
     block_size : int or None, default=None
         Side of the square tiles of the neighbour search; ``None`` uses tiles of at most
         2**23 distances.
@@ -323,7 +289,7 @@ class TwoNN(_DeviceMixin, BaseEstimator):
     Examples
     --------
     >>> from manifold_lab.manifolds import make_ball
-    >>> X, _ = make_ball(2000, dim=3, ambient_dim=10, random_state=0)
+    >>> X, _ = make_ball(2000, dim=3, ambient_dim=10, seed=0)
     >>> est = TwoNN(device="cpu").fit(X)
     >>> round(est.dimension_, 1)
     3.0
@@ -331,12 +297,13 @@ class TwoNN(_DeviceMixin, BaseEstimator):
     0
     """
 
+    @renamed_parameters(random_state="seed")
     def __init__(
         self,
         discard_fraction: float = 0.1,
         drop_duplicates: bool = True,
         max_samples: int | None = None,
-        random_state: Any = None,
+        seed: Any = None,
         block_size: int | None = None,
         device: str | torch.device | None = None,
         dtype: str | torch.dtype = "float64",
@@ -344,7 +311,7 @@ class TwoNN(_DeviceMixin, BaseEstimator):
         self.discard_fraction = discard_fraction
         self.drop_duplicates = drop_duplicates
         self.max_samples = max_samples
-        self.random_state = random_state
+        self.seed = seed
         self.block_size = block_size
         self.device = device
         self.dtype = dtype
@@ -364,14 +331,18 @@ class TwoNN(_DeviceMixin, BaseEstimator):
         self : TwoNN
             The fitted estimator.
         """
-        discard = _check_fraction(
-            self.discard_fraction, "discard_fraction", low_open=False, high_open=True
+        discard = check_scalar(
+            self.discard_fraction, "discard_fraction", minimum=0, maximum=1, include_max=False
         )
-        max_samples = _check_optional_int(self.max_samples, "max_samples", 3)
-        block_size = _check_optional_int(self.block_size, "block_size", 1)
+        max_samples = check_scalar(
+            self.max_samples, "max_samples", kind=int, minimum=3, allow_none=True
+        )
+        block_size = check_scalar(
+            self.block_size, "block_size", kind=int, minimum=1, allow_none=True
+        )
         device, dtype = self._resolve()
-        T = _check_X(X, min_samples=3, dtype=dtype, device=device)
-        Xu, idx, n_dup = _select_rows(T, self.drop_duplicates, max_samples, self.random_state)
+        T = _as_tensor(X, 3, dtype, device)
+        Xu, idx, n_dup = _select_rows(T, self.drop_duplicates, max_samples, self.seed)
         if Xu.shape[0] < 3:
             raise ValueError(
                 f"TwoNN needs at least 3 distinct points, got {Xu.shape[0]} distinct among "
@@ -428,8 +399,9 @@ class MLE(_DeviceMixin, BaseEstimator):
         neighbour at distance zero are left out of the average.
     max_samples : int or None, default=None
         Estimate on a random subset of at most this many (distinct) points.
-    random_state : int, numpy.random.Generator or None, default=None
-        Seed of the subset (used only when subsampling).
+    seed : int, numpy.random.Generator or None, default=None
+        Seed of the subset (used only when subsampling). ``random_state`` is a deprecated
+        alias.
     block_size : int or None, default=None
         Side of the square tiles of the neighbour search; ``None`` uses tiles of at most
         2**23 distances.
@@ -470,18 +442,19 @@ class MLE(_DeviceMixin, BaseEstimator):
     Examples
     --------
     >>> from manifold_lab.manifolds import make_ball
-    >>> X, _ = make_ball(2000, dim=3, ambient_dim=10, random_state=0)
+    >>> X, _ = make_ball(2000, dim=3, ambient_dim=10, seed=0)
     >>> est = MLE(k=20, device="cpu").fit(X)
     >>> 2.5 < est.dimension_ < 3.2
     True
     """
 
+    @renamed_parameters(random_state="seed")
     def __init__(
         self,
         k: int | tuple[int, int] = 20,
         drop_duplicates: bool = True,
         max_samples: int | None = None,
-        random_state: Any = None,
+        seed: Any = None,
         block_size: int | None = None,
         device: str | torch.device | None = None,
         dtype: str | torch.dtype = "float64",
@@ -489,7 +462,7 @@ class MLE(_DeviceMixin, BaseEstimator):
         self.k = k
         self.drop_duplicates = drop_duplicates
         self.max_samples = max_samples
-        self.random_state = random_state
+        self.seed = seed
         self.block_size = block_size
         self.device = device
         self.dtype = dtype
@@ -526,11 +499,15 @@ class MLE(_DeviceMixin, BaseEstimator):
             The fitted estimator.
         """
         k1, k2 = self._k_range()
-        max_samples = _check_optional_int(self.max_samples, "max_samples", k2 + 1)
-        block_size = _check_optional_int(self.block_size, "block_size", 1)
+        max_samples = check_scalar(
+            self.max_samples, "max_samples", kind=int, minimum=k2 + 1, allow_none=True
+        )
+        block_size = check_scalar(
+            self.block_size, "block_size", kind=int, minimum=1, allow_none=True
+        )
         device, dtype = self._resolve()
-        T = _check_X(X, min_samples=k2 + 1, dtype=dtype, device=device)
-        Xu, idx, n_dup = _select_rows(T, self.drop_duplicates, max_samples, self.random_state)
+        T = _as_tensor(X, k2 + 1, dtype, device)
+        Xu, idx, n_dup = _select_rows(T, self.drop_duplicates, max_samples, self.seed)
         if Xu.shape[0] < k2 + 1:
             raise ValueError(
                 f"MLE with k={self.k!r} needs at least {k2 + 1} distinct points, got "
@@ -626,9 +603,11 @@ class PCADimension(_DeviceMixin, BaseEstimator):
         self : PCADimension
             The fitted estimator.
         """
-        threshold = _check_fraction(self.threshold, "threshold", low_open=True, high_open=False)
+        threshold = check_scalar(
+            self.threshold, "threshold", minimum=0, maximum=1, include_min=False
+        )
         device, dtype = self._resolve()
-        T = _check_X(X, min_samples=2, dtype=dtype, device=device)
+        T = _as_tensor(X, 2, dtype, device)
         ev = _covariance_eigenvalues(T).to(device="cpu", dtype=torch.float64).numpy()
         total = float(ev.sum())
         ratio = ev / total if total > 0 else np.zeros_like(ev)
@@ -699,7 +678,7 @@ class ParticipationRatio(_DeviceMixin, BaseEstimator):
             The fitted estimator.
         """
         device, dtype = self._resolve()
-        T = _check_X(X, min_samples=2, dtype=dtype, device=device)
+        T = _as_tensor(X, 2, dtype, device)
         ev = _covariance_eigenvalues(T).to(device="cpu", dtype=torch.float64).numpy()
         sq = float((ev**2).sum())
         self.dimension_ = float(ev.sum()) ** 2 / sq if sq > 0 else 0.0
@@ -737,7 +716,7 @@ def estimate_id(X: Any, method: str = "twonn", **kwargs: Any) -> float:
     Examples
     --------
     >>> from manifold_lab.manifolds import make_swiss_roll
-    >>> X, _ = make_swiss_roll(2000, random_state=0)
+    >>> X, _ = make_swiss_roll(2000, seed=0)
     >>> round(estimate_id(X, "twonn", device="cpu"))
     2
     """

@@ -4,7 +4,7 @@ Every generator follows scikit-learn's ``make_*`` convention and returns ``(X, t
 ``X`` holds the points and ``t`` their intrinsic coordinates (shape ``(n_samples,)`` for
 curves, ``(n_samples, k)`` for ``k``-dimensional manifolds). ``t`` colours plots and lets
 metrics compare recovered and original points. Randomness only comes from
-``random_state``; nothing touches NumPy's global state.
+``seed`` (``random_state`` is its deprecated alias); nothing touches NumPy's global state.
 """
 
 from __future__ import annotations
@@ -15,7 +15,8 @@ from typing import Any
 
 import numpy as np
 
-from ._validation import check_points, check_random_state
+from ._deprecation import renamed_parameters
+from ._validation import check_points, check_random_state, check_scalar
 from .registry import MANIFOLD_REGISTRY, LoadedView
 
 __all__ = [
@@ -35,36 +36,8 @@ __all__ = [
 ]
 
 
-def _check_n_samples(n_samples: int) -> int:
-    if isinstance(n_samples, bool) or not isinstance(n_samples, (int, np.integer)):
-        raise ValueError(f"n_samples must be an integer, got {n_samples!r}")
-    if n_samples < 2:
-        raise ValueError(f"n_samples must be >= 2, got {n_samples}")
-    return int(n_samples)
-
-
-def _check_nonneg(value: float, name: str) -> float:
-    value = float(value)
-    if not np.isfinite(value) or value < 0:
-        raise ValueError(f"{name} must be a finite number >= 0, got {value}")
-    return value
-
-
-def _check_positive(value: float, name: str) -> float:
-    value = float(value)
-    if not np.isfinite(value) or value <= 0:
-        raise ValueError(f"{name} must be a finite number > 0, got {value}")
-    return value
-
-
-def _check_dim(value: int, name: str, minimum: int = 1) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
-        raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
-    return int(value)
-
-
 def _add_noise(X: np.ndarray, noise: float, rng: np.random.Generator) -> np.ndarray:
-    noise = _check_nonneg(noise, "noise")
+    noise = check_scalar(noise, "noise", minimum=0)
     if noise > 0:
         X = X + noise * rng.standard_normal(X.shape)
     return X
@@ -80,13 +53,14 @@ def _curve_parameter(
     raise ValueError(f"sampling must be 'linspace' or 'uniform', got {sampling!r}")
 
 
+@renamed_parameters(random_state="seed")
 def make_spiral(
     n_samples: int = 1000,
     *,
     t_max: float = 20 * np.pi,
     noise: float = 0.0,
     sampling: str = "linspace",
-    random_state: Any = None,
+    seed: Any = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """The paper's Figure 1 input: an Archimedean spiral in the plane.
 
@@ -103,7 +77,7 @@ def make_spiral(
         Standard deviation of Gaussian noise added to the points.
     sampling : {"linspace", "uniform"}, default="linspace"
         Evenly spaced ``t`` (as public reproductions of Figure 1) or sorted uniform draws.
-    random_state : int, Generator or None, default=None
+    seed : int, Generator or None, default=None
         Seed for the noise and the uniform sampling.
 
     Returns
@@ -121,21 +95,22 @@ def make_spiral(
     >>> X[0].tolist()
     [0.0, 0.0]
     """
-    n_samples = _check_n_samples(n_samples)
-    t_max = _check_positive(t_max, "t_max")
-    rng = check_random_state(random_state)
+    n_samples = check_scalar(n_samples, "n_samples", kind=int, minimum=2)
+    t_max = check_scalar(t_max, "t_max", minimum=0, include_min=False)
+    rng = check_random_state(seed)
     t = _curve_parameter(n_samples, 0.0, t_max, sampling, rng)
     X = np.column_stack([t * np.cos(t), t * np.sin(t)])
     return _add_noise(X, noise, rng), t
 
 
+@renamed_parameters(random_state="seed")
 def make_circle(
     n_samples: int = 1000,
     *,
     radius: float = 1.0,
     noise: float = 0.0,
     sampling: str = "linspace",
-    random_state: Any = None,
+    seed: Any = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """A circle of the given radius around the origin.
 
@@ -149,7 +124,7 @@ def make_circle(
         Standard deviation of Gaussian noise added to the points.
     sampling : {"linspace", "uniform"}, default="linspace"
         Evenly spaced angles (endpoint excluded) or sorted uniform draws.
-    random_state : int, Generator or None, default=None
+    seed : int, Generator or None, default=None
         Seed for the noise and the uniform sampling.
 
     Returns
@@ -164,9 +139,9 @@ def make_circle(
     >>> np.allclose(np.linalg.norm(X, axis=1), 1.0)
     True
     """
-    n_samples = _check_n_samples(n_samples)
-    radius = _check_positive(radius, "radius")
-    rng = check_random_state(random_state)
+    n_samples = check_scalar(n_samples, "n_samples", kind=int, minimum=2)
+    radius = check_scalar(radius, "radius", minimum=0, include_min=False)
+    rng = check_random_state(seed)
     if sampling == "linspace":
         t = np.linspace(0.0, 2 * np.pi, n_samples, endpoint=False)
     else:
@@ -175,12 +150,13 @@ def make_circle(
     return _add_noise(X, noise, rng), t
 
 
+@renamed_parameters(random_state="seed")
 def make_swiss_roll(
     n_samples: int = 1000,
     *,
     noise: float = 0.0,
     height: float = 21.0,
-    random_state: Any = None,
+    seed: Any = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """The swiss roll in R^3 (scikit-learn's parametrisation).
 
@@ -192,7 +168,7 @@ def make_swiss_roll(
         Standard deviation of Gaussian noise added to the points.
     height : float, default=21.0
         Extent of the roll along its axis.
-    random_state : int, Generator or None, default=None
+    seed : int, Generator or None, default=None
         Seed.
 
     Returns
@@ -203,24 +179,25 @@ def make_swiss_roll(
 
     Examples
     --------
-    >>> X, t = make_swiss_roll(10, random_state=0)
+    >>> X, t = make_swiss_roll(10, seed=0)
     >>> X.shape, t.shape
     ((10, 3), (10, 2))
     """
-    n_samples = _check_n_samples(n_samples)
-    height = _check_positive(height, "height")
-    rng = check_random_state(random_state)
+    n_samples = check_scalar(n_samples, "n_samples", kind=int, minimum=2)
+    height = check_scalar(height, "height", minimum=0, include_min=False)
+    rng = check_random_state(seed)
     u = 1.5 * np.pi * (1 + 2 * rng.random(n_samples))
     h = height * rng.random(n_samples)
     X = np.column_stack([u * np.cos(u), h, u * np.sin(u)])
     return _add_noise(X, noise, rng), np.column_stack([u, h])
 
 
+@renamed_parameters(random_state="seed")
 def make_s_curve(
     n_samples: int = 1000,
     *,
     noise: float = 0.0,
-    random_state: Any = None,
+    seed: Any = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """The S-curve in R^3 (scikit-learn's parametrisation).
 
@@ -230,7 +207,7 @@ def make_s_curve(
         Number of points.
     noise : float, default=0.0
         Standard deviation of Gaussian noise added to the points.
-    random_state : int, Generator or None, default=None
+    seed : int, Generator or None, default=None
         Seed.
 
     Returns
@@ -241,12 +218,12 @@ def make_s_curve(
 
     Examples
     --------
-    >>> X, t = make_s_curve(10, random_state=0)
+    >>> X, t = make_s_curve(10, seed=0)
     >>> X.shape
     (10, 3)
     """
-    n_samples = _check_n_samples(n_samples)
-    rng = check_random_state(random_state)
+    n_samples = check_scalar(n_samples, "n_samples", kind=int, minimum=2)
+    rng = check_random_state(seed)
     u = 3 * np.pi * (rng.random(n_samples) - 0.5)
     h = 2.0 * rng.random(n_samples)
     X = np.column_stack([np.sin(u), h, np.sign(u) * (np.cos(u) - 1)])
@@ -264,13 +241,14 @@ def _hyperspherical_angles(Y: np.ndarray) -> np.ndarray:
     return angles
 
 
+@renamed_parameters(random_state="seed")
 def make_sphere(
     n_samples: int = 1000,
     *,
     dim: int = 2,
     radius: float = 1.0,
     noise: float = 0.0,
-    random_state: Any = None,
+    seed: Any = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Uniform points on the ``dim``-sphere in R^(dim+1), centred at the origin.
 
@@ -284,7 +262,7 @@ def make_sphere(
         Radius.
     noise : float, default=0.0
         Standard deviation of Gaussian noise added to the points.
-    random_state : int, Generator or None, default=None
+    seed : int, Generator or None, default=None
         Seed.
 
     Returns
@@ -295,27 +273,28 @@ def make_sphere(
 
     Examples
     --------
-    >>> X, t = make_sphere(20, random_state=0)
+    >>> X, t = make_sphere(20, seed=0)
     >>> np.allclose(np.linalg.norm(X, axis=1), 1.0)
     True
     """
-    n_samples = _check_n_samples(n_samples)
-    dim = _check_dim(dim, "dim")
-    radius = _check_positive(radius, "radius")
-    rng = check_random_state(random_state)
+    n_samples = check_scalar(n_samples, "n_samples", kind=int, minimum=2)
+    dim = check_scalar(dim, "dim", kind=int, minimum=1)
+    radius = check_scalar(radius, "radius", minimum=0, include_min=False)
+    rng = check_random_state(seed)
     G = rng.standard_normal((n_samples, dim + 1))
     Y = G / np.linalg.norm(G, axis=1, keepdims=True)
     t = _hyperspherical_angles(Y)
     return _add_noise(radius * Y, noise, rng), (t[:, 0] if dim == 1 else t)
 
 
+@renamed_parameters(random_state="seed")
 def make_torus(
     n_samples: int = 1000,
     *,
     major_radius: float = 2.0,
     minor_radius: float = 1.0,
     noise: float = 0.0,
-    random_state: Any = None,
+    seed: Any = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """A torus in R^3, uniform in its two angles.
 
@@ -329,7 +308,7 @@ def make_torus(
         Radius of the tube.
     noise : float, default=0.0
         Standard deviation of Gaussian noise added to the points.
-    random_state : int, Generator or None, default=None
+    seed : int, Generator or None, default=None
         Seed.
 
     Returns
@@ -340,14 +319,14 @@ def make_torus(
 
     Examples
     --------
-    >>> X, t = make_torus(10, random_state=0)
+    >>> X, t = make_torus(10, seed=0)
     >>> X.shape
     (10, 3)
     """
-    n_samples = _check_n_samples(n_samples)
-    R = _check_positive(major_radius, "major_radius")
-    r = _check_positive(minor_radius, "minor_radius")
-    rng = check_random_state(random_state)
+    n_samples = check_scalar(n_samples, "n_samples", kind=int, minimum=2)
+    R = check_scalar(major_radius, "major_radius", minimum=0, include_min=False)
+    r = check_scalar(minor_radius, "minor_radius", minimum=0, include_min=False)
+    rng = check_random_state(seed)
     u = 2 * np.pi * rng.random(n_samples)
     v = 2 * np.pi * rng.random(n_samples)
     X = np.column_stack(
@@ -362,20 +341,24 @@ def _random_basis(ambient_dim: int, dim: int, rng: np.random.Generator) -> np.nd
 
 
 def _check_sub_dims(dim: int, ambient_dim: int | None) -> tuple[int, int]:
-    dim = _check_dim(dim, "dim")
-    ambient_dim = dim if ambient_dim is None else _check_dim(ambient_dim, "ambient_dim")
+    dim = check_scalar(dim, "dim", kind=int, minimum=1)
+    if ambient_dim is not None:
+        ambient_dim = check_scalar(ambient_dim, "ambient_dim", kind=int, minimum=1)
+    else:
+        ambient_dim = dim
     if ambient_dim < dim:
         raise ValueError(f"ambient_dim ({ambient_dim}) must be >= dim ({dim})")
     return dim, ambient_dim
 
 
+@renamed_parameters(random_state="seed")
 def make_subspace(
     n_samples: int = 1000,
     *,
     dim: int = 2,
     ambient_dim: int | None = None,
     noise: float = 0.0,
-    random_state: Any = None,
+    seed: Any = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Standard Gaussian points in a random ``dim``-dimensional linear subspace of R^D.
 
@@ -389,7 +372,7 @@ def make_subspace(
         Ambient dimension ``D``; ``None`` means ``D = k`` (the whole space).
     noise : float, default=0.0
         Standard deviation of isotropic noise in R^D (takes points off the subspace).
-    random_state : int, Generator or None, default=None
+    seed : int, Generator or None, default=None
         Seed for the basis and the points.
 
     Returns
@@ -400,19 +383,20 @@ def make_subspace(
 
     Examples
     --------
-    >>> X, t = make_subspace(50, dim=2, ambient_dim=5, random_state=0)
+    >>> X, t = make_subspace(50, dim=2, ambient_dim=5, seed=0)
     >>> int(np.linalg.matrix_rank(X))
     2
     """
-    n_samples = _check_n_samples(n_samples)
+    n_samples = check_scalar(n_samples, "n_samples", kind=int, minimum=2)
     dim, ambient_dim = _check_sub_dims(dim, ambient_dim)
-    rng = check_random_state(random_state)
+    rng = check_random_state(seed)
     basis = _random_basis(ambient_dim, dim, rng)
     t = rng.standard_normal((n_samples, dim))
     X = _add_noise(t @ basis.T, noise, rng)
     return X, (t[:, 0] if dim == 1 else t)
 
 
+@renamed_parameters(random_state="seed")
 def make_ball(
     n_samples: int = 1000,
     *,
@@ -420,7 +404,7 @@ def make_ball(
     ambient_dim: int | None = None,
     radius: float = 1.0,
     noise: float = 0.0,
-    random_state: Any = None,
+    seed: Any = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Uniform points in a ``dim``-ball centred at the origin of a random subspace of R^D.
 
@@ -436,7 +420,7 @@ def make_ball(
         Radius of the ball.
     noise : float, default=0.0
         Standard deviation of isotropic noise in R^D.
-    random_state : int, Generator or None, default=None
+    seed : int, Generator or None, default=None
         Seed for the basis and the points.
 
     Returns
@@ -447,14 +431,14 @@ def make_ball(
 
     Examples
     --------
-    >>> X, t = make_ball(100, dim=3, random_state=0)
+    >>> X, t = make_ball(100, dim=3, seed=0)
     >>> bool((np.linalg.norm(X, axis=1) <= 1.0).all())
     True
     """
-    n_samples = _check_n_samples(n_samples)
+    n_samples = check_scalar(n_samples, "n_samples", kind=int, minimum=2)
     dim, ambient_dim = _check_sub_dims(dim, ambient_dim)
-    radius = _check_positive(radius, "radius")
-    rng = check_random_state(random_state)
+    radius = check_scalar(radius, "radius", minimum=0, include_min=False)
+    rng = check_random_state(seed)
     basis = _random_basis(ambient_dim, dim, rng)
     G = rng.standard_normal((n_samples, dim))
     G /= np.linalg.norm(G, axis=1, keepdims=True)
@@ -463,6 +447,7 @@ def make_ball(
     return X, (t[:, 0] if dim == 1 else t)
 
 
+@renamed_parameters(random_state="seed")
 def make_blob(
     n_samples: int = 1000,
     *,
@@ -470,7 +455,7 @@ def make_blob(
     center: float | np.ndarray = 0.0,
     scale: float = 1.0,
     noise: float = 0.0,
-    random_state: Any = None,
+    seed: Any = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """An isotropic Gaussian blob in R^dim.
 
@@ -486,7 +471,7 @@ def make_blob(
         Standard deviation per coordinate.
     noise : float, default=0.0
         Extra isotropic noise (kept for a uniform signature).
-    random_state : int, Generator or None, default=None
+    seed : int, Generator or None, default=None
         Seed.
 
     Returns
@@ -497,17 +482,17 @@ def make_blob(
 
     Examples
     --------
-    >>> X, t = make_blob(10, dim=3, random_state=0)
+    >>> X, t = make_blob(10, dim=3, seed=0)
     >>> X.shape
     (10, 3)
     """
-    n_samples = _check_n_samples(n_samples)
-    dim = _check_dim(dim, "dim")
-    scale = _check_positive(scale, "scale")
+    n_samples = check_scalar(n_samples, "n_samples", kind=int, minimum=2)
+    dim = check_scalar(dim, "dim", kind=int, minimum=1)
+    scale = check_scalar(scale, "scale", minimum=0, include_min=False)
     c = np.broadcast_to(np.asarray(center, dtype=np.float64), (dim,))
     if not np.isfinite(c).all():
         raise ValueError("center must be finite")
-    rng = check_random_state(random_state)
+    rng = check_random_state(seed)
     t = rng.standard_normal((n_samples, dim))
     X = _add_noise(c + scale * t, noise, rng)
     return X, (t[:, 0] if dim == 1 else t)
@@ -592,8 +577,9 @@ def manifold_from_points(X: Any, t: Any = None, *, name: str = "points") -> Mani
     return Manifold(name=name, X=Xa, t=ta, params={"n_samples": int(Xa.shape[0])})
 
 
+@renamed_parameters(random_state="seed")
 def make_manifold(
-    name: Any = "spiral", n_samples: int = 1000, *, random_state: Any = None, **kwargs: Any
+    name: Any = "spiral", n_samples: int = 1000, *, seed: Any = None, **kwargs: Any
 ) -> Manifold:
     """Make a manifold by name, or wrap points the user already has.
 
@@ -605,7 +591,7 @@ def make_manifold(
         an existing :class:`Manifold`, an array of points, or a tuple ``(X, t)``.
     n_samples : int, default=1000
         Number of points (ignored for user points).
-    random_state : int, Generator or None, default=None
+    seed : int, Generator or None, default=None
         Seed passed to the generator.
     **kwargs
         Further arguments of the generator, e.g. ``dim=3`` or ``noise=0.1``.
@@ -616,7 +602,7 @@ def make_manifold(
 
     Examples
     --------
-    >>> m = make_manifold("ball", 200, dim=3, ambient_dim=10, random_state=0)
+    >>> m = make_manifold("ball", 200, dim=3, ambient_dim=10, seed=0)
     >>> m.X.shape
     (200, 10)
     """
@@ -631,10 +617,10 @@ def make_manifold(
             )
         key = entry.name
         try:
-            X, t = entry.load()(n_samples, random_state=random_state, **kwargs)
+            X, t = entry.load()(n_samples, seed=seed, **kwargs)
         except TypeError as exc:
             raise ValueError(f"bad arguments for manifold {key!r}: {exc}") from None
-        params = {"n_samples": int(n_samples), "random_state": random_state, **kwargs}
+        params = {"n_samples": int(n_samples), "seed": seed, **kwargs}
         return Manifold(name=key, X=X, t=t, params=params)
     if isinstance(name, tuple) and len(name) == 2:
         return manifold_from_points(name[0], name[1])

@@ -14,8 +14,6 @@ Three recipes, each a small callable object that accepts a PIL image or a uint8 
   quantised interpreter sees.
 * :class:`CifarPreprocess`: per-channel CIFAR-10 mean/std at native resolution.
 
-:func:`preprocessing_for` picks the recipe from a source name.
-
 Examples
 --------
 >>> import torch
@@ -35,6 +33,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from ._validation import check_scalar
+
 __all__ = [
     "CIFAR10_MEAN",
     "CIFAR10_STD",
@@ -43,7 +43,6 @@ __all__ = [
     "CifarPreprocess",
     "TFSlimPreprocess",
     "TorchvisionPreprocess",
-    "preprocessing_for",
     "to_uint8_tensor",
 ]
 
@@ -137,10 +136,10 @@ class TFSlimPreprocess:
     input_quantization: tuple[float, int] | None = None
 
     def __post_init__(self) -> None:
-        if not isinstance(self.size, int) or self.size < 1:
-            raise ValueError(f"size must be a positive integer, got {self.size!r}")
-        if not 0 < self.central_fraction <= 1:
-            raise ValueError(f"central_fraction must be in (0, 1], got {self.central_fraction!r}")
+        check_scalar(self.size, "size", kind=int, minimum=1)
+        check_scalar(
+            self.central_fraction, "central_fraction", minimum=0, maximum=1, include_min=False
+        )
 
     def resize_uint8(self, image: Any) -> Tensor:
         """Crop and resize only, as a float tensor of pixel values in [0, 255]."""
@@ -228,32 +227,3 @@ class CifarPreprocess:
         mean = torch.tensor(self.mean).view(3, 1, 1)
         std = torch.tensor(self.std).view(3, 1, 1)
         return (x - mean) / std
-
-
-def preprocessing_for(source: str, **kwargs: Any) -> Any:
-    """The preprocessing recipe for a weights source.
-
-    Parameters
-    ----------
-    source : {"torchvision", "tflite", "tf-slim", "cifar10"}
-        Where the weights came from.
-    **kwargs
-        Passed to the recipe's constructor (e.g. ``resize_size=232``).
-
-    Examples
-    --------
-    >>> preprocessing_for("torchvision", resize_size=232)
-    TorchvisionPreprocess(crop_size=224, resize_size=232, mean=(0.485, 0.456, 0.406), \
-std=(0.229, 0.224, 0.225))
-    """
-    recipes: dict[str, Any] = {
-        "torchvision": TorchvisionPreprocess,
-        "tflite": TFSlimPreprocess,
-        "tf-slim": TFSlimPreprocess,
-        "cifar10": CifarPreprocess,
-    }
-    if source not in recipes:
-        raise ValueError(
-            f"unknown preprocessing source {source!r}; expected one of {sorted(recipes)}"
-        )
-    return recipes[source](**kwargs)

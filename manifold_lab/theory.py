@@ -1,10 +1,11 @@
 """Theory to set beside the measurements.
 
-Theorem 1 of the paper (Appendix A): for a random ``n x d`` matrix ``B`` with a
+Theorem 1 of the paper (Appendix A): for a random ``n x k`` matrix ``B`` with a
 sign-symmetric density, the expected fraction of the input that ReLU(B x) maps
-invertibly (a point needs at least ``d`` positive coordinates, Lemma 2) is
-``P(Binomial(n, 1/2) >= d)``. The injectivity literature gives expansion ratios ``n / d``
-above which a Gaussian ReLU layer is injective on *all* of R^d (not just on a manifold).
+invertibly (a point needs at least ``k`` positive coordinates, Lemma 2) is
+``P(Binomial(n, 1/2) >= k)``; the paper writes ``d`` for this ``k``, the project writes
+``k`` (see ``docs/NAMING.md``). The injectivity literature gives expansion ratios ``n / k``
+above which a Gaussian ReLU layer is injective on *all* of R^k (not just on a manifold).
 """
 
 from __future__ import annotations
@@ -15,18 +16,23 @@ from typing import Any
 import numpy as np
 from scipy import stats
 
+from ._deprecation import renamed_parameters
+from ._validation import check_scalar
+
 __all__ = ["INJECTIVITY_THRESHOLDS", "InjectivityThreshold", "preserved_fraction"]
 
 
-def preserved_fraction(width: Any, d: int) -> np.ndarray:
-    """Theorem 1's expected preserved (invertible) fraction ``P(Binomial(n, 1/2) >= d)``.
+@renamed_parameters(d="k")
+def preserved_fraction(width: Any, k: int) -> np.ndarray:
+    """Theorem 1's expected preserved (invertible) fraction ``P(Binomial(n, 1/2) >= k)``.
 
     Parameters
     ----------
     width : int or array-like of int
         Layer width(s) ``n``.
-    d : int
-        Input (intrinsic) dimension.
+    k : int
+        Dimension ``k`` of the input's span (the paper's ``d``); ``d`` is a deprecated
+        alias of this parameter.
 
     Returns
     -------
@@ -39,11 +45,10 @@ def preserved_fraction(width: Any, d: int) -> np.ndarray:
     [0.25, 0.5, 1.0]
     """
     n = np.asarray(width)
-    if d < 1:
-        raise ValueError(f"d must be >= 1, got {d}")
+    k = check_scalar(k, "k", kind=int, minimum=1)
     if np.any(n < 1):
         raise ValueError("every width must be >= 1")
-    return np.asarray(stats.binom.sf(d - 1, n, 0.5), dtype=np.float64)
+    return np.asarray(stats.binom.sf(k - 1, n, 0.5), dtype=np.float64)
 
 
 @dataclass(frozen=True)
@@ -68,9 +73,10 @@ class InjectivityThreshold:
     source: str
     note: str
 
-    def widths(self, d: int) -> tuple[float, float]:
-        """The widths ``n`` that the ratio means for input dimension ``d``."""
-        return self.ratio_low * d, self.ratio_high * d
+    @renamed_parameters(d="k")
+    def widths(self, k: int) -> tuple[float, float]:
+        """The widths ``n`` that the ratio means for input dimension ``k`` (alias ``d``)."""
+        return self.ratio_low * k, self.ratio_high * k
 
 
 INJECTIVITY_THRESHOLDS: tuple[InjectivityThreshold, ...] = (

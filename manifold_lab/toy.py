@@ -44,6 +44,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from ._deprecation import renamed_parameters
 from ._progress import progress_bar
 from ._validation import resolve_device
 
@@ -54,13 +55,14 @@ BOTTLENECKS = ("linear", "relu6")
 SHORTCUTS = ("bottleneck", "expansion", "none")
 
 
+@renamed_parameters(random_state="seed")
 def make_task(
     task: str = "spirals",
     n_samples: int = 2000,
     *,
     turns: float = 2.0,
     noise: float = 0.02,
-    random_state: int = 0,
+    seed: int = 0,
 ) -> tuple[Tensor, Tensor, Tensor, Tensor]:
     """Train/test tensors ``(X_train, y_train, X_test, y_test)`` for a toy task.
 
@@ -73,7 +75,8 @@ def make_task(
         Turns of each spiral arm.
     noise : float, default=0.02
         Gaussian noise added to the points, relative to the spiral's radius.
-    random_state : int, default=0
+    seed : int, default=0
+        Seed of the points (``random_state`` is a deprecated alias).
 
     Returns
     -------
@@ -89,7 +92,7 @@ def make_task(
         raise ValueError(f"turns must be positive, got {turns!r}")
     if not (noise >= 0 and math.isfinite(noise)):
         raise ValueError(f"noise must be >= 0, got {noise!r}")
-    rng = np.random.default_rng(random_state)
+    rng = np.random.default_rng(seed)
     n = 2 * n_samples
     t = np.sqrt(rng.uniform(0.02, 1.0, n)) * turns * 2 * np.pi  # uniform along the arm
     if task == "spirals":
@@ -209,7 +212,7 @@ def train_toy(
     if not seeds:
         raise ValueError("seeds is empty")
     dev = resolve_device(device)
-    Xtr, ytr, Xte, yte = make_task(task, n_samples, random_state=data_seed)
+    Xtr, ytr, Xte, yte = make_task(task, n_samples, seed=data_seed)
     classify = task == "spirals"
     d_out = 2 if classify else 1
     params = [

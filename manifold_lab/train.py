@@ -51,9 +51,10 @@ from torch import Tensor, nn
 from ._parsing import split_key_value
 from ._progress import progress_bar
 from ._validation import resolve_device
+from .fileio import atomic_write_text
 from .mobilenet import CONFIG_CHOICES, MobileNetV2, MobileNetV2Config, mobilenet_v2
 from .preprocessing import CIFAR10_MEAN, CIFAR10_STD
-from .provenance import atomic_write_text, provenance
+from .records import provenance
 from .weights import load_checkpoint, save_checkpoint
 
 __all__ = [

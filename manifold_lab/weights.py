@@ -42,9 +42,9 @@ from typing import Any
 import torch
 from torch import nn
 
+from .fileio import atomic_path, atomic_write_bytes
 from .mobilenet import MobileNetV2, MobileNetV2Config, mobilenet_v2
 from .preprocessing import CifarPreprocess, TorchvisionPreprocess
-from .provenance import atomic_write_text
 from .registry import TORCHVISION_WEIGHTS, resolve_model_source
 
 __all__ = [
@@ -263,7 +263,7 @@ def save_checkpoint(
         raise ValueError(
             f"the checkpoint would be {buffer.tell():,} bytes, over {max_bytes:,}{hint}"
         )
-    return atomic_write_text(path, buffer.getvalue())
+    return atomic_write_bytes(path, buffer.getvalue())
 
 
 def load_checkpoint(
@@ -338,12 +338,6 @@ def _infer_num_classes(config: MobileNetV2Config, state_dict: dict[str, Any]) ->
 # torchvision
 
 
-def _imagenet_categories() -> tuple[str, ...]:
-    from torchvision.models import MobileNet_V2_Weights
-
-    return tuple(MobileNet_V2_Weights.IMAGENET1K_V1.meta["categories"])
-
-
 def _hash_prefix(filename: str) -> str | None:
     """The SHA-256 prefix in torchvision's file names (``name-<prefix>.pth``), if any."""
     found = re.search(r"-([0-9a-f]{6,})\.", filename)
@@ -356,14 +350,11 @@ def _download(url: str, dest: Path, callback: ProgressCallback, chunk: int = 1 <
     When the file name carries a hash prefix (torchvision's ``name-<sha256 prefix>.pth``), the
     download's SHA-256 must start with it.
     """
-    import tempfile
     import urllib.request
 
-    dest.parent.mkdir(parents=True, exist_ok=True)
     digest = hashlib.sha256()
-    fd, tmp = tempfile.mkstemp(dir=dest.parent, prefix=dest.name + ".", suffix=".part")
-    try:
-        with os.fdopen(fd, "wb") as out, urllib.request.urlopen(url, timeout=60) as response:
+    with atomic_path(dest, make_parents=True) as tmp:
+        with tmp.open("wb") as out, urllib.request.urlopen(url, timeout=60) as response:
             length = response.headers.get("Content-Length")
             total = int(length) if length else None
             done = 0
@@ -379,10 +370,6 @@ def _download(url: str, dest: Path, callback: ProgressCallback, chunk: int = 1 <
                 f"the file downloaded from {url} does not match the hash in its name "
                 f"({prefix}); the download is corrupt, try again"
             )
-        os.replace(tmp, dest)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def torchvision_weights_file(
@@ -467,7 +454,9 @@ def _classes_for(label_space: str | None, num_classes: int) -> tuple[str, ...] |
 
         return tuple(CIFAR10_CLASSES)
     if label_space == "imagenet":
-        names = _imagenet_categories()
+        from .data import IMAGENET_NAMES
+
+        names = IMAGENET_NAMES
         if num_classes == 1000:
             return names
         if num_classes == 1001:
@@ -585,12 +574,14 @@ def torchvision_source(
     check_state_dict(model, state_dict, what=f"torchvision's {name} weights")
     model.load_state_dict(state_dict)
     filename, resize, top1 = TORCHVISION_WEIGHTS[name]
+    from .data import IMAGENET_NAMES
+
     model.weights_info = WeightsInfo(
         source="torchvision",
         name=name,
         label_space="imagenet",
         label_offset=0,
-        classes=_imagenet_categories(),
+        classes=IMAGENET_NAMES,
         preprocessing=TorchvisionPreprocess(resize_size=resize),
         resolution=224,
         notes=f"torchvision {filename}; ImageNet-1k val top-1 {top1}% (torchvision's figure)",

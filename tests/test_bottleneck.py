@@ -72,16 +72,16 @@ def test_zeroed_is_not_lost_when_the_negative_half_is_kept():
 
 def test_rectification_loss_is_seeded_and_serialisable():
     Z = _gaussian(n=1000)
-    a = rectification_loss(Z, random_state=3)
-    assert a == rectification_loss(Z, random_state=3)
-    assert a.recon_error != rectification_loss(Z, random_state=4).recon_error
+    a = rectification_loss(Z, seed=3)
+    assert a == rectification_loss(Z, seed=3)
+    assert a.recon_error != rectification_loss(Z, seed=4).recon_error
     d = a.to_dict()
     assert d["activation"] == "relu" and d["n_train"] + d["n_test"] == 1000
     assert isinstance(a, RectificationLoss)
     with pytest.raises(AttributeError):
         a.recon_error = 0.0  # type: ignore[misc]
     # torch input gives the same numbers
-    assert rectification_loss(torch.from_numpy(Z), random_state=3) == a
+    assert rectification_loss(torch.from_numpy(Z), seed=3) == a
 
 
 @pytest.mark.parametrize(
@@ -96,7 +96,7 @@ def test_rectification_loss_is_seeded_and_serialisable():
         (np.ones((50, 2)), {"test_fraction": 1.0}, "test_fraction"),
         (np.ones((50, 2)), {"test_fraction": 0}, "test_fraction"),
         (np.ones((50, 2)), {"ridge": -1.0}, "ridge"),
-        (np.ones((50, 2)), {"random_state": -1}, "random_state"),
+        (np.ones((50, 2)), {"seed": -1}, "seed"),
     ],
 )
 def test_rectification_loss_bad_input(Z, kwargs, match):

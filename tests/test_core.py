@@ -14,7 +14,7 @@ WIDTHS = [2, 3, 5, 15, 30]
 @pytest.mark.parametrize("manifold", ["spiral", "sphere", "swiss_roll"])
 @pytest.mark.parametrize("method", list(ml.METHODS))
 def test_identity_recovers_the_input_exactly(manifold: str, method: str) -> None:
-    m = ml.make_manifold(manifold, 300, random_state=0)
+    m = ml.make_manifold(manifold, 300, seed=0)
     df = ml.sweep(
         m,
         widths=range(m.ambient_dim, 20),
@@ -31,7 +31,7 @@ def test_identity_recovers_the_input_exactly(manifold: str, method: str) -> None
 
 
 def test_subspace_needs_rank_k_not_d() -> None:
-    m = ml.make_manifold("subspace", 300, dim=2, ambient_dim=8, random_state=0)
+    m = ml.make_manifold("subspace", 300, dim=2, ambient_dim=8, seed=0)
     df = ml.sweep(
         m,
         widths=[2, 3],

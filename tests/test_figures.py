@@ -428,7 +428,7 @@ def test_cli_phase(tmp_path: Path, capsys, monkeypatch) -> None:
     real = inj.phase_diagram
 
     def small(**kwargs):  # the CLI's wiring, not the estimator's accuracy
-        return real(**kwargs, n_points=200, n_directions=500)
+        return real(**kwargs, n_samples=200, n_directions=500)
 
     monkeypatch.setattr(inj, "phase_diagram", small)
     out, data = tmp_path / "phase.html", tmp_path / "phase.csv"

@@ -24,7 +24,7 @@ def _dense_min(T: np.ndarray, n_dir: int, seed: int = 123) -> int:
 
 @pytest.fixture(scope="module")
 def small() -> pd.DataFrame:
-    return phase_diagram([1, 2, 3, 4], max_ratio=3, seeds=range(40), n_points=200, progress=False)
+    return phase_diagram([1, 2, 3, 4], max_ratio=3, seeds=range(40), n_samples=200, progress=False)
 
 
 # ------------------------------------------------------------------ (a) pointwise fraction
@@ -142,7 +142,7 @@ def test_min_active_is_monotone_in_width_and_matches_single_matrix() -> None:
 
 
 def test_phase_diagram_columns_methods_and_reproducibility(device: str) -> None:
-    kw = dict(max_ratio=3, seeds=[0, 3], n_points=50, progress=False, device=device)
+    kw = dict(max_ratio=3, seeds=[0, 3], n_samples=50, progress=False, device=device)
     df = phase_diagram([2, 6], exact_max_subsets=100, n_directions=500, **kw)
     assert list(df.columns) == [
         "k",

@@ -27,12 +27,12 @@ N = 2000  # sample size of every reference data set below
 
 def _ball5_in_r20(seed: int = 0) -> np.ndarray:
     """Uniform 5-ball embedded linearly (random orthonormal basis) in R^20."""
-    return ml.make_ball(N, dim=5, ambient_dim=20, random_state=seed)[0]
+    return ml.make_ball(N, dim=5, ambient_dim=20, seed=seed)[0]
 
 
 def _swiss_roll(seed: int = 0) -> np.ndarray:
     """scikit-learn's swiss roll (2-D surface in R^3)."""
-    return ml.make_swiss_roll(N, random_state=seed)[0]
+    return ml.make_swiss_roll(N, seed=seed)[0]
 
 
 def _gaussian10_in_r50(seed: int = 0) -> np.ndarray:
@@ -155,18 +155,18 @@ def test_float32_and_tensor_input(data, device):
 
 def test_subsample_is_seeded(data):
     X = data["ball5_in_R20_n2000"]
-    a = TwoNN(max_samples=500, random_state=3, device="cpu").fit(X)
-    b = TwoNN(max_samples=500, random_state=3, device="cpu").fit(X)
-    c = TwoNN(max_samples=500, random_state=4, device="cpu").fit(X)
+    a = TwoNN(max_samples=500, seed=3, device="cpu").fit(X)
+    b = TwoNN(max_samples=500, seed=3, device="cpu").fit(X)
+    c = TwoNN(max_samples=500, seed=4, device="cpu").fit(X)
     assert a.dimension_ == b.dimension_
     np.testing.assert_array_equal(a.sample_indices_, b.sample_indices_)
     assert not np.array_equal(a.sample_indices_, c.sample_indices_)
     assert a.n_samples_used_ == 500
-    m1 = MLE(max_samples=500, random_state=3, device="cpu").fit(X).dimension_
-    m2 = MLE(max_samples=500, random_state=3, device="cpu").fit(X).dimension_
+    m1 = MLE(max_samples=500, seed=3, device="cpu").fit(X).dimension_
+    m2 = MLE(max_samples=500, seed=3, device="cpu").fit(X).dimension_
     assert m1 == m2
     # no subsampling: deterministic and independent of the seed
-    assert TwoNN(random_state=1).fit(X).dimension_ == TwoNN(random_state=2).fit(X).dimension_
+    assert TwoNN(seed=1).fit(X).dimension_ == TwoNN(seed=2).fit(X).dimension_
 
 
 def test_mle_k_range(data):
@@ -304,7 +304,7 @@ def test_registry_and_helper(data):
 
 
 def test_scikit_learn_api():
-    est = MLE(k=(5, 10), max_samples=100, random_state=0)
+    est = MLE(k=(5, 10), max_samples=100, seed=0)
     assert est.get_params()["k"] == (5, 10)
     assert clone(est).get_params() == est.get_params()
     assert "MLE(k=(5, 10)" in repr(est)

@@ -21,13 +21,13 @@ GENERATORS = {
 @pytest.mark.parametrize("name", sorted(ml.MANIFOLDS))
 def test_shapes_and_reproducibility(name: str) -> None:
     d, k = GENERATORS[name]
-    m1 = ml.make_manifold(name, 300, random_state=3, noise=0.01)
-    m2 = ml.make_manifold(name, 300, random_state=3, noise=0.01)
+    m1 = ml.make_manifold(name, 300, seed=3, noise=0.01)
+    m2 = ml.make_manifold(name, 300, seed=3, noise=0.01)
     assert m1.X.shape == (300, d)
     assert m1.t.shape == ((300,) if k == 1 else (300, k))
     assert m1.color.shape == (300,)
     np.testing.assert_array_equal(m1.X, m2.X)
-    m3 = ml.make_manifold(name, 300, random_state=4, noise=0.01)
+    m3 = ml.make_manifold(name, 300, seed=4, noise=0.01)
     assert not np.array_equal(m1.X, m3.X)
 
 
@@ -36,23 +36,23 @@ def test_spiral_matches_the_paper() -> None:
     assert t[0] == 0 and np.isclose(t[-1], 20 * np.pi)
     np.testing.assert_allclose(X, np.column_stack([t * np.cos(t), t * np.sin(t)]))
     # deterministic without noise, whatever the seed
-    np.testing.assert_array_equal(X, ml.make_spiral(1001, random_state=9)[0])
+    np.testing.assert_array_equal(X, ml.make_spiral(1001, seed=9)[0])
 
 
 def test_subspace_and_ball_lie_in_a_k_dim_subspace() -> None:
-    X, _ = ml.make_subspace(200, dim=3, ambient_dim=10, random_state=0)
+    X, _ = ml.make_subspace(200, dim=3, ambient_dim=10, seed=0)
     assert np.linalg.matrix_rank(X) == 3
-    Xb, tb = ml.make_ball(500, dim=4, ambient_dim=9, radius=2.0, random_state=1)
+    Xb, tb = ml.make_ball(500, dim=4, ambient_dim=9, radius=2.0, seed=1)
     assert np.linalg.matrix_rank(Xb) == 4
     assert np.linalg.norm(Xb, axis=1).max() <= 2.0 + 1e-12
     np.testing.assert_allclose(np.linalg.norm(Xb, axis=1), np.linalg.norm(tb, axis=1))
 
 
 def test_sphere_and_torus_geometry() -> None:
-    X, _ = ml.make_sphere(100, dim=4, radius=3.0, random_state=0)
+    X, _ = ml.make_sphere(100, dim=4, radius=3.0, seed=0)
     assert X.shape == (100, 5)
     np.testing.assert_allclose(np.linalg.norm(X, axis=1), 3.0)
-    T = ml.make_torus(100, random_state=0)[0]
+    T = ml.make_torus(100, seed=0)[0]
     np.testing.assert_allclose(np.hypot(np.hypot(T[:, 0], T[:, 1]) - 2.0, T[:, 2]), 1.0)
 
 
@@ -78,7 +78,7 @@ def test_user_points_and_tuples() -> None:
         (lambda: ml.make_manifold(np.zeros(5)), "2-D"),
         (lambda: ml.manifold_from_points(np.zeros((5, 2)), np.zeros(4)), "match X"),
         (lambda: ml.make_spiral(10, sampling="random"), "sampling"),
-        (lambda: ml.make_spiral(10, random_state=-1), "non-negative"),
+        (lambda: ml.make_spiral(10, seed=-1), "non-negative"),
     ],
 )
 def test_bad_input(call, match: str) -> None:

@@ -56,8 +56,8 @@ def test_toy_bad_input() -> None:
         train_toy(shortcut="both", steps=1)
     with pytest.raises(ValueError, match="seeds"):
         train_toy(seeds=[], steps=1)
-    X, y, _, _ = make_task("spirals", 100, random_state=3)
-    X2, *_ = make_task("spirals", 100, random_state=3)
+    X, y, _, _ = make_task("spirals", 100, seed=3)
+    X2, *_ = make_task("spirals", 100, seed=3)
     assert X.shape == (100, 2) and set(y.tolist()) == {0, 1} and (X == X2).all()
 
 

@@ -49,7 +49,7 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
 def run(args: argparse.Namespace) -> None:
     """Run ``manifold-lab curves``."""
     from ..plots import figure_format, plot_width_curves, save_figure
-    from ..sweep import summarize, sweep
+    from ..sweeps import summarize, sweep
     from .options import write_data
 
     figure_format(args.out)

@@ -45,8 +45,8 @@ def output_format(out: str | None, fmt: str | None) -> str:
 
 def run(args: argparse.Namespace) -> None:
     """Run ``manifold-lab sweep``."""
-    from ..provenance import results_to_text, write_results
-    from ..sweep import summarize, sweep
+    from ..records import results_to_text, write_results
+    from ..sweeps import summarize, sweep
 
     fmt = output_format(args.out, args.format)
     df = sweep(args.manifold, **sweep_kwargs(args))

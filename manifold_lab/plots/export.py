@@ -9,7 +9,7 @@ from typing import Any
 
 import plotly.graph_objects as go
 
-from ..provenance import atomic_write_text
+from ..fileio import atomic_write_text
 
 __all__ = ["FIGURE_FORMATS", "figure_format", "save_figure"]
 

@@ -7,11 +7,13 @@ from typing import Any
 
 import numpy as np
 
+from .._deprecation import renamed_parameters
 from .result import ProbeResult
 
 __all__ = ["id_profile"]
 
 
+@renamed_parameters(random_state="seed")
 def id_profile(
     result: ProbeResult,
     methods: Sequence[str] = ("twonn", "mle", "pca"),
@@ -19,7 +21,7 @@ def id_profile(
     which: str = "pixels",
     layer: str = "bottleneck",
     max_points: int | None = None,
-    random_state: Any = 0,
+    seed: Any = 0,
     device: Any = None,
 ) -> Any:
     """Intrinsic dimension of the sampled vectors of every block, by several estimators.
@@ -38,8 +40,8 @@ def id_profile(
         Which samples.
     max_points : int or None, default=None
         Use at most this many points per block (a seeded subsample).
-    random_state : None, int or numpy Generator, default=0
-        Seeds the subsample.
+    seed : None, int or numpy Generator, default=0
+        Seeds the subsample (``random_state`` is a deprecated alias).
     device : str, torch.device or None, default=None
         Where the estimators run (None: CUDA when available).
 
@@ -65,7 +67,7 @@ def id_profile(
     if max_points is not None and (not isinstance(max_points, int) or max_points < 3):
         raise ValueError(f"max_points must be an integer >= 3 or None, got {max_points!r}")
     source = result.samples if layer == "bottleneck" else result.expansion_samples
-    rng = check_random_state(random_state)
+    rng = check_random_state(seed)
     rows = []
     for b in result.blocks:
         X = source.get(b.name, {}).get(which)

@@ -294,7 +294,7 @@ class ProbeResult:
 
     def save(self, path: str | os.PathLike[str]) -> Path:
         """Write :meth:`to_frame` as CSV (or JSON by suffix) with provenance, atomically."""
-        from ..provenance import provenance, write_results
+        from ..records import provenance, write_results
 
         p = Path(path)
         if p.suffix.lower() not in (".csv", ".json"):
@@ -308,7 +308,8 @@ class ProbeResult:
         ``"samples"``, ``"expansion_samples"``, ``"sample_image_index"`` (tensors) and
         ``"metadata"``.
         """
-        from ..provenance import atomic_write_text, provenance
+        from ..fileio import atomic_write_text
+        from ..records import provenance
 
         def tensors(d: dict[str, dict[str, np.ndarray]]) -> dict[str, dict[str, Tensor]]:
             return {k: {kk: torch.from_numpy(vv) for kk, vv in v.items()} for k, v in d.items()}

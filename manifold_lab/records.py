@@ -1,4 +1,4 @@
-"""Provenance records and atomic results files.
+"""Provenance records and results files (CSV or JSON) that carry them.
 
 Every results file the project writes says where it came from: package version, git
 commit, the command or parameters, the seeds and the hardware. CSV files carry it in
@@ -14,16 +14,17 @@ import os
 import platform
 import subprocess
 import sys
-import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import torch
 
+from .fileio import atomic_write_text
+
 if TYPE_CHECKING:  # pandas is only needed for results tables, not by the training path
     import pandas as pd
 
-__all__ = ["atomic_write_text", "provenance", "read_results", "write_results"]
+__all__ = ["hardware", "provenance", "read_results", "results_to_text", "write_results"]
 
 
 def _git_commit() -> dict[str, Any]:
@@ -110,34 +111,6 @@ def provenance(parameters: dict[str, Any] | None = None, **extra: Any) -> dict[s
     }
     rec.update(extra)
     return json.loads(json.dumps(rec, default=str))
-
-
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
-
-
-def atomic_write_text(path: str | os.PathLike[str], text: str | bytes) -> Path:
-    """Write ``text`` (or bytes) to ``path`` through a temporary file and a rename.
-
-    The target is never half-written: it holds the old content or the new, nothing else.
-    """
-    target = Path(path)
-    if target.parent and not target.parent.exists():
-        raise ValueError(f"the folder {target.parent} does not exist; create it first")
-    data = text.encode("utf-8") if isinstance(text, str) else text
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent or ".")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp creates 0600; give a normal file's mode
-        os.replace(tmp, target)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-    return target
 
 
 def results_to_text(df: pd.DataFrame, prov: dict[str, Any], fmt: str) -> str:

@@ -10,27 +10,32 @@ import numpy as np
 import pandas as pd
 import torch
 from scipy import stats
-from tqdm.auto import tqdm
 
 from . import _sector
-from ._validation import check_seeds, check_widths, resolve_device, resolve_dtype
+from ._progress import progress_bar
+from ._validation import (
+    check_scalar,
+    check_seeds,
+    check_widths,
+    resolve_device,
+    resolve_dtype,
+)
 from .activations import get_activation
 from .core import (
-    _NEIGHBOR_METRICS,
     METRICS,
-    _check_collapse_tol,
-    _check_width_for,
-    _kw,
-    _no_inverse_message,
-    _rtol,
+    NEIGHBOR_METRICS,
+    check_inverse,
+    check_manifold_kwargs,
     check_methods,
     check_metrics,
+    check_width_for,
     evaluate_chunk,
     prepare,
+    rank_rtol,
 )
-from .embedding import _check_kind, draw_rows, finish
+from .embedding import check_embedding_kind, draw_rows, finish
 from .manifolds import make_manifold
-from .provenance import provenance
+from .records import provenance
 from .registry.settings import DEFAULT_WIDTHS
 
 __all__ = ["ALGORITHMS", "summarize", "sweep"]
@@ -152,20 +157,19 @@ def sweep(
     if not acts_in:
         raise ValueError("give at least one activation")
     acts = [get_activation(a) for a in acts_in]
-    kind = _check_kind(embedding)
-    if not np.isfinite(bias) or bias < 0:
-        raise ValueError(f"bias must be a finite number >= 0, got {bias}")
+    kind = check_embedding_kind(embedding)
+    check_scalar(bias, "bias", minimum=0)
     if algorithm not in ALGORITHMS:
         raise ValueError(f"algorithm must be one of {ALGORITHMS}, got {algorithm!r}")
-    if max_chunk_elements < 1:
-        raise ValueError(f"max_chunk_elements must be >= 1, got {max_chunk_elements}")
-    _check_collapse_tol(collapse_tol)
+    check_scalar(max_chunk_elements, "max_chunk_elements", kind=int, minimum=1)
+    check_scalar(collapse_tol, "collapse_tol", minimum=0, include_min=False)
     for act in acts:
-        if "lemma2" in methods and act.inverse is None:
-            raise ValueError(_no_inverse_message(act))
+        check_inverse(act, methods)
     dev, dt = resolve_device(device), resolve_dtype(dtype)
-    m = make_manifold(manifold, n_samples, random_state=manifold_seed, **_kw(manifold_kwargs))
-    neighbors = any(x in metrics_l for x in _NEIGHBOR_METRICS)
+    m = make_manifold(
+        manifold, n_samples, seed=manifold_seed, **check_manifold_kwargs(manifold_kwargs)
+    )
+    neighbors = any(x in metrics_l for x in NEIGHBOR_METRICS)
     prep = prepare(
         m,
         device=dev,
@@ -175,7 +179,7 @@ def sweep(
         n_neighbors=n_neighbors,
     )
     for w in widths_l:
-        _check_width_for(w, prep.k, methods)
+        check_width_for(w, prep.k, methods)
     use_sector = [
         _sector.eligible(prep.k, bias > 0, a, methods, metrics_l) and algorithm != "dense"
         for a in acts
@@ -195,13 +199,7 @@ def sweep(
     m_nb = 0 if prep.sub_idx is None else int(prep.sub_idx.shape[0])
     blocks: list[dict[str, Any]] = []
     total = len(widths_l) * len(seeds_l) * len(acts)
-    bar = tqdm(
-        total=total,
-        disable=False if progress else (None if progress is None else True),
-        desc="sweep",
-        unit="case",
-        leave=False,
-    )
+    bar = progress_bar(total=total, progress=progress, desc="sweep", unit="case", leave=False)
     w_max = widths_l[-1]
     # Seeds are processed in blocks whose raw rows (at the largest width) are drawn once;
     # every width takes a prefix (see manifold_lab.embedding).
@@ -231,7 +229,7 @@ def sweep(
                                 methods,
                                 metrics_l,
                                 prep.total_variance,
-                                _rtol(dt),
+                                rank_rtol(dt),
                             )
                         else:
                             res = evaluate_chunk(
@@ -351,8 +349,9 @@ def summarize(
     >>> s[["width", "metric", "n_seeds"]].values.tolist()
     [[3, 'nmse', 5]]
     """
-    if not 0 < confidence < 1:
-        raise ValueError(f"confidence must be in (0, 1), got {confidence}")
+    check_scalar(
+        confidence, "confidence", minimum=0, maximum=1, include_min=False, include_max=False
+    )
     if "seed" not in df.columns:
         raise ValueError("df has no 'seed' column: pass the output of manifold_lab.sweep")
     if metrics is None:
