@@ -26,7 +26,8 @@ import torch
 from manifold_lab.ablation import paired_difference
 from manifold_lab.fileio import atomic_write_text
 from manifold_lab.plots import plot_toy_ablation, save_figure
-from manifold_lab.records import provenance, write_results
+from manifold_lab.records import provenance
+from manifold_lab.results import write_results
 from manifold_lab.toy import toy_ablation
 
 OUT = Path(__file__).resolve().parent / "results"

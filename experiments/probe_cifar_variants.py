@@ -23,7 +23,8 @@ import manifold_lab as ml
 from manifold_lab.fileio import atomic_write_text
 from manifold_lab.plots import save_figure
 from manifold_lab.probing import probe
-from manifold_lab.records import provenance, write_results
+from manifold_lab.records import provenance
+from manifold_lab.results import write_results
 
 ROOT = Path(__file__).resolve().parent.parent
 OUT = ROOT / "experiments" / "results"

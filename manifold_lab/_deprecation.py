@@ -1,6 +1,6 @@
 """Deprecated aliases of renamed keyword parameters (kept for one release).
 
-The project's naming scheme (``docs/NAMING.md``) renamed some public parameters, for example
+The project's naming scheme (``docs/ARCHITECTURE.md``) renamed some public parameters, for example
 ``random_state`` to ``seed``. :func:`renamed_parameters` keeps the old keyword working with a
 :class:`DeprecationWarning` that names both, so that callers have one release to update.
 

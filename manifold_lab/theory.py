@@ -4,7 +4,7 @@ Theorem 1 of the paper (Appendix A): for a random ``n x k`` matrix ``B`` with a
 sign-symmetric density, the expected fraction of the input that ReLU(B x) maps
 invertibly (a point needs at least ``k`` positive coordinates, Lemma 2) is
 ``P(Binomial(n, 1/2) >= k)``; the paper writes ``d`` for this ``k``, the project writes
-``k`` (see ``docs/NAMING.md``). The injectivity literature gives expansion ratios ``n / k``
+``k`` (see ``docs/ARCHITECTURE.md``). The injectivity literature gives expansion ratios ``n / k``
 above which a Gaussian ReLU layer is injective on *all* of R^k (not just on a manifold).
 """
 

@@ -521,7 +521,7 @@ def test_bad_input():
 
 
 def test_save_and_samples_roundtrip(tmp_path):
-    from manifold_lab.records import read_results
+    from manifold_lab.results import read_results
 
     model = tiny_model()
     res = probe(model, torch.rand(3, 3, 32, 32), progress=False, images="noise")

@@ -159,3 +159,15 @@ def test_the_cli_parser_imports_no_torch() -> None:
         )
         out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
         assert out.stderr.strip().endswith("False"), out.stderr
+
+
+def test_the_training_path_imports_only_torch_torchvision_numpy_and_the_stdlib() -> None:
+    code = (
+        "import sys\n"
+        "import manifold_lab.train as t, manifold_lab.data, manifold_lab.weights\n"
+        "t.preset_config('smoke', ['epochs=1'])\n"
+        "heavy = ('pandas', 'plotly', 'scipy', 'sklearn', 'streamlit', 'matplotlib')\n"
+        "print(','.join(m for m in heavy if m in sys.modules))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == ""

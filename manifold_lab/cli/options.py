@@ -163,7 +163,8 @@ def add_source_arguments(parser: argparse.ArgumentParser) -> None:
 
 def write_data(df: Any, path: str, params: dict[str, Any]) -> None:
     """Write the numbers behind a figure (``--data``) with provenance."""
-    from ..records import provenance, write_results
+    from ..records import provenance
+    from ..results import write_results
 
     prov = df.attrs.get("provenance") or provenance(params)
     out = write_results(df, path, prov)

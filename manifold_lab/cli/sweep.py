@@ -45,7 +45,7 @@ def output_format(out: str | None, fmt: str | None) -> str:
 
 def run(args: argparse.Namespace) -> None:
     """Run ``manifold-lab sweep``."""
-    from ..records import results_to_text, write_results
+    from ..results import results_to_text, write_results
     from ..sweeps import summarize, sweep
 
     fmt = output_format(args.out, args.format)

@@ -294,7 +294,8 @@ class ProbeResult:
 
     def save(self, path: str | os.PathLike[str]) -> Path:
         """Write :meth:`to_frame` as CSV (or JSON by suffix) with provenance, atomically."""
-        from ..records import provenance, write_results
+        from ..records import provenance
+        from ..results import write_results
 
         p = Path(path)
         if p.suffix.lower() not in (".csv", ".json"):
