@@ -15,6 +15,7 @@ import pandas as pd
 from ._validation import check_seeds, check_widths
 from .core import CaseResult, check_methods, run_case
 from .manifolds import Manifold
+from .registry.settings import DEFAULT_WIDTHS
 
 __all__ = ["FIGURE1_METRICS", "Figure1Result", "run_figure1"]
 
@@ -101,7 +102,7 @@ class Figure1Result:
 
 def run_figure1(
     manifold: Any = "spiral",
-    widths: Any = (2, 3, 5, 15, 30),
+    widths: Any = DEFAULT_WIDTHS,
     *,
     seed: int = 0,
     seeds: Any = None,

@@ -9,19 +9,16 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
+from ..registry import METRIC_REGISTRY
 from ..theory import INJECTIVITY_THRESHOLDS, preserved_fraction
 from .style import FRAME_AXIS, TEMPLATE, color_of, rgba
 
 __all__ = ["plot_width_curves"]
 
-_METRIC_LABELS = {
-    "nmse": "normalised error",
-    "invertible_fraction": "invertible fraction (Lemma 2)",
-    "jacobian_min_sv": "Jacobian min. singular value",
-    "collapsed_fraction": "collapsed fraction",
-    "knn_recall": "kNN recall",
-    "n_patterns": "activation patterns",
-}
+
+def _axis_label(metric: str) -> str:
+    entry = METRIC_REGISTRY.get(metric)
+    return entry.axis_text() if entry is not None else metric
 
 
 def plot_width_curves(
@@ -119,7 +116,7 @@ def plot_width_curves(
     fig = make_subplots(
         rows=rows,
         cols=cols,
-        subplot_titles=[_METRIC_LABELS.get(m, m) for m in metric_list],
+        subplot_titles=[_axis_label(m) for m in metric_list],
         horizontal_spacing=0.08,
         vertical_spacing=0.14,
     )

@@ -53,7 +53,7 @@ def id_profile(
     """
     import pandas as pd
 
-    from .._validation import check_random_state
+    from .._validation import check_random_state, check_scalar
     from ..intrinsic_dimension import estimate_id
 
     if which not in ("pixels", "images"):
@@ -64,8 +64,7 @@ def id_profile(
         methods = [methods]
     if not methods:
         raise ValueError("methods is empty: name at least one estimator, e.g. 'twonn'")
-    if max_points is not None and (not isinstance(max_points, int) or max_points < 3):
-        raise ValueError(f"max_points must be an integer >= 3 or None, got {max_points!r}")
+    max_points = check_scalar(max_points, "max_points", kind=int, minimum=3, allow_none=True)
     source = result.samples if layer == "bottleneck" else result.expansion_samples
     rng = check_random_state(seed)
     rows = []

@@ -8,7 +8,6 @@ removes every handle (and restores each module's ``training`` flag) on the way o
 from __future__ import annotations
 
 import contextlib
-import numbers
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -16,21 +15,12 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
+from .._validation import check_scalar
 from .blocks import find_blocks
 from .result import BlockStats, ProbeResult
 from .statistics import BlockState, Scratch
 
 __all__ = ["ActivationProbe"]
-
-
-def _check_count(value: Any, name: str, *, allow_none: bool = False) -> int:
-    """A non-negative int; None (when allowed) becomes -1."""
-    if value is None and allow_none:
-        return -1
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 0:
-        extra = " or None" if allow_none else ""
-        raise ValueError(f"{name} must be a non-negative integer{extra}, got {value!r}")
-    return int(value)
 
 
 class ActivationProbe:
@@ -109,26 +99,16 @@ class ActivationProbe:
     ) -> None:
         self.model = model
         self.infos = find_blocks(model, blocks)
-        self.pixel_samples: int = _check_count(pixel_samples, "pixel_samples")
-        self.image_samples: int = _check_count(image_samples, "image_samples")
-        rank_pixels = _check_count(rank_pixels_per_batch, "rank_pixels_per_batch", allow_none=True)
-        self.rank_pixels_per_batch: int | None = None if rank_pixels < 0 else rank_pixels
-        try:
-            rtol = float(rank_rtol)
-        except (TypeError, ValueError):
-            raise ValueError(f"rank_rtol must be a number, got {rank_rtol!r}") from None
-        if not 1e-7 <= rtol < 1:
-            raise ValueError(f"rank_rtol must be in [1e-7, 1), got {rank_rtol!r}")
-        self.rank_rtol = rtol
-        if isinstance(seed, bool) or not isinstance(seed, numbers.Integral) or seed < 0:
-            raise ValueError(f"seed must be a non-negative integer, got {seed!r}")
-        self.seed: int = int(seed)
-        if cpu_threads is not None:
-            cpu_threads = _check_count(cpu_threads, "cpu_threads")
-            if cpu_threads < 1:
-                raise ValueError(
-                    f"cpu_threads must be a positive integer or None, got {cpu_threads}"
-                )
+        self.pixel_samples: int = check_scalar(pixel_samples, "pixel_samples", kind=int, minimum=0)
+        self.image_samples: int = check_scalar(image_samples, "image_samples", kind=int, minimum=0)
+        self.rank_pixels_per_batch: int | None = check_scalar(
+            rank_pixels_per_batch, "rank_pixels_per_batch", kind=int, minimum=0, allow_none=True
+        )
+        self.rank_rtol = check_scalar(
+            rank_rtol, "rank_rtol", minimum=1e-7, maximum=1, include_max=False
+        )
+        self.seed: int = check_scalar(seed, "seed", kind=int, minimum=0)
+        cpu_threads = check_scalar(cpu_threads, "cpu_threads", kind=int, minimum=1, allow_none=True)
         self.cpu_threads: int | None = cpu_threads
         self.sample_expansion: bool = bool(sample_expansion)
         self._handles: list[Any] = []

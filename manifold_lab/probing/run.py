@@ -6,7 +6,6 @@ iterable of batches or one image tensor; stops each forward pass after the last 
 
 from __future__ import annotations
 
-import numbers
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
@@ -158,18 +157,11 @@ seed, cpu_threads
         For a model without inverted residual blocks, an empty dataset or bad parameters.
     """
     from .._progress import progress_bar
-    from .._validation import resolve_device
+    from .._validation import check_scalar, resolve_device
 
-    if isinstance(batch_size, bool) or not isinstance(batch_size, numbers.Integral):
-        raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}")
-    if batch_size < 1:
-        raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}")
-    if limit is not None and (
-        isinstance(limit, bool) or not isinstance(limit, numbers.Integral) or limit < 1
-    ):
-        raise ValueError(f"limit must be a positive integer or None, got {limit!r}")
-    if isinstance(num_workers, bool) or not isinstance(num_workers, int) or num_workers < 0:
-        raise ValueError(f"num_workers must be a non-negative integer, got {num_workers!r}")
+    batch_size = check_scalar(batch_size, "batch_size", kind=int, minimum=1)
+    limit = check_scalar(limit, "limit", kind=int, minimum=1, allow_none=True)
+    num_workers = check_scalar(num_workers, "num_workers", kind=int, minimum=0)
     if callback is not None and not callable(callback):
         raise ValueError(f"callback must be callable or None, got {callback!r}")
     dev = resolve_device(device)

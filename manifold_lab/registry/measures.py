@@ -40,12 +40,19 @@ class MetricEntry(Entry):
         Larger values mean less information lost.
     neighbors : bool
         Computed from nearest neighbours (capped at ``max_neighbor_points`` points).
+    axis_label : str
+        Longer label for a figure's axis or panel title (default: ``label``).
     """
 
     fraction: bool = False
     log_scale: bool = False
     higher_is_better: bool = False
     neighbors: bool = False
+    axis_label: str = ""
+
+    def axis_text(self) -> str:
+        """The label for a figure: ``axis_label``, else ``label``."""
+        return self.axis_label or self.label
 
 
 METHOD_REGISTRY: Registry[MethodEntry] = Registry(
@@ -81,6 +88,7 @@ METRIC_REGISTRY: Registry[MetricEntry] = Registry(
             "Mean squared reconstruction error over the total variance of the input "
             "(0 is perfect, 1 is as bad as predicting the mean).",
             log_scale=True,
+            axis_label="normalised error",
         ),
         MetricEntry(
             "invertible_fraction",
@@ -89,6 +97,7 @@ METRIC_REGISTRY: Registry[MetricEntry] = Registry(
             "informative rows restricted to the manifold's span have full rank).",
             fraction=True,
             higher_is_better=True,
+            axis_label="invertible fraction (Lemma 2)",
         ),
         MetricEntry(
             "jacobian_min_sv",
@@ -97,6 +106,7 @@ METRIC_REGISTRY: Registry[MetricEntry] = Registry(
             "relative to the largest singular value of T U.",
             log_scale=True,
             higher_is_better=True,
+            axis_label="Jacobian min. singular value",
         ),
         MetricEntry(
             "collapsed_fraction",
@@ -104,6 +114,7 @@ METRIC_REGISTRY: Registry[MetricEntry] = Registry(
             "Fraction of points whose output lies on top of a distinct input's output.",
             fraction=True,
             neighbors=True,
+            axis_label="collapsed fraction",
         ),
         MetricEntry(
             "knn_recall",
@@ -112,11 +123,13 @@ METRIC_REGISTRY: Registry[MetricEntry] = Registry(
             fraction=True,
             higher_is_better=True,
             neighbors=True,
+            axis_label="kNN recall",
         ),
         MetricEntry(
             "n_patterns",
             "Activation patterns",
             "Distinct activation patterns (linear regions) the points fall in.",
+            axis_label="activation patterns",
         ),
     ],
 )
