@@ -171,8 +171,8 @@ def render(bad: list[str]) -> None:
     )
     try:
         ph = compute_phase(max_dim, ph_seeds)
-        ph_fig = plot_phase_diagram(ph, title=f"k = 1..{max_dim}, {ph_seeds} seeds")
-        ratios = critical_ratios(ph, n_boot=200)
+        ratios = critical_ratios(ph)
+        ph_fig = plot_phase_diagram(ph, ratios=ratios, title=f"k = 1..{max_dim}, {ph_seeds} seeds")
     except ValueError as exc:
         st.error(str(exc))
         return

@@ -222,7 +222,8 @@ def test_critical_ratios_bootstrap() -> None:
 
 
 def test_plot_phase_diagram_structure(small: pd.DataFrame) -> None:
-    fig = plot_phase_diagram(small)
+    ratios = critical_ratios(small)
+    fig = plot_phase_diagram(small, ratios=ratios)
     assert isinstance(fig, go.Figure)
     heat = [t for t in fig.data if t.type == "heatmap"]
     assert len(heat) == 4  # one per k
@@ -235,7 +236,9 @@ def test_plot_phase_diagram_structure(small: pd.DataFrame) -> None:
     assert fig.layout.yaxis.title.text == "intrinsic dimension k"
     assert fig.layout.coloraxis.cmin == 0 and fig.layout.coloraxis.cmax == 1
 
-    both = plot_phase_diagram(small, quantity=("invertible_fraction", "injective"), x="width")
+    both = plot_phase_diagram(
+        small, quantity=("invertible_fraction", "injective"), x="width", ratios=ratios
+    )
     assert len([t for t in both.data if t.type == "heatmap"]) == 8
     assert both.layout.xaxis2.title.text == "width n"
     assert not any(t.name and t.name.startswith("literature") for t in both.data)
@@ -246,7 +249,10 @@ def test_plot_phase_diagram_structure(small: pd.DataFrame) -> None:
 def test_plot_phase_diagram_draws_the_ratios_it_is_given(small: pd.DataFrame) -> None:
     ratios = critical_ratios(small, levels=(0.5, 0.95), n_boot=1000, seed=0)
     given = plot_phase_diagram(small, ratios=ratios)
-    assert given.to_json() == plot_phase_diagram(small).to_json()  # the same numbers
+    with pytest.raises(ValueError, match=r"pass ratios=critical_ratios\(df"):
+        plot_phase_diagram(small)  # a figure draws results; it does not compute them
+    pointwise = plot_phase_diagram(small, quantity="invertible_fraction")  # needs no ratios
+    assert len([t for t in pointwise.data if t.type == "heatmap"]) == 4
     bars = next(t for t in given.data if t.name == "50% boundary (measured)")
     np.testing.assert_allclose(
         bars.x, ratios[ratios.level == 0.5].sort_values("k")["ratio"], equal_nan=True

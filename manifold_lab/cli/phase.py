@@ -36,7 +36,7 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
 def run(args: argparse.Namespace) -> None:
     """Run ``manifold-lab phase``."""
     from .._validation import check_seeds, check_widths
-    from ..injectivity import phase_diagram
+    from ..injectivity import critical_ratios, phase_diagram
     from ..plots import figure_format, plot_phase_diagram, save_figure
     from .options import check_data_path, write_data
 
@@ -55,4 +55,5 @@ def run(args: argparse.Namespace) -> None:
     df = phase_diagram(**kwargs)
     if args.data is not None:
         write_data(df, args.data, {"figure": "phase", **kwargs})
-    print(f"wrote {save_figure(plot_phase_diagram(df), args.out)}", file=sys.stderr)
+    fig = plot_phase_diagram(df, ratios=critical_ratios(df))
+    print(f"wrote {save_figure(fig, args.out)}", file=sys.stderr)

@@ -13,6 +13,7 @@ import pandas as pd
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
+from ..injectivity import QUANTITIES, check_levels, level_crossing
 from ..theory import INJECTIVITY_THRESHOLDS, preserved_fraction
 from .style import COLORSCALE, FRAME_AXIS, PALETTE, TEMPLATE
 
@@ -70,8 +71,8 @@ default="injective"
     ratios : pandas.DataFrame or None, default=None
         The injective panel's boundaries with their bootstrap intervals, the output of
         :func:`manifold_lab.injectivity.critical_ratios` for ``df`` with every level of
-        ``levels``; pass the table you already computed. ``None`` computes it with
-        ``critical_ratios(df, levels=levels, n_boot=1000, seed=0)``.
+        ``levels``. Required when the injective panel is drawn: the figure draws results,
+        it does not compute them.
 
     Returns
     -------
@@ -81,15 +82,11 @@ default="injective"
     Examples
     --------
     >>> from manifold_lab.injectivity import critical_ratios, phase_diagram
-    >>> df = phase_diagram([1, 2], max_ratio=4, seeds=range(5), n_points=100, progress=False)
+    >>> df = phase_diagram([1, 2], max_ratio=4, seeds=range(5), n_samples=100, progress=False)
     >>> fig = plot_phase_diagram(df, ratios=critical_ratios(df))
     >>> [t.type for t in fig.data][:2], fig.layout.xaxis.title.text
     (['heatmap', 'heatmap'], 'expansion ratio n / k')
     """
-    # Imported here, not at module level, so that ``manifold_lab.plots`` imports without the
-    # injectivity module (the CLI reports its absence as an error of 'figure phase' only).
-    from ..injectivity import QUANTITIES, check_levels, critical_ratios, level_crossing
-
     if not isinstance(df, pd.DataFrame):
         raise ValueError(f"df must be a pandas DataFrame, got {type(df).__name__}")
     qs = [quantity] if isinstance(quantity, str) else list(quantity)
@@ -110,7 +107,10 @@ default="injective"
     lv = check_levels(levels)
     if "injective" in qs:
         if ratios is None:
-            ratios = critical_ratios(df, levels=lv, n_boot=1000, seed=0)
+            raise ValueError(
+                "the injective panel draws the critical ratios: pass "
+                "ratios=critical_ratios(df, levels=levels)"
+            )
         missing_lv = [lv_ for lv_ in lv if not np.isclose(ratios["level"], lv_).any()]
         if missing_lv:
             raise ValueError(
