@@ -56,15 +56,6 @@ def select(container: Any, label: str, registry: Registry[Any], key: str, **kwar
     )
 
 
-def choice(options: tuple[str, ...]) -> Callable[[str], str]:
-    def parse(text: str) -> str:
-        if text not in options:
-            raise ValueError(text)
-        return text
-
-    return parse
-
-
 def init_state(spec: Spec) -> list[str]:
     """Fill missing settings in session state from the URL (or the defaults).
 

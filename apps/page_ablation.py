@@ -6,14 +6,15 @@ from pathlib import Path
 
 import pandas as pd
 import streamlit as st
-from _common import Spec, choice, init_state, sync_query, warn_bad
+from _common import Spec, from_param, init_state, sync_query, warn_bad
 
 from manifold_lab.ablation import load_runs
 from manifold_lab.plots import plot_learning_curves, plot_toy_ablation
+from manifold_lab.registry.settings import ABLATION
 
 RESULTS = Path(__file__).resolve().parent.parent / "experiments" / "results"
 
-SPEC: Spec = {"ab_metric": ("test_acc", choice(("test_acc", "train_loss", "test_loss")))}
+SPEC: Spec = {"ab_metric": from_param(ABLATION["curve"])}
 
 
 def render(bad: list[str]) -> None:
@@ -21,7 +22,8 @@ def render(bad: list[str]) -> None:
     bad += init_state(SPEC)
     warn_bad(bad)
     st.header("Ablation results")
-    metric = st.sidebar.selectbox("Curve", ("test_acc", "train_loss", "test_loss"), key="ab_metric")
+    curve = ABLATION["curve"]
+    metric = st.sidebar.selectbox(curve.label, curve.choices, key="ab_metric", help=curve.help)
     sync_query("ablation", {"ab_metric": metric})
     shown = False
     first = ("ablation_gpu", "ablation_cpu")  # the headline results, then older ones

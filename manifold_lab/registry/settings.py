@@ -10,6 +10,7 @@ from __future__ import annotations
 from ._base import Param
 
 __all__ = [
+    "ABLATION",
     "CASE",
     "CURVES",
     "DEFAULT_DEVICE",
@@ -132,3 +133,15 @@ PROBE: dict[str, Param] = _group(
     Param("workers", "Loader processes", "Data-loader processes.", "int", 0, 0, 64),
 )
 """The probe (``manifold-lab probe``, the explorer's probe page)."""
+
+ABLATION: dict[str, Param] = _group(
+    Param(
+        "curve",
+        "Curve",
+        "Which learning curve to draw (columns of a run's metrics.json).",
+        "choice",
+        "test_acc",
+        choices=("test_acc", "train_loss", "test_loss"),
+    ),
+)
+"""The ablation results (the explorer's ablation page)."""
