@@ -10,11 +10,14 @@ from __future__ import annotations
 
 import math
 import numbers
+import sys
 from collections.abc import Iterable, Sequence
-from typing import Any, Literal, overload
+from typing import TYPE_CHECKING, Any, Literal, overload
 
 import numpy as np
-import torch
+
+if TYPE_CHECKING:  # torch is imported where it is used: these checks stay cheap
+    import torch
 
 __all__ = [
     "check_points",
@@ -244,7 +247,8 @@ def check_points(X: Any, *, name: str = "X", min_samples: int = 2) -> np.ndarray
     >>> check_points([[0, 1], [2, 3]]).dtype
     dtype('float64')
     """
-    if isinstance(X, torch.Tensor):
+    torch = sys.modules.get("torch")  # an X that is a tensor means torch is imported
+    if torch is not None and isinstance(X, torch.Tensor):
         X = X.detach().cpu().numpy()
     try:
         arr = np.asarray(X, dtype=np.float64)
@@ -291,10 +295,13 @@ def check_points_tensor(
 
     Examples
     --------
+    >>> import torch
     >>> check_points_tensor([[0, 1], [2, 3]], dtype=torch.float32, device=torch.device("cpu"))
     tensor([[0., 1.],
             [2., 3.]])
     """
+    import torch
+
     if isinstance(X, torch.Tensor):
         _check_shape(tuple(X.shape), name, min_samples)
         if X.is_complex() or X.dtype == torch.bool:
@@ -411,6 +418,8 @@ def check_seeds(seeds: Any) -> list[int]:
 
 def resolve_device(device: Any = None) -> torch.device:
     """Return ``device`` as a :class:`torch.device`; ``None`` picks CUDA when available."""
+    import torch
+
     if device is None:
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     try:
@@ -424,6 +433,8 @@ def resolve_device(device: Any = None) -> torch.device:
 
 def resolve_dtype(dtype: Any = None) -> torch.dtype:
     """Return ``dtype`` as float32 or float64 (the default)."""
+    import torch
+
     if dtype is None:
         return torch.float64
     table = {
