@@ -18,9 +18,9 @@ from manifold_lab.intrinsic_dimension import (
     ParticipationRatio,
     PCADimension,
     TwoNN,
-    _knn_distances,
     estimate_id,
 )
+from manifold_lab.intrinsic_dimension.neighbors import knn_distances
 
 N = 2000  # sample size of every reference data set below
 
@@ -124,9 +124,9 @@ def test_knn_distances_match_brute_force():
     ref = np.sort(cdist(X, X), axis=1)[:, 1:]
     T = torch.from_numpy(X)
     for k, block in [(1, None), (2, 7), (5, 37), (20, 300), (300, 64)]:
-        got = _knn_distances(T, k, block).numpy()
+        got = knn_distances(T, k, block).numpy()
         np.testing.assert_allclose(got, ref[:, :k], rtol=1e-9, atol=1e-12)
-    got32 = _knn_distances(T.float(), 5, 50).double().numpy()
+    got32 = knn_distances(T.float(), 5, 50).double().numpy()
     keep = np.ones(len(X), dtype=bool)
     keep[[10, 11]] = False  # equal in float32
     np.testing.assert_allclose(got32[keep], ref[keep, :5], rtol=1e-4)
