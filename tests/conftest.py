@@ -30,7 +30,7 @@ def torchvision_server(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[
 
     import torchvision
 
-    import manifold_lab.weights as weights
+    import manifold_lab.weights.torchvision_hub as hub
 
     monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
     server = tmp_path / "server"
@@ -42,8 +42,8 @@ def torchvision_server(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[
     bad = server / "mobilenet_v2-00000000.pth"
     for path in (good, bad):
         path.write_bytes(blob.read_bytes())
-    monkeypatch.setattr(weights, "TORCHVISION_URL", server.as_uri() + "/")
-    monkeypatch.setitem(weights.TORCHVISION_WEIGHTS, "IMAGENET1K_V1", (good.name, 256, 71.878))
+    monkeypatch.setattr(hub, "TORCHVISION_URL", server.as_uri() + "/")
+    monkeypatch.setitem(hub.TORCHVISION_WEIGHTS, "IMAGENET1K_V1", (good.name, 256, 71.878))
     return {"good": good, "bad": bad, "hub": tmp_path / "torch" / "hub" / "checkpoints"}
 
 

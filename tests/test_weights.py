@@ -75,18 +75,18 @@ def test_download_with_a_progress_callback(
 ) -> None:
     """A callable ``progress`` downloads in chunks (here from a file:// "server"), checks the
     hash in the file name, and leaves only the finished file in the hub cache."""
-    import manifold_lab.weights as weights
+    import manifold_lab.weights.torchvision_hub as tvhub
 
     good, bad, hub = (
         torchvision_server["good"],
         torchvision_server["bad"],
         torchvision_server["hub"],
     )
-    monkeypatch.setitem(weights.TORCHVISION_WEIGHTS, "IMAGENET1K_V1", (bad.name, 256, 71.878))
+    monkeypatch.setitem(tvhub.TORCHVISION_WEIGHTS, "IMAGENET1K_V1", (bad.name, 256, 71.878))
     with pytest.raises(WeightsUnavailableError, match="does not match the hash"):
         load_model("torchvision:IMAGENET1K_V1", progress=lambda done, total: None)
     assert not hub.exists() or list(hub.iterdir()) == []  # no partial file left behind
-    monkeypatch.setitem(weights.TORCHVISION_WEIGHTS, "IMAGENET1K_V1", (good.name, 256, 71.878))
+    monkeypatch.setitem(tvhub.TORCHVISION_WEIGHTS, "IMAGENET1K_V1", (good.name, 256, 71.878))
     calls: list[tuple[int, int | None]] = []
     model = load_model("torchvision:IMAGENET1K_V1", progress=lambda *a: calls.append(a))
     size = good.stat().st_size
