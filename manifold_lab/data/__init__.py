@@ -24,11 +24,11 @@ Examples
 from __future__ import annotations
 
 from . import labels
-from .cifar10 import load_cifar10
-from .datasets import ImageFolderDataset, TensorImageDataset, make_loader
+from .cifar10 import Split, load_cifar10
+from .datasets import ImageFolderDataset, TensorImageDataset, Transform, make_loader
 from .folders import default_cache_dir, default_data_root
 from .images import IMAGE_EXTENSIONS, ImageDecodeError, load_image
-from .labels import CIFAR10_CLASSES, build_imagenet_wnids
+from .labels import CIFAR10_CLASSES, LabelSpace, build_imagenet_wnids
 from .sample import build_cifar10_sample, cifar10_sample
 from .sources import cifar10_source, folder_source, open_images, sample_source
 
@@ -39,7 +39,10 @@ __all__ = [
     "IMAGE_EXTENSIONS",
     "ImageDecodeError",
     "ImageFolderDataset",
+    "LabelSpace",
+    "Split",
     "TensorImageDataset",
+    "Transform",
     "build_cifar10_sample",
     "build_imagenet_wnids",
     "cifar10_sample",
