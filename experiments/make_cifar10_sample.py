@@ -17,7 +17,7 @@ import hashlib
 import sys
 from pathlib import Path
 
-from manifold_lab.data import _build_cifar10_sample, _build_imagenet_wnids
+from manifold_lab.data import build_cifar10_sample, build_imagenet_wnids
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -26,8 +26,8 @@ def main(argv: list[str]) -> int:
     data = Path(argv[0]) if argv else ROOT.parent / "shared" / "data"
     out = ROOT / "manifold_lab" / "_data"
     written = [
-        _build_cifar10_sample(data / "cifar10-jpeg.tar.gz", out / "cifar10_sample.tar"),
-        _build_imagenet_wnids(data / "imagenet-samples-256", out / "imagenet_wnids.txt"),
+        build_cifar10_sample(data / "cifar10-jpeg.tar.gz", out / "cifar10_sample.tar"),
+        build_imagenet_wnids(data / "imagenet-samples-256", out / "imagenet_wnids.txt"),
     ]
     for path in written:
         digest = hashlib.sha256(path.read_bytes()).hexdigest()

@@ -15,6 +15,7 @@ import torch
 from PIL import Image
 
 import manifold_lab.data as data
+import manifold_lab.data.cifar10 as cifar10_module
 from manifold_lab.data import (
     CIFAR10_CLASSES,
     ImageDecodeError,
@@ -29,7 +30,7 @@ from tests.conftest import SHARED_DATA
 
 TARBALL = SHARED_DATA / "cifar10-jpeg.tar.gz"
 IMAGENET_SAMPLES = SHARED_DATA / "imagenet-samples-256"
-SAMPLE_FILE = Path(data.__file__).parent / "_data" / "cifar10_sample.tar"
+SAMPLE_FILE = Path(data.__file__).parent.parent / "_data" / "cifar10_sample.tar"
 
 needs_tarball = pytest.mark.skipif(
     not TARBALL.is_file(), reason=f"shared data {TARBALL} absent (present in CI)"
@@ -55,7 +56,7 @@ def _forbid_decoding(monkeypatch: pytest.MonkeyPatch) -> None:
     def fail(raw: bytes, name: str) -> Any:
         raise AssertionError(f"decoded {name} although a cache exists")
 
-    monkeypatch.setattr(data, "_decode_image_bytes", fail)
+    monkeypatch.setattr(cifar10_module, "decode_image_bytes", fail)
 
 
 # --------------------------------------------------------------------------------------------
@@ -229,13 +230,13 @@ def test_sample_with_transform() -> None:
 @needs_tarball
 @pytest.mark.slow
 def test_sample_rebuilds_byte_for_byte(tmp_path: Path) -> None:
-    out = data._build_cifar10_sample(TARBALL, tmp_path / "sample.tar")
+    out = data.build_cifar10_sample(TARBALL, tmp_path / "sample.tar")
     assert out.read_bytes() == SAMPLE_FILE.read_bytes()
 
 
 @needs_imagenet_samples
 def test_imagenet_wnid_file_rebuilds_byte_for_byte(tmp_path: Path) -> None:
-    out = data._build_imagenet_wnids(IMAGENET_SAMPLES, tmp_path / "wnids.txt")
+    out = data.build_imagenet_wnids(IMAGENET_SAMPLES, tmp_path / "wnids.txt")
     shipped = SAMPLE_FILE.parent / "imagenet_wnids.txt"
     assert (
         hashlib.sha256(out.read_bytes()).digest() == hashlib.sha256(shipped.read_bytes()).digest()
