@@ -135,7 +135,7 @@ def test_compiled_training_matches_eager_and_saves_a_loadable_model(
         if "compile" in type(exc).__module__ or "inductor" in str(exc).lower():
             pytest.skip(f"torch.compile is not usable here: {type(exc).__name__}")
         raise
-    assert float(loss_compiled) == pytest.approx(float(loss_eager), rel=1e-5)
+    assert float(loss_compiled.detach()) == pytest.approx(float(loss_eager.detach()), rel=1e-5)
     g_eager = torch.cat([p.grad.flatten() for p in eager_model.parameters()])
     g_compiled = torch.cat([p.grad.flatten() for p in compiled_model.parameters()])
     assert float((g_compiled - g_eager).norm() / g_eager.norm()) < 2e-2
