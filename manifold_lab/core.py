@@ -66,7 +66,7 @@ from .activations import Activation, get_activation
 from .embedding import random_embedding
 from .manifolds import Manifold, make_manifold
 from .registry import METHOD_REGISTRY, METRIC_REGISTRY
-from .registry.settings import CASE, DEFAULT_DEVICE
+from .registry.settings import CASE, DEFAULT_DEVICE, SWEEP
 
 __all__ = ["METHODS", "METRICS", "CaseResult", "run_case"]
 
@@ -431,16 +431,16 @@ def check_width_for(width: int, k: int, methods: Sequence[str]) -> None:
 
 
 def run_case(
-    manifold: Any = "spiral",
+    manifold: Any = CASE["manifold"].default,
     width: int = CASE["width"].default,
     seed: int = 0,
     *,
-    activation: Any = "relu",
-    method: str = "pinv",
-    embedding: str = "gaussian",
-    bias: float = 0.0,
-    n_samples: int = 1000,
-    manifold_seed: int = 0,
+    activation: Any = CASE["activation"].default,
+    method: str = CASE["method"].default,
+    embedding: str = SWEEP["embedding"].default,
+    bias: float = CASE["bias"].default,
+    n_samples: int = CASE["n_samples"].default,
+    manifold_seed: int = SWEEP["manifold_seed"].default,
     manifold_kwargs: dict[str, Any] | None = None,
     max_neighbor_points: int | None = 1000,
     n_neighbors: int = 10,

@@ -36,7 +36,7 @@ from .core import (
 from .embedding import check_embedding_kind, draw_rows, finish
 from .manifolds import make_manifold
 from .records import provenance
-from .registry.settings import DEFAULT_WIDTHS
+from .registry.settings import DEFAULT_WIDTHS, SWEEP
 
 __all__ = ["ALGORITHMS", "summarize", "sweep"]
 
@@ -59,17 +59,17 @@ ID_COLUMNS = (
 
 
 def sweep(
-    manifold: Any = "spiral",
+    manifold: Any = SWEEP["manifold"].default,
     widths: Any = DEFAULT_WIDTHS,
-    seeds: Any = range(10),
+    seeds: Any = SWEEP["seeds"].default,
     *,
-    activation: Any = "relu",
-    method: Any = "pinv",
+    activation: Any = SWEEP["activation"].default,
+    method: Any = SWEEP["method"].default,
     metrics: Any = None,
-    embedding: str = "gaussian",
-    bias: float = 0.0,
-    n_samples: int = 1000,
-    manifold_seed: int = 0,
+    embedding: str = SWEEP["embedding"].default,
+    bias: float = SWEEP["bias"].default,
+    n_samples: int = SWEEP["n_samples"].default,
+    manifold_seed: int = SWEEP["manifold_seed"].default,
     manifold_kwargs: dict[str, Any] | None = None,
     max_neighbor_points: int | None = 1000,
     n_neighbors: int = 10,
@@ -94,7 +94,7 @@ def sweep(
         What to embed (see :func:`manifold_lab.make_manifold`).
     widths : int, sequence of int or str, default=(2, 3, 5, 15, 30)
         Layer widths ``n``; strings such as ``"2,3,5"`` or ``"2:64"`` (inclusive).
-    seeds : int, sequence of int or str, default=range(10)
+    seeds : int, sequence of int or str, default="0:9"
         Seeds of the random matrices (an int is one seed).
     activation : str, Activation, callable or a list of them, default="relu"
         See :func:`manifold_lab.get_activation`.

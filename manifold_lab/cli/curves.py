@@ -8,6 +8,7 @@ from typing import Any
 
 from ..registry.settings import CURVES, SWEEP
 from .options import (
+    add_figure_outputs,
     add_manifold_options,
     add_sweep_options,
     check_data_path,
@@ -29,10 +30,7 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
         description="Run a sweep and draw each metric against width (mean and 95%% CI over "
         "seeds), with Theorem 1's prediction and the injectivity literature's widths.",
     )
-    p.add_argument("--out", required=True, help="figure file: .png, .svg, .pdf or .html")
-    p.add_argument(
-        "--data", default=None, help="also write the summary behind the figure (.csv or .json)"
-    )
+    add_figure_outputs(p, "summary")
     p.add_argument("--title", default=None, help="figure title")
     add_manifold_options(p, DEFAULTS)
     add_sweep_options(p, DEFAULTS)

@@ -9,6 +9,7 @@ from typing import Any
 from ..registry import ACTIVATION_REGISTRY, METHOD_REGISTRY
 from ..registry.settings import FIGURE1
 from .options import (
+    add_figure_outputs,
     add_manifold_options,
     check_data_path,
     manifold_kwargs,
@@ -30,10 +31,7 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
         "The format comes from the suffix of --out (png, svg, pdf need Chromium; html needs "
         "nothing).",
     )
-    p.add_argument("--out", required=True, help="figure file: .png, .svg, .pdf or .html")
-    p.add_argument(
-        "--data", default=None, help="also write the numbers behind the figure (.csv or .json)"
-    )
+    add_figure_outputs(p)
     p.add_argument("--title", default=None, help="figure title")
     add_manifold_options(p, {"manifold": "spiral", **DEFAULTS})
     p.add_argument("--widths", default=DEFAULTS["widths"], help=FIGURE1["widths"].help)

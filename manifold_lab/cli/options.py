@@ -23,6 +23,7 @@ from ..registry import (
 from ..registry.settings import SWEEP
 
 __all__ = [
+    "add_figure_outputs",
     "add_manifold_options",
     "add_source_arguments",
     "add_sweep_options",
@@ -152,6 +153,14 @@ def sweep_kwargs(args: argparse.Namespace) -> dict[str, Any]:
         "dtype": args.dtype,
         "progress": False if args.no_progress else None,
     }
+
+
+def add_figure_outputs(p: argparse.ArgumentParser, data: str = "numbers") -> None:
+    """``--out`` (the figure file) and ``--data`` (the ``data`` behind it), for figure commands."""
+    p.add_argument("--out", required=True, help="figure file: .png, .svg, .pdf or .html")
+    p.add_argument(
+        "--data", default=None, help=f"also write the {data} behind the figure (.csv or .json)"
+    )
 
 
 def add_source_arguments(parser: argparse.ArgumentParser) -> None:

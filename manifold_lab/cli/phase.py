@@ -7,6 +7,7 @@ import sys
 from typing import Any
 
 from ..registry.settings import PHASE
+from .options import add_figure_outputs
 
 
 def add_parser(sub: Any) -> argparse.ArgumentParser:
@@ -17,10 +18,7 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
         description="Estimate, for Gaussian W (n x k), the probability that x -> ReLU(Wx) is "
         "injective on all of R^k, against the ratio n/k, and draw it.",
     )
-    p.add_argument("--out", required=True, help="figure file: .png, .svg, .pdf or .html")
-    p.add_argument(
-        "--data", default=None, help="also write the numbers behind the figure (.csv or .json)"
-    )
+    add_figure_outputs(p)
     p.add_argument(
         "--dims", default=PHASE["dims"].default, help=f"{PHASE['dims'].help} (default 1:8)"
     )
