@@ -413,6 +413,91 @@ def test_fake_batches_agree_with_torchvision(
         assert [ds.classes[t] for t in ds.targets] == [tv.classes[t] for t in tv.targets]  # type: ignore[index]
 
 
+class _RunsCode:
+    """Unpickling this runs ``os.mkdir(marker)``: what a crafted pickle can do."""
+
+    def __init__(self, marker: str) -> None:
+        self.marker = marker
+
+    def __reduce__(self) -> tuple[object, tuple[str]]:
+        import os
+
+        return (os.mkdir, (self.marker,))
+
+
+def _dump(path: Path, obj: object, protocol: int = 2) -> None:
+    with open(path, "wb") as fh:
+        pickle.dump(obj, fh, protocol=protocol)
+
+
+@pytest.mark.parametrize(
+    ("spec", "file"),
+    [
+        ("cifar10:test", "test_batch"),
+        ("cifar10:train", "data_batch_2"),
+        ("cifar10:test", "batches.meta"),
+    ],
+)
+def test_a_cifar_batch_that_would_run_code_is_refused(tmp_path: Path, spec: str, file: str) -> None:
+    _make_fake_batches(tmp_path)
+    marker = tmp_path / "code_ran"
+    payload = {"data": np.zeros((1, 3072), np.uint8), "labels": [0], "x": _RunsCode(str(marker))}
+    for protocol in (0, 2, pickle.HIGHEST_PROTOCOL):
+        _dump(tmp_path / "cifar-10-batches-py" / file, payload, protocol)
+        with pytest.raises(ValueError, match=rf"^refusing to read \S*{file}: it would run code"):
+            open_images(spec, data_root=tmp_path)
+        assert not marker.exists()
+    with pytest.raises(data.UnsafePickleError, match=r"names (posix|nt)\.mkdir"):
+        load_cifar10(spec.split(":")[1], tmp_path)
+
+
+def test_cifar_batches_written_by_numpy_1_still_load(tmp_path: Path) -> None:
+    """The real batches name numpy.core.multiarray._reconstruct (numpy 1's module)."""
+    raw = _make_fake_batches(tmp_path)
+    file = tmp_path / "cifar-10-batches-py" / "test_batch"
+    pixels, labels = raw["test"]
+    blob = pickle.dumps({b"data": pixels, b"labels": labels, b"batch_label": b"x"}, protocol=2)
+    blob = blob.replace(b"numpy._core.multiarray", b"numpy.core.multiarray")
+    assert b"cnumpy.core.multiarray\n_reconstruct" in blob
+    file.write_bytes(blob)
+    ds = load_cifar10("test", tmp_path)
+    assert torch.equal(ds.images, torch.from_numpy(pixels).reshape(-1, 3, 32, 32))
+    assert ds.targets.tolist() == labels
+
+
+@pytest.mark.parametrize(
+    ("batch", "match"),
+    [
+        ([1, 2], "does not hold a CIFAR-10 batch: a dict, not a list"),
+        ({"labels": [0]}, "lacks 'data' or 'labels'"),
+        ({"data": np.zeros((1, 3072), np.float32), "labels": [0]}, "'data' is a float32 array"),
+        ({"data": [[0] * 3072], "labels": [0]}, "'data' is a list, expected a uint8 array"),
+        ({"data": np.zeros((1, 3073), np.uint8), "labels": [0]}, r"of shape \(1, 3073\)"),
+        ({"data": np.zeros((2, 3072), np.uint8), "labels": [0]}, "2 images but 1 labels"),
+        ({"data": np.zeros((1, 3072), np.uint8), "labels": 3}, "'labels' is a int"),
+        ({"data": np.zeros((1, 3072), np.uint8), "labels": ["cat"]}, "list of class indices"),
+        ({"data": np.zeros((2, 3072), np.uint8), "labels": [0, -1]}, r"range over -1\.\.0"),
+        ({"data": np.zeros((1, 3072), np.uint8), "labels": [10]}, "class indices 0..9"),
+    ],
+)
+def test_a_cifar_batch_of_the_wrong_schema_is_refused(
+    tmp_path: Path, batch: object, match: str
+) -> None:
+    _make_fake_batches(tmp_path)
+    _dump(tmp_path / "cifar-10-batches-py" / "test_batch", batch)
+    with pytest.raises(ValueError, match=rf"test_batch\b.*{match}"):
+        load_cifar10("test", tmp_path)
+
+
+def test_cifar_batch_labels_as_an_array(tmp_path: Path) -> None:
+    """Labels may be an integer array; protocol 5 (numpy's _frombuffer) is read too."""
+    raw = _make_fake_batches(tmp_path)
+    pixels, labels = raw["test"]
+    batch = {"data": pixels, "labels": np.array(labels, dtype=np.uint8)}
+    _dump(tmp_path / "cifar-10-batches-py" / "test_batch", batch, pickle.HIGHEST_PROTOCOL)
+    assert load_cifar10("test", tmp_path).targets.tolist() == labels
+
+
 def test_incomplete_torchvision_layout(tmp_path: Path) -> None:
     _make_fake_batches(tmp_path)
     (tmp_path / "cifar-10-batches-py" / "data_batch_3").unlink()

@@ -7,8 +7,10 @@ also says what its labels mean (``classes`` and ``label_space``). One module per
 and ImageNet class lists), :mod:`~manifold_lab.data.datasets` (:class:`TensorImageDataset`,
 :class:`ImageFolderDataset`, :func:`make_loader`), :mod:`~manifold_lab.data.cifar10`
 (:func:`load_cifar10` from any form of CIFAR-10), :mod:`~manifold_lab.data.sample`
-(:func:`cifar10_sample`, 500 test images shipped in the package) and
-:mod:`~manifold_lab.data.sources` (:func:`open_images` and the image sources' loaders).
+(:func:`cifar10_sample`, 500 test images shipped in the package),
+:mod:`~manifold_lab.data.safe_pickle` (:func:`load_data_pickle`, pickles of plain data read
+without running code) and :mod:`~manifold_lab.data.sources` (:func:`open_images` and the
+image sources' loaders).
 
 Examples
 --------
@@ -29,6 +31,7 @@ from .datasets import ImageFolderDataset, TensorImageDataset, Transform, make_lo
 from .folders import default_cache_dir, default_data_root
 from .images import IMAGE_EXTENSIONS, ImageDecodeError, load_image
 from .labels import CIFAR10_CLASSES, LabelSpace, build_imagenet_wnids
+from .safe_pickle import UnsafePickleError, load_data_pickle
 from .sample import build_cifar10_sample, cifar10_sample
 from .sources import cifar10_source, folder_source, open_images, sample_source
 
@@ -43,6 +46,7 @@ __all__ = [
     "Split",
     "TensorImageDataset",
     "Transform",
+    "UnsafePickleError",
     "build_cifar10_sample",
     "build_imagenet_wnids",
     "cifar10_sample",
@@ -51,6 +55,7 @@ __all__ = [
     "default_data_root",
     "folder_source",
     "load_cifar10",
+    "load_data_pickle",
     "load_image",
     "make_loader",
     "open_images",

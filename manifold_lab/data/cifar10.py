@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-import pickle
 import tarfile
 import warnings
 from collections.abc import Iterable, Sequence
@@ -25,6 +24,7 @@ from .datasets import TensorImageDataset, Transform
 from .folders import default_cache_dir, default_data_root
 from .images import IMAGE_EXTENSIONS, decode_image_bytes, is_hidden
 from .labels import CIFAR10_CLASS_INDEX, CIFAR10_CLASSES
+from .safe_pickle import load_data_pickle
 
 __all__ = ["Decoded", "Split", "check_split", "decode_cifar_tar", "load_cifar10", "split_member"]
 
@@ -177,19 +177,64 @@ def _decode_cifar_folder(
 
 
 def _unpickle(path: Path) -> dict[str, Any]:
-    # The CIFAR-10 python batches are Python 2 pickles (torchvision reads them the same way).
-    with open(path, "rb") as fh:
-        try:
-            obj = pickle.load(fh, encoding="latin1")
-        except Exception as exc:  # any unpickling failure means a bad file
-            raise ValueError(f"cannot read the CIFAR-10 batch file {path}: {exc}") from None
+    # The CIFAR-10 python batches are Python 2 pickles of plain data and numpy arrays; they
+    # are read without running anything else they might name (torchvision uses pickle.load).
+    obj = load_data_pickle(path)
     if not isinstance(obj, dict):
-        raise ValueError(f"{path} does not hold a CIFAR-10 batch (a dict)")
+        raise ValueError(
+            f"{path} does not hold a CIFAR-10 batch: a dict, not a {type(obj).__name__}"
+        )
     return {k.decode("latin1") if isinstance(k, bytes) else str(k): v for k, v in obj.items()}
 
 
+def _describe(value: Any) -> str:
+    if isinstance(value, np.ndarray):
+        return f"a {value.dtype} array of shape {value.shape}"
+    return f"a {type(value).__name__}"
+
+
+def _batch_labels(file: Path, entry: dict[str, Any], n_images: int, n_classes: int) -> Any:
+    """The batch's labels as int64, checked: one per image, each a class index."""
+    key = "labels" if "labels" in entry else "fine_labels"
+    labels = entry.get(key)
+    if isinstance(labels, list | tuple) and all(
+        isinstance(v, int | np.integer) and not isinstance(v, bool) for v in labels
+    ):
+        array = np.array(labels, dtype=np.int64)
+    elif isinstance(labels, np.ndarray) and labels.ndim == 1 and labels.dtype.kind in "iu":
+        array = labels.astype(np.int64)
+    else:
+        raise ValueError(
+            f"{file}: {key!r} is {_describe(labels)}, expected a list of class indices"
+        )
+    if len(array) != n_images:
+        raise ValueError(f"{file} has {n_images} images but {len(array)} {key}")
+    if len(array) and (array.min() < 0 or array.max() >= n_classes):
+        raise ValueError(
+            f"{file}: {key} range over {array.min()}..{array.max()}, "
+            f"expected class indices 0..{n_classes - 1}"
+        )
+    return array
+
+
+def _batch_images(file: Path, entry: dict[str, Any]) -> Any:
+    """The batch's ``data`` as uint8 (N, 3, 32, 32), checked."""
+    data = entry["data"]
+    size = int(np.prod(_CIFAR_SHAPE))
+    if not (
+        isinstance(data, np.ndarray)
+        and data.dtype == np.uint8
+        and data.ndim == 2
+        and data.shape[1] == size
+    ):
+        raise ValueError(
+            f"{file}: 'data' is {_describe(data)}, expected a uint8 array of shape (N, {size})"
+        )
+    return data.reshape(-1, *_CIFAR_SHAPE)
+
+
 def _read_cifar_batches(folder: Path, split: Split) -> tuple[Tensor, Tensor]:
-    """Read ``cifar-10-batches-py`` with pickle, as torchvision does, without its md5 check."""
+    """Read ``cifar-10-batches-py`` (as torchvision does, without its md5 check), checked."""
     files = ["test_batch"] if split == "test" else [f"data_batch_{i}" for i in range(1, 6)]
     missing = [f for f in [*files, "batches.meta"] if not (folder / f).is_file()]
     if missing:
@@ -197,25 +242,27 @@ def _read_cifar_batches(folder: Path, split: Split) -> tuple[Tensor, Tensor]:
             f"{folder} lacks {', '.join(missing)}: an incomplete torchvision CIFAR-10 folder "
             "(download it again with download=True)"
         )
-    meta = _unpickle(folder / "batches.meta")
-    label_names = [
-        n.decode("latin1") if isinstance(n, bytes) else str(n) for n in meta.get("label_names", [])
-    ]
-    _check_classes(label_names, f"{folder / 'batches.meta'}")
+    meta_file = folder / "batches.meta"
+    names = _unpickle(meta_file).get("label_names")
+    if not isinstance(names, list | tuple) or not all(isinstance(n, str | bytes) for n in names):
+        raise ValueError(f"{meta_file}: 'label_names' is {_describe(names)}, expected a list")
+    label_names = [n.decode("latin1") if isinstance(n, bytes) else n for n in names]
+    _check_classes(label_names, f"{meta_file}")
     if len(label_names) != len(CIFAR10_CLASSES):
-        raise ValueError(f"{folder / 'batches.meta'} lists {len(label_names)} label names")
+        raise ValueError(f"{meta_file} lists {len(label_names)} label names")
     relabel = np.array([CIFAR10_CLASS_INDEX[n] for n in label_names], dtype=np.int64)
     data_parts, label_parts = [], []
     for name in files:
-        entry = _unpickle(folder / name)
-        labels = entry.get("labels", entry.get("fine_labels"))
-        if "data" not in entry or labels is None:
-            raise ValueError(f"{folder / name} lacks 'data' or 'labels'")
-        data = np.asarray(entry["data"], dtype=np.uint8)
-        if data.ndim != 2 or data.shape[1] != 3 * 32 * 32 or data.shape[0] != len(labels):
-            raise ValueError(f"{folder / name}: data of shape {data.shape} is not N x 3072")
-        data_parts.append(data.reshape(-1, *_CIFAR_SHAPE))
-        label_parts.append(relabel[np.asarray(labels, dtype=np.int64)])
+        file = folder / name
+        entry = _unpickle(file)
+        if "data" not in entry or not {"labels", "fine_labels"} & entry.keys():
+            raise ValueError(
+                f"{file} lacks 'data' or 'labels': not a CIFAR-10 batch "
+                f"(its keys: {', '.join(map(repr, entry)) or 'none'})"
+            )
+        images = _batch_images(file, entry)
+        data_parts.append(images)
+        label_parts.append(relabel[_batch_labels(file, entry, len(images), len(relabel))])
     images = torch.from_numpy(np.concatenate(data_parts))
     return images, torch.from_numpy(np.concatenate(label_parts))
 
@@ -430,7 +477,9 @@ def load_cifar10(
     ------
     ValueError
         For a bad ``split``, or a root that is not CIFAR-10 (the message says what was
-        expected, and names unexpected or missing class folders).
+        expected, and names unexpected or missing class folders); for a torchvision batch
+        file that would run code when unpickled (refused, never run) or whose keys, shapes
+        or dtypes are not CIFAR-10's (naming the file).
     FileNotFoundError
         For a missing ``root``, or no data in the default root.
     ImageDecodeError
@@ -438,8 +487,10 @@ def load_cifar10(
 
     Notes
     -----
-    The torchvision batches are read with :mod:`pickle` directly (as torchvision itself does,
-    minus its md5 check), so only point ``root`` at files you trust. Images decoded from the
+    The torchvision batches are pickles: they are read by
+    :func:`~manifold_lab.data.safe_pickle.load_data_pickle`, which builds only plain data and
+    numpy arrays and refuses (``ValueError``) a file that would run code when unpickled;
+    their keys, shapes and dtypes are checked. Images decoded from the
     JPEG re-encoding of CIFAR-10 differ slightly from the original pixels: accuracies measured
     on them are a little lower than on the original data.
     """
