@@ -32,7 +32,7 @@ import numpy as np
 
 try:  # numpy >= 2 keeps the pickle helpers in numpy._core, numpy 1 in numpy.core
     from numpy._core.multiarray import _reconstruct, scalar
-    from numpy._core.numeric import _frombuffer
+    from numpy._core.numeric import _frombuffer  # type: ignore[attr-defined]
 except ImportError:  # pragma: no cover - numpy 1
     from numpy.core.multiarray import _reconstruct, scalar  # type: ignore[no-redef]
     from numpy.core.numeric import _frombuffer  # type: ignore[no-redef]
