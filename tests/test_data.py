@@ -474,7 +474,7 @@ def test_cifar_batches_written_by_numpy_1_still_load(tmp_path: Path) -> None:
         ({"data": [[0] * 3072], "labels": [0]}, "'data' is a list, expected a uint8 array"),
         ({"data": np.zeros((1, 3073), np.uint8), "labels": [0]}, r"of shape \(1, 3073\)"),
         ({"data": np.zeros((2, 3072), np.uint8), "labels": [0]}, "2 images but 1 labels"),
-        ({"data": np.zeros((1, 3072), np.uint8), "labels": 3}, "'labels' is a int"),
+        ({"data": np.zeros((1, 3072), np.uint8), "labels": 3}, "'labels' is an int"),
         ({"data": np.zeros((1, 3072), np.uint8), "labels": ["cat"]}, "list of class indices"),
         ({"data": np.zeros((2, 3072), np.uint8), "labels": [0, -1]}, r"range over -1\.\.0"),
         ({"data": np.zeros((1, 3072), np.uint8), "labels": [10]}, "class indices 0..9"),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import urllib.error
 from pathlib import Path
 
@@ -207,9 +208,97 @@ def test_a_pickle_that_would_run_code_is_refused(tmp_path: Path) -> None:
     torch.save(
         {"state_dict": {"w": torch.zeros(1)}, "x": _RunsCode(str(marker))}, tmp_path / "e.pt"
     )
-    with pytest.raises(ValueError, match="refusing to load"):
+    with pytest.raises(ValueError) as info:
         load_model(tmp_path / "e.pt")
     assert not marker.exists()
+    message = str(info.value)
+    # one line of our own: what the file would do and what is refused; not torch's long text
+    assert re.fullmatch(
+        r"refusing to load \S+e\.pt: it would run code when unpickled \(it names "
+        r"(posix|nt)\.mkdir\), and a weights file holds only tensors in plain containers\. "
+        r"If you trust whoever made it, read it with torch\.load\(weights_only=False\) "
+        r"yourself\.",
+        message,
+    ), message
+    assert "PyTorch 2.6" not in message and len(message) < 300
+
+
+def _poison(state_dict: dict[str, torch.Tensor], names: list[str]) -> None:
+    for i, name in enumerate(names):
+        state_dict[name].view(-1)[: i + 1] = float("nan") if i % 2 == 0 else float("-inf")
+
+
+def test_nonfinite_weights_are_refused_naming_the_tensors(tmp_path: Path) -> None:
+    model = mobilenet_v2(CIFAR, seed=0)
+    x = torch.rand(2, 3, 32, 32)
+    good = model(x)
+    state = {k: v.clone() for k, v in model.state_dict().items()}
+    floats = [k for k, v in state.items() if v.is_floating_point()]
+    _poison(state, [floats[3], floats[-1]])
+    torch.save(state, tmp_path / "bare.pt")
+    model.load_state_dict(state)
+    save_checkpoint(model, tmp_path / "ck.pt")
+    expected = (
+        rf"hold NaN or infinite values in 2 of {len(state)} tensors: {re.escape(floats[3])} "
+        rf"\(1 NaN\), {re.escape(floats[-1])} \(2 inf\); .* allow_nonfinite=True"
+    )
+    for path in (tmp_path / "bare.pt", tmp_path / "ck.pt"):
+        with pytest.raises(ValueError, match=rf"^the weights in \S+{path.name} {expected}"):
+            load_model(path, config=CIFAR)
+        with pytest.raises(ValueError, match=expected):
+            load_checkpoint(path, config=CIFAR)
+        loaded = load_model(path, config=CIFAR, allow_nonfinite=True)  # explicitly: loads
+        assert not torch.isfinite(loaded(x)).all()
+        assert load_checkpoint(path, config=CIFAR, allow_nonfinite=True)[0] is not None
+    assert torch.isfinite(good).all()
+    # many: the first five by name, then the count
+    _poison(state, floats[:9])
+    torch.save(state, tmp_path / "many.pt")
+    with pytest.raises(ValueError, match=r"in 10 of .*, \.\.\. \(10 in all\)"):
+        load_model(tmp_path / "many.pt", config=CIFAR)
+
+
+def test_nonfinite_weights_from_half_storage_overflow(tmp_path: Path) -> None:
+    """Weights beyond float16's range become inf when saved with half=True: refused on load."""
+    model = mobilenet_v2(CIFAR, seed=0)
+    with torch.no_grad():
+        model.classifier[1].bias[0] = 1e6
+    save_checkpoint(model, tmp_path / "half.pt", half=True)
+    with pytest.raises(ValueError, match=r"classifier\.1\.bias \(1 inf\)"):
+        load_model(tmp_path / "half.pt")
+
+
+def test_a_checkpoint_of_another_width_says_what_it_holds(tmp_path: Path) -> None:
+    half = mobilenet_v2(MobileNetV2Config(num_classes=10, width_mult=0.5), seed=0)
+    torch.save(half.state_dict(), tmp_path / "bare.pt")
+    save_checkpoint(half, tmp_path / "ck.pt")
+    # a bare state dict, no config=: no advice about config=; the file's architecture instead
+    with pytest.raises(ValueError) as info:
+        load_model(tmp_path / "bare.pt")
+    message = str(info.value)
+    assert "without config=" not in message
+    assert "read as the default MobileNetV2Config(num_classes=10)" in message
+    assert "its weights fit MobileNetV2Config(num_classes=10, width_mult=0.5)" in message
+    # ... and the config it names loads it
+    load_model(tmp_path / "bare.pt", config=MobileNetV2Config(num_classes=10, width_mult=0.5))
+    # a bare state dict, config= of another width: still not "without config="
+    with pytest.raises(ValueError) as info:
+        load_model(tmp_path / "bare.pt", config=MobileNetV2Config(num_classes=10))
+    assert "without config=" not in str(info.value)
+    assert "not of config=MobileNetV2Config(num_classes=10)" in str(info.value)
+    # our checkpoint with config= of another width: dropping config= is the right advice
+    with pytest.raises(ValueError, match=r"width_mult=1\.0 \(checkpoint: 0\.5\).*without config="):
+        load_model(tmp_path / "ck.pt", config=MobileNetV2Config(num_classes=10))
+    assert load_model(tmp_path / "ck.pt").config.width_mult == 0.5
+    # a width that is none of the usual ones: the channels of both
+    odd = mobilenet_v2(MobileNetV2Config(num_classes=10, first_channel=24), seed=0)
+    torch.save(odd.state_dict(), tmp_path / "odd.pt")
+    with pytest.raises(ValueError) as info:
+        load_model(tmp_path / "odd.pt")
+    assert "without config=" not in str(info.value)
+    assert "its weights have 24 stem and 1280 final channels, that architecture 32 stem" in str(
+        info.value
+    )
 
 
 def test_parse_source() -> None:

@@ -190,7 +190,8 @@ def _unpickle(path: Path) -> dict[str, Any]:
 def _describe(value: Any) -> str:
     if isinstance(value, np.ndarray):
         return f"a {value.dtype} array of shape {value.shape}"
-    return f"a {type(value).__name__}"
+    name = type(value).__name__
+    return f"{'an' if name[0] in 'aeiou' else 'a'} {name}"
 
 
 def _batch_labels(file: Path, entry: dict[str, Any], n_images: int, n_classes: int) -> Any:

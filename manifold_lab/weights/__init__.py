@@ -25,7 +25,7 @@ from .loading import (
     tflite_source,
     torchvision_source,
 )
-from .state_dicts import check_state_dict
+from .state_dicts import check_finite, check_state_dict
 from .torchvision_hub import (
     TORCHVISION_URL,
     ProgressCallback,
@@ -45,6 +45,7 @@ __all__ = [
     "WeightsUnavailableError",
     "builtin_checkpoint",
     "builtin_source",
+    "check_finite",
     "check_state_dict",
     "checkpoint_source",
     "load_checkpoint",

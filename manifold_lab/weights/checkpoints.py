@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import os
 from pathlib import Path
@@ -12,7 +13,7 @@ import torch
 from ..fileio import atomic_write_bytes
 from ..mobilenet import MobileNetV2, MobileNetV2Config
 from .info import default_label_space
-from .state_dicts import check_state_dict, safe_torch_load
+from .state_dicts import check_finite, check_state_dict, safe_torch_load
 
 __all__ = ["CHECKPOINT_FORMAT", "CHECKPOINT_VERSION", "load_checkpoint", "save_checkpoint"]
 
@@ -88,7 +89,10 @@ def save_checkpoint(
 
 
 def load_checkpoint(
-    path: str | os.PathLike[str], *, config: MobileNetV2Config | None = None
+    path: str | os.PathLike[str],
+    *,
+    config: MobileNetV2Config | None = None,
+    allow_nonfinite: bool = False,
 ) -> tuple[MobileNetV2, dict[str, Any]]:
     """Load a checkpoint written by :func:`save_checkpoint` (or a bare state dict).
 
@@ -100,6 +104,9 @@ def load_checkpoint(
         The architecture you expect. Default: the one stored in the checkpoint (a bare state
         dict goes into the default builder). If the weights do not fit it, the error lists
         which keys or shapes differ.
+    allow_nonfinite : bool, default=False
+        Load weights holding NaN or infinite values (the model then outputs NaN); by default
+        they are refused.
 
     Returns
     -------
@@ -107,6 +114,16 @@ def load_checkpoint(
         In eval mode, on the CPU.
     payload : dict
         ``meta`` and ``extra`` of the checkpoint (empty for a bare state dict).
+
+    Raises
+    ------
+    FileNotFoundError
+        No such file.
+    ValueError
+        A file that would run code when unpickled (refused, never run); a corrupt or foreign
+        file; weights that do not fit the architecture (naming the keys and shapes that
+        differ, and what to pass); weights holding NaN or infinite values (naming the
+        tensors), unless ``allow_nonfinite``.
     """
     path = Path(path)
     data = safe_torch_load(path)
@@ -136,16 +153,90 @@ def load_checkpoint(
     arch = config or stored
     model = MobileNetV2(arch)
     what = f"the weights in {path}"
-    if config is not None and config != stored and data.get("format") == CHECKPOINT_FORMAT:
+    if data.get("format") != CHECKPOINT_FORMAT:
+        advice = _bare_state_dict_advice(path, arch, state_dict, config_given=config is not None)
+    elif config is not None and config != stored:
         differ = [
             f"{k}={v!r} (checkpoint: {stored.to_dict()[k]!r})"
             for k, v in config.to_dict().items()
             if stored.to_dict()[k] != v
         ]
         what += " (the requested config has " + ", ".join(differ) + ")"
-    check_state_dict(model, state_dict, what=what)
+        advice = "Load them without config= to use the configuration stored in the checkpoint"
+    else:
+        advice = (
+            f"The configuration stored in {path} ({_config_call(stored)}) does not match its "
+            "own weights: the file is inconsistent; save it again with save_checkpoint"
+        )
+    check_state_dict(model, state_dict, what=what, advice=advice)
+    if not allow_nonfinite:
+        check_finite(state_dict, what=what)
     model.load_state_dict(state_dict)  # copies float16-stored tensors into float32 ones
     return model.eval(), payload
+
+
+def _config_call(config: MobileNetV2Config) -> str:
+    """``config`` as the shortest call that builds it: only the fields that differ from defaults.
+
+    Examples
+    --------
+    >>> _config_call(MobileNetV2Config(num_classes=10, width_mult=0.5))
+    'MobileNetV2Config(num_classes=10, width_mult=0.5)'
+    """
+    changed = [
+        f"{f.name}={getattr(config, f.name)!r}"
+        for f in dataclasses.fields(config)
+        if getattr(config, f.name) != getattr(_DEFAULT_CONFIG, f.name)
+    ]
+    return f"MobileNetV2Config({', '.join(changed)})"
+
+
+_DEFAULT_CONFIG = MobileNetV2Config()
+#: Width multipliers tried when a bare state dict does not fit: the published MobileNetV2 ones.
+_USUAL_WIDTHS = (0.35, 0.5, 0.75, 1.0, 1.3, 1.4)
+
+
+def _fits(config: MobileNetV2Config, state_dict: dict[str, Any]) -> bool:
+    expected = MobileNetV2(config).state_dict()
+    return expected.keys() == state_dict.keys() and all(
+        isinstance(state_dict[k], torch.Tensor) and state_dict[k].shape == v.shape
+        for k, v in expected.items()
+    )
+
+
+def _bare_state_dict_advice(
+    path: Path, arch: MobileNetV2Config, state_dict: dict[str, Any], *, config_given: bool
+) -> str:
+    """What to pass when a bare state dict (no stored configuration) does not fit ``arch``."""
+    if config_given:
+        start = (
+            f"{path} is a bare state dict (no stored configuration) whose weights are not of "
+            f"config={_config_call(arch)}"
+        )
+    else:
+        start = (
+            f"{path} is a bare state dict (no stored configuration), read as the default "
+            f"{_config_call(arch)}"
+        )
+    for width in _USUAL_WIDTHS:
+        guess = arch.replace(width_mult=width)
+        if guess != arch and _fits(guess, state_dict):
+            return (
+                f"{start}, but its weights fit {_config_call(guess)}: pass that as config= "
+                "(with the stem it was trained with: strides are not stored in the weights)"
+            )
+
+    def channels(sd: dict[str, Any]) -> str:
+        stem, head = sd.get("features.0.0.weight"), sd.get("classifier.1.weight")
+        stem_c = stem.shape[0] if isinstance(stem, torch.Tensor) and stem.ndim else "?"
+        head_c = head.shape[1] if isinstance(head, torch.Tensor) and head.ndim == 2 else "?"
+        return f"{stem_c} stem and {head_c} final channels"
+
+    expected = MobileNetV2(arch).state_dict()
+    return (
+        f"{start}; its weights have {channels(state_dict)}, that architecture "
+        f"{channels(expected)}: pass the config= they were built with"
+    )
 
 
 def _infer_num_classes(config: MobileNetV2Config, state_dict: dict[str, Any]) -> MobileNetV2Config:

@@ -11,7 +11,8 @@ entries of :data:`manifold_lab.registry.MODEL_SOURCE_REGISTRY`, parsed once by
 ``*_source`` functions below. ``manifold-lab eval --help`` lists them.
 
 Checkpoints are read with ``torch.load(..., weights_only=True)``: a file that would run code
-when unpickled is refused with an explanation, never executed.
+when unpickled is refused with an explanation, never executed. Weights holding NaN or
+infinite values are refused too, naming the tensors (``allow_nonfinite=True`` loads them).
 
 Examples
 --------
@@ -41,7 +42,7 @@ from ..registry import TORCHVISION_WEIGHTS, resolve_model_source
 from .builtin import builtin_checkpoint
 from .checkpoints import load_checkpoint
 from .info import WeightsInfo, default_classes, default_label_space, default_preprocessing
-from .state_dicts import check_state_dict
+from .state_dicts import check_finite, check_state_dict
 from .torchvision_hub import ProgressCallback, torchvision_state_dict
 
 __all__ = [
@@ -131,6 +132,7 @@ def torchvision_source(
     *,
     config: MobileNetV2Config | None = None,
     progress: bool | ProgressCallback = True,
+    allow_nonfinite: bool = False,
     **_: Any,
 ) -> MobileNetV2:
     """torchvision's ImageNet weights (source ``"torchvision[:NAME]"``), from the hub cache."""
@@ -141,7 +143,15 @@ def torchvision_source(
         )
     model = MobileNetV2(config)
     state_dict = torchvision_state_dict(name, progress=progress)
-    check_state_dict(model, state_dict, what=f"torchvision's {name} weights")
+    what = f"torchvision's {name} weights"
+    advice = (
+        "They are for the default MobileNetV2Config(): load them without config="
+        if config is not None
+        else None
+    )
+    check_state_dict(model, state_dict, what=what, advice=advice)
+    if not allow_nonfinite:
+        check_finite(state_dict, what=what)
     model.load_state_dict(state_dict)
     filename, resize, top1 = TORCHVISION_WEIGHTS[name]
     from ..data import IMAGENET_NAMES
@@ -160,12 +170,14 @@ def torchvision_source(
     return model
 
 
-def tflite_source(argument: str, **_: Any) -> MobileNetV2:
+def tflite_source(argument: str, *, allow_nonfinite: bool = False, **_: Any) -> MobileNetV2:
     """A TF-slim MobileNetV2 ``.tflite`` file (source ``"tflite:PATH"``)."""
     from ..tflite import load_tflite
 
     path = Path(argument)
     model, tinfo = load_tflite(path)
+    if not allow_nonfinite:
+        check_finite(model.state_dict(), what=f"the weights in {path}")
     space = "imagenet" if model.config.num_classes in (1000, 1001) else None
     model.weights_info = WeightsInfo(
         source="tflite",
@@ -182,11 +194,15 @@ def tflite_source(argument: str, **_: Any) -> MobileNetV2:
 
 
 def checkpoint_source(
-    argument: str, *, config: MobileNetV2Config | None = None, **_: Any
+    argument: str,
+    *,
+    config: MobileNetV2Config | None = None,
+    allow_nonfinite: bool = False,
+    **_: Any,
 ) -> MobileNetV2:
     """A :func:`save_checkpoint` file or a bare state dict (source ``"checkpoint:PATH"``)."""
     path = Path(argument)
-    model, payload = load_checkpoint(path, config=config)
+    model, payload = load_checkpoint(path, config=config, allow_nonfinite=allow_nonfinite)
     meta = payload["meta"]
     space = meta.get("label_space", default_label_space(model.config))
     classes = meta.get("classes") or default_classes(space, model.config.num_classes)
@@ -205,10 +221,16 @@ def checkpoint_source(
 
 
 def builtin_source(
-    argument: str = "", *, config: MobileNetV2Config | None = None, **_: Any
+    argument: str = "",
+    *,
+    config: MobileNetV2Config | None = None,
+    allow_nonfinite: bool = False,
+    **_: Any,
 ) -> MobileNetV2:
     """The CIFAR-10 MobileNetV2 shipped in the package (source ``"builtin"``)."""
-    return checkpoint_source(str(builtin_checkpoint()), config=config)
+    return checkpoint_source(
+        str(builtin_checkpoint()), config=config, allow_nonfinite=allow_nonfinite
+    )
 
 
 def load_model(
@@ -218,6 +240,7 @@ def load_model(
     device: Any = "cpu",
     progress: bool | ProgressCallback = True,
     seed: int | None = None,
+    allow_nonfinite: bool = False,
 ) -> MobileNetV2:
     """Load a MobileNetV2 with trained (or random) weights, in eval mode.
 
@@ -237,6 +260,9 @@ def load_model(
         ``progress(bytes_done, bytes_total)`` instead (the app's progress bar uses it).
     seed : int, optional
         Seed for random weights.
+    allow_nonfinite : bool, default=False
+        Load weights holding NaN or infinite values (the model then outputs NaN); by default
+        they are refused with a ``ValueError`` naming the tensors.
 
     Returns
     -------
@@ -247,7 +273,9 @@ def load_model(
 
     dev = resolve_device(device)
     entry, argument = resolve_model_source(weights)
-    model = entry.load()(argument, config=config, seed=seed, progress=progress)
+    model = entry.load()(
+        argument, config=config, seed=seed, progress=progress, allow_nonfinite=allow_nonfinite
+    )
     if not isinstance(getattr(model, "weights_info", None), WeightsInfo):
         raise ValueError(f"the loader of model source {entry.name!r} set no weights_info")
     return model.to(dev).eval()
