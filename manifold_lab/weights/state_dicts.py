@@ -95,7 +95,7 @@ def check_finite(state_dict: dict[str, Any], *, what: str = "these weights", sho
     >>> check_finite({"w": torch.tensor([1.0, float("nan")]), "b": torch.zeros(1)})
     Traceback (most recent call last):
     ...
-    ValueError: these weights hold NaN or infinite values in 1 of 2 tensors: w (1 NaN); a network with them outputs NaN or inf. Load them anyway with allow_nonfinite=True.
+    ValueError: these weights hold NaN or infinite values in 1 of 2 tensors: w (1 NaN); a network with them outputs NaN or inf. Pass allow_nonfinite=True to load_model or load_checkpoint to load them anyway.
     """  # noqa: E501
     bad: list[str] = []
     tensors = [v for v in state_dict.values() if isinstance(v, torch.Tensor)]
@@ -116,7 +116,8 @@ def check_finite(state_dict: dict[str, Any], *, what: str = "these weights", sho
     listed = ", ".join(bad[:show]) + (f", ... ({len(bad)} in all)" if len(bad) > show else "")
     raise ValueError(
         f"{what} hold NaN or infinite values in {len(bad)} of {len(tensors)} tensors: {listed}; "
-        "a network with them outputs NaN or inf. Load them anyway with allow_nonfinite=True."
+        "a network with them outputs NaN or inf. Pass allow_nonfinite=True to load_model or "
+        "load_checkpoint to load them anyway."
     )
 
 
