@@ -23,16 +23,12 @@ Configuration
 Read from environment variables (the one place they are set; the explorer states the limits
 next to its upload boxes):
 
-==================================== ========================== ==========================
-variable                             default                    meaning
-==================================== ========================== ==========================
-``MANIFOLD_LAB_UPLOAD_DIR``          ``<tmp>/manifold_lab_uploads`` where uploads are kept
-``MANIFOLD_LAB_UPLOAD_MAX_TOTAL_MB`` 256                        uncompressed size of a zip
-``MANIFOLD_LAB_UPLOAD_MAX_FILES``    10000                      entries in a zip
-``MANIFOLD_LAB_UPLOAD_MAX_FILE_MB``  64                         one image, or a model file
-``MANIFOLD_LAB_UPLOAD_MAX_RATIO``    100                        compression ratio (x:1)
-``MANIFOLD_LAB_UPLOAD_MAX_AGE_HOURS`` 24                        age after which uploads go
-==================================== ========================== ==========================
+* ``MANIFOLD_LAB_UPLOAD_DIR``: where uploads are kept (default ``<tmp>/manifold_lab_uploads``);
+* ``MANIFOLD_LAB_UPLOAD_MAX_TOTAL_MB``: uncompressed size of a zip's images in total (256);
+* ``MANIFOLD_LAB_UPLOAD_MAX_FILES``: entries in a zip (10000);
+* ``MANIFOLD_LAB_UPLOAD_MAX_FILE_MB``: one image in a zip, or a model file (64);
+* ``MANIFOLD_LAB_UPLOAD_MAX_RATIO``: compression ratio x:1 of an entry and of a zip (100);
+* ``MANIFOLD_LAB_UPLOAD_MAX_AGE_HOURS``: age after which unused uploads are removed (24).
 
 (1 MB is 1,000,000 bytes.) Streamlit's own ``server.maxUploadSize`` (200 MB by default)
 bounds the compressed upload.
@@ -487,7 +483,7 @@ class UploadStore:
             What was removed.
         """
         kept = {k.path if isinstance(k, StoredUpload) else Path(k) for k in keep}
-        removed = []
+        removed: list[Path] = []
         if not self.root.is_dir():
             return removed
         for path in self.root.glob(f"{self.session}_*"):
@@ -534,7 +530,7 @@ def clean_stale_uploads(
     folder = upload_root() if root is None else Path(root)
     max_age = UploadLimits.from_env().max_age_s if max_age_s is None else max_age_s
     t = time.time() if now is None else now
-    removed = []
+    removed: list[Path] = []
     if not folder.is_dir():
         return removed
     for path in folder.iterdir():
