@@ -1,4 +1,5 @@
-"""Ablation page: the committed Figure 6 results and any run directory the user points to."""
+"""Ablation page: the committed Figure 6 results and the run directories the user points to
+(inside :func:`manifold_lab.ablation.run_roots`)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ import pandas as pd
 import streamlit as st
 from _common import Spec, from_param, init_state, sync_query, warn_bad
 
-from manifold_lab.ablation import load_runs
+from manifold_lab.ablation import RUNS_ROOT_ENV, load_runs, run_roots
 from manifold_lab.plots import plot_learning_curves, plot_toy_ablation
 from manifold_lab.registry.settings import ABLATION
 
@@ -37,7 +38,7 @@ def render(bad: list[str]) -> None:
         if summary.exists():
             st.markdown(summary.read_text(encoding="utf-8").split("\n", 1)[1])
         try:
-            df = load_runs(folder)
+            df = load_runs(folder, require=(metric,))
             st.plotly_chart(
                 plot_learning_curves(df, y=metric), theme=None, key=f"curves_{folder.name}"
             )
@@ -56,20 +57,18 @@ def render(bad: list[str]) -> None:
     if not shown:
         st.info("No committed ablation results were found next to this app.")
     st.subheader("Your own runs")
+    roots = run_roots()
     folder_text = st.text_input(
         "Run directory",
         key="ab_folder",
         help="A folder of runs (<variant>_s<seed>/metrics.json), as written by "
-        "experiments/ablation.py or manifold-lab train.",
+        "experiments/ablation.py or manifold-lab train, or one run's folder. Only folders "
+        f"under {', '.join(map(str, roots))} are read (relative paths are looked up there); "
+        f"the environment variable {RUNS_ROOT_ENV} adds folders (docs/ARCHITECTURE.md).",
     )
-    if folder_text:
-        path = Path(folder_text).expanduser()
+    if folder_text.strip():
         try:
-            if (path / "metrics.json").exists():  # a single run: show it as its own variant
-                df = load_runs(path.parent)
-                df = df[df["run"] == path.name]
-            else:
-                df = load_runs(path)
+            df = load_runs(folder_text.strip(), roots=roots, require=(metric,))
             st.plotly_chart(plot_learning_curves(df, y=metric), theme=None, key="user_curves")
         except (ValueError, OSError) as exc:
-            st.error(f"Could not read runs from {path}: {exc}")
+            st.error(f"Could not read runs from {folder_text.strip()}: {exc}")

@@ -73,6 +73,18 @@ def _fraction(value: float) -> str:
     return "n/a" if math.isnan(value) else f"{100 * value:.1f} %"
 
 
+def _check_dims() -> list[str]:
+    """The link's ``ambient_dim`` when it is below its ``dim`` (for a manifold that takes
+    both): reported like an unreadable setting, and reset to its default."""
+    entry = MANIFOLD_REGISTRY[st.session_state.manifold]
+    state = st.session_state
+    if not (entry.param("dim") and entry.param("ambient_dim")) or state.ambient_dim >= state.dim:
+        return []
+    bad = f"ambient_dim={state.ambient_dim} (below dim={state.dim})"
+    state.ambient_dim = AMBIENT_DIM.default  # raised above dim below, as for the slider
+    return [bad]
+
+
 def render(bad: list[str]) -> None:
     """Draw the page (``bad``: unreadable URL settings to report)."""
     st.header("Manifold lab")
@@ -86,7 +98,10 @@ def render(bad: list[str]) -> None:
         unsafe_allow_html=True,
     )
 
+    first_run = "ambient_dim" not in st.session_state
     bad += init_state(spec())
+    if first_run:
+        bad += _check_dims()
     warn_bad(bad)
 
     sb = st.sidebar

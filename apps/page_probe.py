@@ -2,20 +2,15 @@
 
 from __future__ import annotations
 
-import hashlib
-import io
-import tempfile
-import zipfile
+import uuid
 from collections import OrderedDict
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 import streamlit as st
 from _common import Spec, from_param, init_state, slider, sync_query, warn_bad
 
 import manifold_lab as ml
-from manifold_lab.data import IMAGE_EXTENSIONS
 from manifold_lab.plots import plot_figure7, plot_id_profile
 from manifold_lab.probing import ProbeReport, probe_report
 from manifold_lab.registry import (
@@ -25,12 +20,12 @@ from manifold_lab.registry import (
     resolve_image_source,
 )
 from manifold_lab.registry.settings import PROBE
+from manifold_lab.uploads import UPLOAD_ENV, StoredUpload, UploadStore, clean_stale_uploads
 from manifold_lab.weights import builtin_checkpoint
 
 UPLOAD = {"upload": "Upload a checkpoint (.pt) or TF-slim .tflite file"}
 MODELS = {**menu_sources(MODEL_SOURCE_REGISTRY), **UPLOAD}
 IMAGES = {**menu_sources(IMAGE_SOURCE_REGISTRY), "upload": "Upload a zip of images"}
-UPLOADS = Path(tempfile.gettempdir()) / "manifold_lab_uploads"
 
 
 def spec() -> Spec:
@@ -51,42 +46,17 @@ def _builtin_available() -> bool:
     return True
 
 
-def _store(data: bytes, suffix: str) -> Path:
-    """Keep an upload on disk under its content hash (so caching can key on the path)."""
-    UPLOADS.mkdir(parents=True, exist_ok=True)
-    path = UPLOADS / (hashlib.sha256(data).hexdigest()[:16] + suffix)
-    if not path.exists():
-        tmp = path.with_suffix(path.suffix + ".part")
-        tmp.write_bytes(data)
-        tmp.replace(path)
-    return path
+def _session() -> str:
+    """This browser session's name: its uploads are kept under it (and removed with it)."""
+    if "pr_session" not in st.session_state:
+        st.session_state.pr_session = uuid.uuid4().hex[:16]
+    return str(st.session_state.pr_session)
 
 
-def _extract_zip(data: bytes) -> Path:
-    """Unpack an uploaded zip of images safely (no paths outside the folder)."""
-    folder = UPLOADS / hashlib.sha256(data).hexdigest()[:16]
-    if folder.exists():
-        return folder
-    try:
-        archive = zipfile.ZipFile(io.BytesIO(data))
-    except zipfile.BadZipFile:
-        raise ValueError("the uploaded file is not a zip archive") from None
-    tmp = folder.with_name(folder.name + ".part")
-    tmp.mkdir(parents=True, exist_ok=True)
-    count = 0
-    for info in archive.infolist():
-        name = Path(info.filename)
-        if info.is_dir() or name.is_absolute() or ".." in name.parts:
-            continue
-        if name.suffix.lower() not in IMAGE_EXTENSIONS:
-            continue
-        target = tmp / name.name
-        target.write_bytes(archive.read(info))
-        count += 1
-    if count == 0:
-        raise ValueError("the zip holds no images (.jpg, .jpeg, .png, .bmp, .webp)")
-    tmp.replace(folder)
-    return folder
+@st.cache_resource
+def _clean_at_start_up() -> None:
+    """Once per server process: remove unfinished and expired uploads of earlier runs."""
+    clean_stale_uploads()
 
 
 Report = Callable[[float, str], None]
@@ -163,31 +133,55 @@ def render(bad: list[str]) -> None:
         "probe", {"pr_model": source, "pr_images": images, "pr_limit": limit, "pr_seed": seed}
     )
     data_root = None
+    bar = None
+    store: UploadStore | None = None
     try:
+        _clean_at_start_up()
+        store = UploadStore.from_env(_session())
+        limits = (
+            f"Limits: {store.limits.describe()}; set by the environment variables "
+            f"{', '.join(UPLOAD_ENV)} (docs/ARCHITECTURE.md)."
+        )
+        up = zipped = None
         if source == "upload":
             up = sb.file_uploader(
-                "Checkpoint or TFLite file", type=["pt", "pth", "tflite"], key="pr_upload_model"
+                "Checkpoint or TFLite file",
+                type=["pt", "pth", "tflite"],
+                key="pr_upload_model",
+                help=limits,
             )
-            if up is None:
-                st.info("Upload a checkpoint (.pt, .pth) or a TF-slim .tflite file.")
-                return
-            source = str(_store(up.getvalue(), Path(up.name).suffix.lower()))
+        if images == "upload":
+            zipped = sb.file_uploader(
+                "Zip of images", type=["zip"], key="pr_upload_zip", help=limits
+            )
+        if up is not None or zipped is not None:
+            sb.caption(limits)
+        in_use: list[StoredUpload] = []
+        try:
+            if up is not None:
+                in_use.append(store.store_file(up.getvalue(), up.name))
+                source = str(in_use[-1].path)
+            if zipped is not None:
+                in_use.append(store.extract_images(zipped.getvalue(), zipped.name))
+                images = str(in_use[-1].path)
+        finally:
+            store.prune(keep=in_use)  # this session's earlier uploads, or all after use
+        if source == "upload":
+            st.info("Upload a checkpoint (.pt, .pth) or a TF-slim .tflite file.")
+            return
         if source == "builtin" and not _builtin_available():
             st.error("This installation has no built-in model; choose another.")
             return
         if images == "upload":
-            upz = sb.file_uploader("Zip of images", type=["zip"], key="pr_upload_zip")
-            if upz is None:
-                st.info("Upload a zip of images (.jpg, .png, ...).")
-                return
-            images = str(_extract_zip(upz.getvalue()))
+            st.info("Upload a zip of images (.jpg, .png, ...).")
+            return
         if resolve_image_source(images)[0].needs_data_root:
             data_root = sb.text_input(
                 "CIFAR-10 data root",
                 key="pr_data_root",
                 help="A torchvision root, cifar10-jpeg.tar.gz or its extracted folder.",
             )
-        bar = st.progress(0.0, text=f"Probing on {limit} images ...")
+        bar = progress = st.progress(0.0, text=f"Probing on {limit} images ...")
         stopped: list[BaseException] = []
 
         def show(fraction: float, text: str) -> None:
@@ -197,7 +191,7 @@ def render(bad: list[str]) -> None:
             if stopped:
                 return
             try:
-                bar.progress(min(max(fraction, 0.0), 1.0), text)
+                progress.progress(min(max(fraction, 0.0), 1.0), text)
             except BaseException as signal:  # re-raised below
                 stopped.append(signal)
 
@@ -206,7 +200,10 @@ def render(bad: list[str]) -> None:
             raise stopped[0]
         bar.empty()
     except (ValueError, FileNotFoundError, RuntimeError, OSError) as exc:
-        st.error(f"Could not probe: {exc}")
+        if bar is not None:
+            bar.empty()  # no empty "Loading ..." bar above the message
+        message = str(exc) if store is None else store.explain(str(exc))
+        st.error(f"Could not probe: {message}")
         return
     result, ids, loss = found.result, found.id_profile, found.bottleneck_loss
     meta = result.metadata

@@ -18,7 +18,8 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Sequence
+import os
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +31,7 @@ __all__ = [
     "count_madds",
     "load_runs",
     "paired_difference",
+    "run_roots",
 ]
 
 
@@ -134,24 +136,131 @@ def count_madds(model: nn.Module, input_size: tuple[int, int, int, int]) -> int:
     return int(total)
 
 
-def load_runs(folder: str | Path) -> Any:
+RUNS_ROOT_ENV = "MANIFOLD_LAB_RUNS_ROOT"
+"""Environment variable: more folders (separated by ``os.pathsep``) that the explorer may
+read runs from, besides :func:`run_roots`' defaults."""
+
+RECORD_KEYS: tuple[str, ...] = ("epoch", "step")
+"""What every record of a run's ``metrics.json`` must hold (``manifold-lab train`` writes
+these and the losses and accuracies)."""
+
+
+def run_roots(environ: Mapping[str, str] | None = None) -> tuple[Path, ...]:
+    """The folders runs may be read from when a user names one (the explorer's run box).
+
+    The project's ``experiments/results`` and ``experiments/runs`` (where
+    ``experiments/ablation.py`` writes), plus the folders in ``MANIFOLD_LAB_RUNS_ROOT``
+    (separated by ``os.pathsep``), all resolved.
+
+    Examples
+    --------
+    >>> [p.name for p in run_roots({})]
+    ['results', 'runs']
+    >>> run_roots({"MANIFOLD_LAB_RUNS_ROOT": "/srv/runs"})[-1].as_posix()
+    '/srv/runs'
+    """
+    env = os.environ if environ is None else environ
+    experiments = Path(__file__).resolve().parent.parent / "experiments"
+    roots = [experiments / "results", experiments / "runs"]
+    roots += [
+        Path(p).expanduser() for p in env.get(RUNS_ROOT_ENV, "").split(os.pathsep) if p.strip()
+    ]
+    return tuple(root.resolve() for root in roots)
+
+
+def _inside(path: Path, roots: Sequence[Path], shown: str) -> Path:
+    """``path`` resolved (symbolic links followed) if it lies in one of ``roots``."""
+    resolved = path.resolve()
+    if not any(resolved == root or resolved.is_relative_to(root) for root in roots):
+        raise ValueError(
+            f"{shown} is outside the folders runs are read from "
+            f"({', '.join(map(str, roots))}); set {RUNS_ROOT_ENV} to add a folder"
+        )
+    return resolved
+
+
+def _read_records(path: Path, shown: str, require: Sequence[str]) -> list[dict[str, Any]]:
+    """The records of one ``metrics.json``, checked: a list of objects with ``require``."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except UnicodeDecodeError:
+        raise ValueError(f"{shown} is not a text file (a run's metrics.json is JSON)") from None
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"{shown} is not valid JSON ({exc.msg}, line {exc.lineno})") from None
+    if not isinstance(data, dict) or "records" not in data:
+        raise ValueError(f"{shown} has no 'records' list (written by manifold-lab train)")
+    records = data["records"]
+    if not isinstance(records, list) or not all(isinstance(r, dict) for r in records):
+        raise ValueError(f"{shown}: 'records' must be a list of objects, one per epoch")
+    for i, record in enumerate(records):
+        missing = [key for key in require if key not in record]
+        if missing:
+            raise ValueError(
+                f"{shown}: record {i} lacks {', '.join(map(repr, missing))} "
+                f"(every record needs {', '.join(require)})"
+            )
+        bad = [k for k in RECORD_KEYS if not isinstance(record[k], int | float)]
+        if bad:
+            raise ValueError(
+                f"{shown}: record {i} has a non-numeric {bad[0]!r}: {record[bad[0]]!r}"
+            )
+    return records
+
+
+def load_runs(
+    folder: str | Path,
+    *,
+    roots: Sequence[str | Path] | None = None,
+    require: Sequence[str] = (),
+) -> Any:
     """Per-epoch metrics of every run under ``folder`` (``<variant>_s<seed>/metrics.json``).
+
+    Parameters
+    ----------
+    folder : str or Path
+        A folder of runs, or one run's folder (holding ``metrics.json`` itself).
+    roots : sequence of str or Path, or None, default=None
+        Only read inside these folders (e.g. :func:`run_roots`): ``folder`` and every file
+        read must resolve (symbolic links and ``..`` followed) into one of them; a relative
+        ``folder`` is looked up in each. None reads anywhere.
+    require : sequence of str, default=()
+        Keys every record must hold besides :data:`RECORD_KEYS` (e.g. the plotted metric).
 
     Returns
     -------
     pandas.DataFrame
         The metrics rows with ``run``, ``variant`` and ``seed`` columns added.
+
+    Raises
+    ------
+    ValueError
+        When ``folder`` lies outside ``roots``, holds no runs, or a ``metrics.json`` is not
+        JSON with a ``records`` list whose records hold the required keys; the message
+        names the file and what is missing.
     """
     import pandas as pd
 
+    shown = str(folder)
+    path = Path(folder).expanduser()
+    allowed: tuple[Path, ...] | None = None
+    if roots is not None:
+        allowed = tuple(Path(r).expanduser().resolve() for r in roots)
+        if not path.is_absolute():
+            path = next((r / path for r in allowed if (r / path).exists()), allowed[0] / path)
+        path = _inside(path, allowed, shown)
+    keys = tuple(dict.fromkeys((*RECORD_KEYS, *require)))
+    single = (path / "metrics.json").is_file()
+    files = [path / "metrics.json"] if single else sorted(path.glob("*/metrics.json"))
     rows = []
-    for path in sorted(Path(folder).glob("*/metrics.json")):
-        name = path.parent.name
+    for file in files:
+        name = file.parent.name
+        where = f"{name}/metrics.json"
+        if allowed is not None:
+            _inside(file, allowed, where)
         variant, _, seed = name.rpartition("_s")
         if not variant or not seed.isdigit():  # not "<variant>_s<seed>": one variant, seed 0
             variant, seed = name, "0"
-        records = json.loads(path.read_text(encoding="utf-8"))["records"]
-        for r in records:
+        for r in _read_records(file, where, keys):
             rows.append({"run": name, "variant": variant, "seed": int(seed), **r})
     if not rows:
         raise ValueError(f"no runs (*/metrics.json) under {folder}")
