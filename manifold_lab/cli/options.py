@@ -29,6 +29,7 @@ __all__ = [
     "add_sweep_options",
     "manifold_kwargs",
     "names",
+    "positive_int",
     "seeds_of",
     "sources_epilog",
     "sweep_kwargs",
@@ -77,7 +78,9 @@ def add_sweep_options(p: argparse.ArgumentParser, defaults: dict[str, Any]) -> N
     d = defaults
     p.add_argument("--widths", default=d.get("widths"), help=_help(SWEEP["widths"], d))
     p.add_argument("--seeds", default=d.get("seeds"), help=_help(SWEEP["seeds"], d))
-    p.add_argument("--n-seeds", type=int, default=None, help="use seeds 0..N-1 (overrides --seeds)")
+    p.add_argument(
+        "--n-seeds", type=positive_int, default=None, help="use seeds 0..N-1 (overrides --seeds)"
+    )
     p.add_argument(
         "--activation",
         default=d.get("activation"),
@@ -109,6 +112,23 @@ def add_sweep_options(p: argparse.ArgumentParser, defaults: dict[str, Any]) -> N
     p.add_argument("--device", default=d.get("device"), help=SWEEP["device"].help)
     p.add_argument("--dtype", default=d.get("dtype"), choices=list(SWEEP["dtype"].choices))
     p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+
+
+def positive_int(text: str) -> int:
+    """An argparse ``type`` for counts such as ``--n-seeds``: an integer >= 1.
+
+    Examples
+    --------
+    >>> positive_int("3")
+    3
+    """
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be a positive integer, got {text!r}")
+    return value
 
 
 def names(text: str | None, option: str) -> list[str] | None:
