@@ -103,7 +103,7 @@ def read_results(path: str | os.PathLike[str]) -> tuple[pd.DataFrame, dict[str, 
             )
         prov_obj = obj.get("provenance", {})
         if not isinstance(prov_obj, dict):
-            raise ValueError(f"{p} has a \"provenance\" that is not a JSON object")
+            raise ValueError(f'{p} has a "provenance" that is not a JSON object')
         try:
             return pd.DataFrame(obj.get("records", [])), prov_obj
         except (TypeError, ValueError) as exc:

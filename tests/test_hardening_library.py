@@ -110,3 +110,102 @@ def test_train_resume_without_a_run_says_there_is_none(
     err = capsys.readouterr().err
     assert f"there is no run to resume in {run_dir}" in err and "CIFAR" not in err
     assert not run_dir.exists()
+
+
+@pytest.fixture(scope="module")
+def image_folders(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """The same 12 CIFAR-10 sample images as PNGs in class folders, once alone ("good") and
+    once with a corrupt and a truncated file beside them ("bad")."""
+    from PIL import Image
+
+    from manifold_lab.data import cifar10_sample
+
+    sample = cifar10_sample()
+    root = tmp_path_factory.mktemp("images")
+    for kind in ("good", "bad"):
+        for i in range(12):
+            image, target = sample[i * 40]
+            folder = root / kind / sample.classes[target]
+            folder.mkdir(parents=True, exist_ok=True)
+            Image.fromarray(image.permute(1, 2, 0).numpy()).save(folder / f"{i:02d}.png")
+    bad = root / "bad"
+    first, second = sorted(bad.rglob("*.png"))[:2]
+    (first.parent / "03b_corrupt.png").write_bytes(b"\x89PNG\r\n\x1a\nnot an image at all")
+    whole = second.read_bytes()
+    (second.parent / "05b_truncated.png").write_bytes(whole[: len(whole) // 3])
+    return {"good": root / "good", "bad": bad}
+
+
+def test_evaluate_skips_unreadable_images_and_keeps_the_others(
+    image_folders: dict[str, Path],
+) -> None:
+    from manifold_lab.data import ImageDecodeError
+    from manifold_lab.evaluation import evaluate
+
+    model = ml.load_model("builtin")
+    good = evaluate(model, ml.open_images(str(image_folders["good"])), progress=False)
+    bad_images = ml.open_images(str(image_folders["bad"]))
+    with pytest.warns(UserWarning, match="skipped 2 of 14 images that could not be read"):
+        bad = evaluate(model, bad_images, batch_size=5, progress=False)
+    assert (bad.n_images, bad.n_labeled, bad.top1, bad.top5) == (
+        good.n_images,
+        good.n_labeled,
+        good.top1,
+        good.top5,
+    )
+    assert good.n_skipped == 0 and bad.n_skipped == 2
+    assert {Path(s).name for s in bad.skipped} == {"03b_corrupt.png", "05b_truncated.png"}
+    assert bad.to_dict()["n_skipped"] == 2
+    with pytest.raises(ImageDecodeError, match="03b_corrupt.png") as info:
+        evaluate(model, bad_images, on_error="raise", num_workers=1, progress=False)
+    assert "\n" not in str(info.value) and "DataLoader" not in str(info.value)
+    with pytest.raises(ValueError, match="on_error must be one of"):
+        evaluate(model, bad_images, on_error="ignore", progress=False)
+
+
+def test_cli_eval_skips_a_corrupt_image_or_stops_in_one_line(
+    image_folders: dict[str, Path], capsys: pytest.CaptureFixture
+) -> None:
+    argv = ["eval", "--weights", "builtin", "--images", str(image_folders["bad"])]
+    with pytest.warns(UserWarning, match="skipped 2"):
+        assert main([*argv, "--workers", "1", "--no-progress"]) == 0
+    assert "12 (12 labelled, 2 unreadable skipped)" in capsys.readouterr().out
+    assert main([*argv, "--workers", "1", "--on-error", "raise", "--no-progress"]) == 2
+    err = capsys.readouterr().err
+    assert "cannot decode image file" in err and "03b_corrupt.png" in err
+    assert "Traceback" not in err and "worker" not in err
+
+
+def test_probe_skips_unreadable_images_and_keeps_every_other_statistic(
+    image_folders: dict[str, Path], tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    from manifold_lab.data import ImageDecodeError
+    from manifold_lab.probing import probe
+
+    model = ml.load_model("builtin")
+    options = {
+        "progress": False,
+        "pixel_samples": 64,
+        "image_samples": 16,
+        "rank_pixels_per_batch": 0,
+    }
+    good = probe(model, ml.open_images(str(image_folders["good"])), **options)
+    bad_images = ml.open_images(str(image_folders["bad"]))
+    with pytest.warns(UserWarning, match="skipped 2 of 14"):
+        bad = probe(model, bad_images, **options)
+    assert bad.metadata["n_skipped"] == 2 and good.metadata["n_skipped"] == 0
+    assert {Path(s).name for s in bad.metadata["skipped"]} == {
+        "03b_corrupt.png",
+        "05b_truncated.png",
+    }
+    assert bad.metadata["n_images"] == good.metadata["n_images"] == 12
+    frame_good, frame_bad = good.to_frame(), bad.to_frame()
+    assert frame_good.drop(columns="images").equals(frame_bad.drop(columns="images"))
+    with pytest.raises(ImageDecodeError, match="03b_corrupt.png"):
+        probe(model, bad_images, on_error="raise", **options)
+    out = tmp_path / "p.json"
+    argv = ["probe", "--weights", "builtin", "--images", str(image_folders["bad"])]
+    with pytest.warns(UserWarning, match="skipped 2"):
+        assert main([*argv, "--out", str(out), "--rank-pixels", "0", "--no-progress"]) == 0
+    assert "12 (2 unreadable skipped)" in capsys.readouterr().out
+    assert ml.read_results(out)[1]["parameters"]["n_skipped"] == 2

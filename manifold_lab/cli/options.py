@@ -20,7 +20,7 @@ from ..registry import (
     Param,
     sources_epilog,
 )
-from ..registry.settings import SWEEP
+from ..registry.settings import PROBE, SWEEP
 
 __all__ = [
     "add_figure_outputs",
@@ -184,10 +184,17 @@ def add_figure_outputs(p: argparse.ArgumentParser, data: str = "numbers") -> Non
 
 
 def add_source_arguments(parser: argparse.ArgumentParser) -> None:
-    """``--weights``, ``--images`` and ``--data-root``, shared by ``eval`` and ``probe``."""
+    """``--weights``, ``--images``, ``--data-root`` and ``--on-error``, for ``eval`` and ``probe``."""
     parser.add_argument("--weights", required=True, help="weights source (see below)")
     parser.add_argument("--images", required=True, help="image source (see below)")
     parser.add_argument("--data-root", default=None, help="where a named dataset lives")
+    on_error = PROBE["on_error"]
+    parser.add_argument(
+        "--on-error",
+        default=on_error.default,
+        choices=list(on_error.choices),
+        help=with_default(on_error.help.rstrip("."), {"on_error": on_error.default}, "on_error"),
+    )
 
 
 def write_data(df: Any, path: str, params: dict[str, Any]) -> None:
