@@ -184,7 +184,7 @@ def add_figure_outputs(p: argparse.ArgumentParser, data: str = "numbers") -> Non
 
 
 def add_source_arguments(parser: argparse.ArgumentParser) -> None:
-    """``--weights``, ``--images``, ``--data-root`` and ``--on-error``, for ``eval`` and ``probe``."""
+    """``--weights``, ``--images``, ``--data-root``, ``--on-error``: for ``eval`` and ``probe``."""
     parser.add_argument("--weights", required=True, help="weights source (see below)")
     parser.add_argument("--images", required=True, help="image source (see below)")
     parser.add_argument("--data-root", default=None, help="where a named dataset lives")
