@@ -209,3 +209,38 @@ def test_probe_skips_unreadable_images_and_keeps_every_other_statistic(
         assert main([*argv, "--out", str(out), "--rank-pixels", "0", "--no-progress"]) == 0
     assert "12 (2 unreadable skipped)" in capsys.readouterr().out
     assert ml.read_results(out)[1]["parameters"]["n_skipped"] == 2
+
+
+def test_a_sweep_or_case_too_large_for_the_memory_budget_is_refused_before_it_starts(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture
+) -> None:
+    import time
+
+    from manifold_lab._memory import MEMORY_LIMIT_ENV, MemoryBudgetError, memory_budget
+
+    assert (memory_budget()[0] or 1) > 0  # what the OS reports, with a margin
+    monkeypatch.setenv(MEMORY_LIMIT_ENV, "200M")
+    assert memory_budget() == (200_000_000, f"the limit set by {MEMORY_LIMIT_ENV}")
+    t0 = time.perf_counter()
+    # d221fa1: torch's allocator error about 80 GB
+    with pytest.raises(MemoryBudgetError, match=r"needs about \d+\.\d GB .* budget is 200\.0 MB"):
+        ml.sweep(widths=[10**7], seeds=0, progress=False)
+    # d221fa1: ran for minutes at many GB; here 20x fewer points than the report, same check
+    with pytest.raises(MemoryBudgetError, match=r"reduce n_samples \(500000\)"):
+        ml.sweep(n_samples=500_000, progress=False)
+    with pytest.raises(MemoryBudgetError, match="max_neighbor_points"):
+        ml.sweep(n_samples=20_000, max_neighbor_points=None, widths=[3], progress=False)
+    with pytest.raises(MemoryBudgetError, match="this case .* reduce n_samples or the width"):
+        ml.run_case(width=10**7)
+    assert time.perf_counter() - t0 < 30
+    argv = ["sweep", "--widths", "10000000", "--seeds", "0", "--no-progress"]
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert "budget is 200.0 MB" in err and "Traceback" not in err
+    # a normal sweep and case fit in the same budget and are unaffected
+    df = ml.sweep(widths=[2, 30], seeds=range(3), n_samples=200, progress=False)
+    assert len(df) == 6
+    assert ml.run_case(width=15, n_samples=200).Y.shape == (200, 15)
+    monkeypatch.setenv(MEMORY_LIMIT_ENV, "lots")
+    with pytest.raises(ValueError, match=f"{MEMORY_LIMIT_ENV}='lots' is not a memory size"):
+        ml.sweep(widths=[3], seeds=0, n_samples=50, progress=False)
