@@ -568,6 +568,11 @@ def run_case(
     -------
     result : CaseResult
 
+    Raises
+    ------
+    manifold_lab._memory.MemoryBudgetError
+        When the case would not fit in the memory budget (see :func:`manifold_lab.sweep`).
+
     Examples
     --------
     >>> r = run_case("spiral", width=30, seed=0, method="lemma2", n_samples=200)

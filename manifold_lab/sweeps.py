@@ -145,6 +145,13 @@ def sweep(
         ``width_ratio`` (``width / k``) and one column per metric. ``results.attrs``
         holds the provenance record.
 
+    Raises
+    ------
+    manifold_lab._memory.MemoryBudgetError
+        A :class:`ValueError`, before anything large is allocated, when the estimated peak
+        memory exceeds the budget: 90% of the memory the OS reports as available, or the
+        environment variable ``MANIFOLD_LAB_MEMORY_LIMIT`` (e.g. ``8GB``).
+
     Examples
     --------
     >>> df = sweep("spiral", widths=[2, 30], seeds=range(3), method=["pinv", "lemma2"],
