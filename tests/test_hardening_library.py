@@ -230,7 +230,7 @@ def test_a_sweep_or_case_too_large_for_the_memory_budget_is_refused_before_it_st
         ml.sweep(n_samples=500_000, progress=False)
     with pytest.raises(MemoryBudgetError, match="max_neighbor_points"):
         ml.sweep(n_samples=20_000, max_neighbor_points=None, widths=[3], progress=False)
-    with pytest.raises(MemoryBudgetError, match="this case .* reduce n_samples or the width"):
+    with pytest.raises(MemoryBudgetError, match=r"this case .* reduce n_samples or the width"):
         ml.run_case(width=10**7)
     assert time.perf_counter() - t0 < 30
     argv = ["sweep", "--widths", "10000000", "--seeds", "0", "--no-progress"]
