@@ -50,6 +50,12 @@ class SectorData:
     n_origin: int  # points exactly at the origin
 
 
+def estimate_bytes(n_seeds: int, width: int, n_points: int, itemsize: int) -> int:
+    """Peak bytes of :func:`evaluate_sectors` for ``n_seeds`` matrices, with the sectors'
+    prefix sums over ``n_points`` (arithmetic only: an upper estimate)."""
+    return int(n_seeds * 2 * width * width * (4 * itemsize + 2) + 12 * n_points * itemsize)
+
+
 def prepare_sectors(coords: Tensor) -> SectorData:
     """Sort span coordinates ``coords`` of shape (N, 2) by angle and build prefix sums."""
     nonzero = (coords != 0).any(dim=1)

@@ -26,6 +26,7 @@ __all__ = [
     "check_scalar",
     "check_seeds",
     "check_widths",
+    "parse_int_spec",
     "resolve_device",
     "resolve_dtype",
 ]
@@ -317,10 +318,43 @@ def check_points_tensor(
     return T
 
 
-def _parse_int_spec(spec: str, what: str) -> list[int]:
+def parse_int_spec(spec: str, what: str) -> list[int]:
+    """Integers from text such as ``"2,3,5"`` or ``"2:64"`` (inclusive) or ``"0:99:2"``.
+
+    Parameters
+    ----------
+    spec : str
+        Comma-separated items, each an integer or a range ``start:stop[:step]``.
+    what : str
+        What the integers are (``"widths"``, ``"seeds"``), for error messages.
+
+    Returns
+    -------
+    values : list of int
+        In the given order (duplicates kept).
+
+    Raises
+    ------
+    ValueError
+        For an item that is not an integer or a range, an empty range, or an empty item
+        (``"3,,5"``, a trailing comma), which would otherwise be silently dropped.
+
+    Examples
+    --------
+    >>> parse_int_spec("2:4,10", "widths")
+    [2, 3, 4, 10]
+    >>> parse_int_spec("3,,5", "widths")
+    Traceback (most recent call last):
+    ...
+    ValueError: widths has an empty item in '3,,5'; separate the values by single commas
+    """
     out: list[int] = []
-    for part in spec.split(","):
-        part = part.strip()
+    parts = [part.strip() for part in spec.split(",")]
+    if spec.strip() and not all(parts):
+        raise ValueError(
+            f"{what} has an empty item in {spec!r}; separate the values by single commas"
+        )
+    for part in parts:
         if not part:
             continue
         if ":" in part:
@@ -345,7 +379,7 @@ def _parse_int_spec(spec: str, what: str) -> list[int]:
 
 def _as_int_list(values: Any, what: str) -> list[int]:
     if isinstance(values, str):
-        return _parse_int_spec(values, what)
+        return parse_int_spec(values, what)
     if isinstance(values, numbers.Integral) and not isinstance(values, bool):
         return [int(values)]
     if isinstance(values, (Iterable, Sequence, np.ndarray)):

@@ -61,6 +61,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from ._memory import check_memory
 from ._validation import check_scalar, resolve_device, resolve_dtype
 from .activations import Activation, get_activation
 from .embedding import random_embedding
@@ -134,6 +135,11 @@ class Prepared:
         return int(self.U.shape[1])
 
 
+def neighbor_points(n_points: int, max_neighbor_points: int | None) -> int:
+    """Size of the neighbour metrics' subsample: ``max_neighbor_points`` (None: all)."""
+    return n_points if max_neighbor_points is None else min(n_points, int(max_neighbor_points))
+
+
 def prepare(
     manifold: Manifold,
     *,
@@ -164,7 +170,7 @@ def prepare(
     )
     if neighbors:
         N = X64.shape[0]
-        m = N if max_neighbor_points is None else min(N, int(max_neighbor_points))
+        m = neighbor_points(N, max_neighbor_points)
         if m < 3:
             raise ValueError("neighbour metrics need at least 3 points")
         idx = np.unique(np.linspace(0, N - 1, m).round().astype(np.int64))
@@ -177,6 +183,80 @@ def prepare(
         prep.delta = float(DX.min(dim=1).values.median())
         prep.knn_X = DX.topk(kk, dim=1, largest=False).indices.to(device)
     return prep
+
+
+def estimate_prepare_bytes(
+    n_points: int, d: int, *, itemsize: int, n_neighbor_points: int | None
+) -> int:
+    """Peak bytes of :func:`prepare` (NumPy's SVDs of the points, the neighbour distances).
+
+    ``n_neighbor_points`` is the size of the neighbour subsample, None without neighbour
+    metrics. Like :func:`estimate_chunk_bytes`, an upper estimate from measurements.
+    """
+    m = n_neighbor_points or 0
+    return int(n_points * d * (5 * 8 + itemsize) + m * m * (3 * 8 + itemsize))
+
+
+def estimate_chunk_bytes(
+    n_seeds: int,
+    width: int,
+    n_points: int,
+    d: int,
+    k: int,
+    *,
+    itemsize: int,
+    methods: Sequence[str],
+    metrics: Sequence[str],
+    n_neighbor_points: int | None,
+    n_neighbors: int,
+    keep_arrays: bool = False,
+) -> int:
+    """Peak bytes of :func:`evaluate_chunk` for ``n_seeds`` matrices of ``width`` rows.
+
+    Arithmetic only (it runs before a sweep to refuse one that cannot fit). The coefficients
+    were measured: the estimate is an upper bound within about 30% of the peak resident
+    memory for the default metrics (58.7 bytes per ``seed x point x width`` value measured
+    at 2,000,000 points of width 30 in float64, 66 estimated).
+
+    Parameters
+    ----------
+    n_seeds, width, n_points, d, k : int
+        The chunk: seeds, rows of ``T``, points, ambient and span dimension.
+    itemsize : int
+        Bytes per value of the working precision (8 for float64).
+    methods, metrics : sequence of str
+        What is computed.
+    n_neighbor_points : int or None
+        Size of the neighbour subsample (None: no neighbour metrics).
+    n_neighbors : int
+        Neighbours of ``knn_recall``.
+    keep_arrays : bool, default=False
+        Per-point arrays are returned too (:func:`run_case`).
+    """
+    e = itemsize
+    meths = list(methods) if ("nmse" in metrics or keep_arrays) else []
+    inverse = "lemma2" in meths or "invertible_fraction" in metrics
+    jacobian = "jacobian_min_sv" in metrics
+    per_value = 2 * e + 4  # Z, Y
+    if inverse:
+        per_value += 2 * e + 1  # the inverse's pre-activations, informative mask
+    if jacobian:
+        per_value += e
+    if "lstsq" in meths:
+        per_value += 12
+    if "n_patterns" in metrics:
+        per_value += 16  # patterns packed into int64 words
+    per_point = e * d * (len(meths) + 1) + (4 * e * k * k if inverse or jacobian else 0)
+    per_seed = width * n_points * per_value + n_points * per_point + e * d * width
+    if "lstsq" in meths:
+        per_seed += 16 * d * n_points + 3 * 8 * width * width
+    if keep_arrays:
+        per_seed += 8 * n_points * (width + d * (len(meths) + 1))
+    if n_neighbor_points and any(x in metrics for x in NEIGHBOR_METRICS):
+        m = n_neighbor_points
+        kk = min(n_neighbors, m - 1)
+        per_seed += m * m * (e + 2) + 2 * m * width * e + m * kk * (8 + kk)
+    return int(n_seeds * per_seed)
 
 
 def small_psd_pinv(G: Tensor, tol: Tensor) -> tuple[Tensor, Tensor]:
@@ -488,6 +568,11 @@ def run_case(
     -------
     result : CaseResult
 
+    Raises
+    ------
+    manifold_lab._memory.MemoryBudgetError
+        When the case would not fit in the memory budget (see :func:`manifold_lab.sweep`).
+
     Examples
     --------
     >>> r = run_case("spiral", width=30, seed=0, method="lemma2", n_samples=200)
@@ -502,6 +587,30 @@ def run_case(
     )
     seed = check_scalar(seed, "seed", kind=int, minimum=0)
     check_scalar(collapse_tol, "collapse_tol", minimum=0, include_min=False)
+    itemsize = torch.finfo(dt).bits // 8
+    n_nb = neighbor_points(m.n_samples, max_neighbor_points)
+    N, D = m.n_samples, m.ambient_dim
+    check_memory(
+        estimate_prepare_bytes(N, D, itemsize=itemsize, n_neighbor_points=n_nb)
+        + estimate_chunk_bytes(
+            1,
+            check_scalar(width, "width", kind=int, minimum=1),
+            N,
+            D,
+            min(N, D),
+            itemsize=itemsize,
+            methods=methods,
+            metrics=METRICS,
+            n_neighbor_points=n_nb,
+            n_neighbors=n_neighbors,
+            keep_arrays=True,
+        ),
+        what=f"this case (width {width}, {N} points in {D} dimensions)",
+        advice="reduce n_samples or the width"
+        + (" or max_neighbor_points" if n_nb * n_nb > N * width else "")
+        + (", or pass dtype='float32'" if itemsize == 8 else ""),
+        device=dev,
+    )
     prep = prepare(
         m,
         device=dev,

@@ -4,37 +4,187 @@ The dataset yields raw images (uint8 tensors (3, H, W) or PIL images) with integ
 :func:`evaluate` applies the preprocessing that the model's weights expect
 (``model.weights_info.preprocessing``) inside the data-loader workers and maps labels to
 outputs (``label_offset`` for TF-slim's 1001 outputs).
+
+An image that cannot be read (a corrupt or truncated file) does not end the run: with
+``on_error="skip"`` (the default) it is left out with one warning at the end and counted in
+the result (``n_skipped``, ``skipped``), and every other image counts as usual;
+``on_error="raise"`` stops at the first with one line naming the file. :class:`SkipLog` and
+:func:`collate_skipping` do this for any loop over a :class:`PreprocessedDataset` (the
+probe's too).
 """
 
 from __future__ import annotations
 
+import os
 import time
-from dataclasses import asdict, dataclass
+import warnings
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import torch
-from torch.utils.data import DataLoader, Dataset
+from torch.utils.data import DataLoader, Dataset, default_collate
 
 from ._progress import progress_bar
 from ._validation import check_scalar, resolve_device
+from .data.images import ImageDecodeError
+from .registry.settings import PROBE
 
-__all__ = ["EvalResult", "PreprocessedDataset", "evaluate"]
+__all__ = [
+    "ON_ERROR",
+    "EvalResult",
+    "PreprocessedDataset",
+    "SkipLog",
+    "SkippedImage",
+    "collate_skipping",
+    "evaluate",
+]
+
+ON_ERROR: tuple[str, ...] = PROBE["on_error"].choices
+"""What to do with an image that cannot be read: leave it out (counted), or stop."""
+
+
+@dataclass(frozen=True)
+class SkippedImage:
+    """An item that could not be read: its position, its name and why."""
+
+    index: int
+    name: str
+    message: str
+
+
+def _item_name(dataset: Any, index: int) -> str:
+    """The file or name of item ``index`` (``paths``, ``names``), else ``image <index>``."""
+    for attr in ("paths", "names"):
+        seq = getattr(dataset, attr, None)
+        if seq is not None and 0 <= index < len(seq):
+            return os.fspath(seq[index])
+    return f"image {index}"
 
 
 class PreprocessedDataset(Dataset):
-    """Wrap a dataset of ``(image, label)`` so each image goes through ``preprocess``."""
+    """Wrap a dataset of ``(image, label)`` so each image goes through ``preprocess``.
 
-    def __init__(self, dataset: Any, preprocess: Any, limit: int | None = None) -> None:
+    Parameters
+    ----------
+    dataset : Dataset
+        Items ``(image, label)``.
+    preprocess : callable or None
+        Applied to every image; None passes the items through as they are.
+    limit : int or None, default=None
+        Only the first ``limit`` items.
+    catch_errors : bool, default=False
+        Return a :class:`SkippedImage` instead of raising when an image cannot be read
+        (:class:`~manifold_lab.data.ImageDecodeError` or :class:`OSError`); batch such
+        items with :func:`collate_skipping`.
+    """
+
+    def __init__(
+        self,
+        dataset: Any,
+        preprocess: Any,
+        limit: int | None = None,
+        *,
+        catch_errors: bool = False,
+    ) -> None:
         self.dataset = dataset
         self.preprocess = preprocess
         self.n = len(dataset) if limit is None else min(limit, len(dataset))
+        self.catch_errors = catch_errors
 
     def __len__(self) -> int:
         return self.n
 
-    def __getitem__(self, index: int) -> tuple[torch.Tensor, int]:
-        image, label = self.dataset[index]
+    def __getitem__(self, index: int) -> Any:
+        try:
+            item = self.dataset[index]
+        except (ImageDecodeError, OSError) as exc:
+            if not self.catch_errors:
+                raise
+            message = str(exc) if isinstance(exc, ImageDecodeError) else f"cannot read {exc}"
+            return SkippedImage(index, _item_name(self.dataset, index), message)
+        if self.preprocess is None:
+            return item
+        image, label = item
         return self.preprocess(image), int(label)
+
+
+def collate_skipping(items: list[Any]) -> tuple[Any, list[SkippedImage]]:
+    """Batch items as the default collation does, setting :class:`SkippedImage` items apart.
+
+    Returns
+    -------
+    batch : object or None
+        The default collation of the readable items (None when there are none).
+    skipped : list of SkippedImage
+    """
+    kept = [item for item in items if not isinstance(item, SkippedImage)]
+    skipped = [item for item in items if isinstance(item, SkippedImage)]
+    return (default_collate(kept) if kept else None), skipped
+
+
+def check_on_error(on_error: str) -> str:
+    """Validate ``on_error`` (one of :data:`ON_ERROR`)."""
+    if on_error not in ON_ERROR:
+        raise ValueError(f"on_error must be one of {list(ON_ERROR)}, got {on_error!r}")
+    return on_error
+
+
+@dataclass
+class SkipLog:
+    """The unreadable images of a run: raise at the first, or count them and warn once.
+
+    Parameters
+    ----------
+    on_error : {"skip", "raise"}
+        See :data:`ON_ERROR`.
+
+    Examples
+    --------
+    >>> log = SkipLog("skip")
+    >>> log.add([SkippedImage(3, "a/bad.png", "cannot decode image file a/bad.png")])
+    >>> log.n_skipped, log.names
+    (1, ['a/bad.png'])
+    """
+
+    on_error: str = "skip"
+    skipped: list[SkippedImage] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        check_on_error(self.on_error)
+
+    def add(self, skipped: list[SkippedImage]) -> None:
+        """Record a batch's unreadable images; with ``on_error="raise"`` raise at the first."""
+        if skipped and self.on_error == "raise":
+            raise ImageDecodeError(
+                f"{skipped[0].message} (pass on_error='skip' to leave such images out)"
+            )
+        self.skipped.extend(skipped)
+
+    @property
+    def n_skipped(self) -> int:
+        """How many images were left out."""
+        return len(self.skipped)
+
+    @property
+    def names(self) -> list[str]:
+        """The names of the images left out."""
+        return [s.name for s in self.skipped]
+
+    def warn(self, n_read: int) -> None:
+        """One warning when images were left out (``n_read``: the images that were used)."""
+        if self.skipped:
+            warnings.warn(
+                f"skipped {self.n_skipped} of {self.n_skipped + n_read} images that could not "
+                f"be read (first: {self.skipped[0].message}); the statistics are over the other "
+                f"{n_read}. Pass on_error='raise' to stop at the first instead",
+                stacklevel=3,
+            )
+
+    def nothing_read(self) -> ValueError:
+        """The error when no image at all could be read."""
+        return ValueError(
+            f"none of the {self.n_skipped} images could be read (first: {self.skipped[0].message})"
+        )
 
 
 @dataclass(frozen=True)
@@ -57,6 +207,11 @@ class EvalResult:
         Throughput of the forward passes alone.
     device : str
         Where the model ran.
+    n_skipped : int
+        Images left out because they could not be read (``on_error="skip"``); they count
+        neither in ``n_images`` nor in the accuracy.
+    skipped : tuple of str
+        Their names (file paths for a folder of images).
     """
 
     n_images: int
@@ -67,6 +222,8 @@ class EvalResult:
     images_per_second: float
     model_images_per_second: float
     device: str
+    n_skipped: int = 0
+    skipped: tuple[str, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         """The fields as a plain dict."""
@@ -82,6 +239,7 @@ def evaluate(
     num_workers: int = 0,
     limit: int | None = None,
     progress: bool | None = True,
+    on_error: str = "skip",
 ) -> EvalResult:
     """Classify every image of ``dataset`` and score top-1/top-5 against its labels.
 
@@ -102,6 +260,10 @@ def evaluate(
         Only the first ``limit`` images.
     progress : bool or None, default=True
         Show a progress bar; ``None`` shows it only on a terminal.
+    on_error : {"skip", "raise"}, default="skip"
+        An image that cannot be read (corrupt file): ``"skip"`` leaves it out with a
+        warning and counts it in ``n_skipped``; ``"raise"`` stops with an
+        :class:`~manifold_lab.data.ImageDecodeError` naming it.
 
     Returns
     -------
@@ -112,6 +274,7 @@ def evaluate(
         raise ValueError("the model has no weights_info; load it with manifold_lab.load_model")
     check_scalar(batch_size, "batch_size", kind=int, minimum=1)
     check_scalar(limit, "limit", kind=int, minimum=1, allow_none=True)
+    skips = SkipLog(on_error)
     if len(dataset) == 0:
         raise ValueError("the dataset is empty")
     data_space = getattr(dataset, "label_space", None)
@@ -125,18 +288,25 @@ def evaluate(
     dev = resolve_device(device)
     model = model.to(dev).eval()
     loader = DataLoader(
-        PreprocessedDataset(dataset, info.preprocessing, limit),
+        PreprocessedDataset(dataset, info.preprocessing, limit, catch_errors=True),
         batch_size=batch_size,
         shuffle=False,
         num_workers=num_workers,
         pin_memory=dev.type == "cuda",
+        collate_fn=collate_skipping,
     )
     offset = int(info.label_offset)
     n = n_labeled = correct1 = correct5 = 0
     model_seconds = 0.0
     start = time.perf_counter()
     with torch.inference_mode():
-        for x, y in progress_bar(loader, progress=progress, desc="evaluate", unit="batch"):
+        for batch, skipped in progress_bar(
+            loader, progress=progress, desc="evaluate", unit="batch"
+        ):
+            skips.add(skipped)
+            if batch is None:
+                continue
+            x, y = batch
             x = x.to(dev, non_blocking=True)
             t0 = time.perf_counter()
             logits = model(x)
@@ -156,6 +326,9 @@ def evaluate(
             correct1 += int((top[:, :1] == target).any(dim=1).sum())
             correct5 += int((top == target).any(dim=1).sum())
     seconds = time.perf_counter() - start
+    if n == 0:
+        raise skips.nothing_read()
+    skips.warn(n)
     return EvalResult(
         n_images=n,
         n_labeled=n_labeled,
@@ -165,4 +338,6 @@ def evaluate(
         images_per_second=n / seconds if seconds > 0 else float("inf"),
         model_images_per_second=n / model_seconds if model_seconds > 0 else float("inf"),
         device=str(dev),
+        n_skipped=skips.n_skipped,
+        skipped=tuple(skips.names),
     )

@@ -7,6 +7,7 @@ JSON files as a ``"provenance"`` object beside the ``"records"``.
 
 from __future__ import annotations
 
+import io
 import json
 import os
 from pathlib import Path
@@ -69,23 +70,57 @@ def read_results(path: str | os.PathLike[str]) -> tuple[pd.DataFrame, dict[str, 
     df : pandas.DataFrame
     provenance : dict
         Empty when the file carries none.
+
+    Raises
+    ------
+    ValueError
+        One line naming the file when it is missing, a folder, not UTF-8 text (a binary
+        file), or not a CSV or JSON results table.
     """
     import pandas as pd
 
     p = Path(path)
     if not p.exists():
         raise ValueError(f"results file {p} does not exist")
+    if not p.is_file():
+        raise ValueError(f"results file {p} is not a file")
+    try:
+        text = p.read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        raise ValueError(
+            f"{p} is not a results file: it is not UTF-8 text (a CSV or JSON file written by "
+            "write_results or manifold-lab sweep)"
+        ) from None
     if p.suffix.lower() == ".json":
         try:
-            obj = json.loads(p.read_text(encoding="utf-8"))
+            obj = json.loads(text)
         except json.JSONDecodeError as exc:
-            raise ValueError(f"{p} is not valid JSON: {exc}") from exc
-        return pd.DataFrame(obj.get("records", [])), obj.get("provenance", {})
+            raise ValueError(f"{p} is not valid JSON: {exc}") from None
+        if not isinstance(obj, dict) or not isinstance(obj.get("records", []), list):
+            raise ValueError(
+                f"{p} is not a results file: expected a JSON object with a list of "
+                '"records" (as write_results writes)'
+            )
+        prov_obj = obj.get("provenance", {})
+        if not isinstance(prov_obj, dict):
+            raise ValueError(f'{p} has a "provenance" that is not a JSON object')
+        try:
+            return pd.DataFrame(obj.get("records", [])), prov_obj
+        except (TypeError, ValueError) as exc:
+            raise ValueError(f"{p} has records that do not form a table: {exc}") from None
     prov: dict[str, Any] = {}
-    with open(p, encoding="utf-8") as fh:
-        first = fh.readline()
+    first = text.split("\n", 1)[0]
     if first.startswith("# provenance: "):
-        prov = json.loads(first[len("# provenance: ") :])
-    df = pd.read_csv(p, comment="#")
+        try:
+            prov = json.loads(first[len("# provenance: ") :])
+        except json.JSONDecodeError as exc:
+            raise ValueError(f"{p} has a provenance line that is not valid JSON: {exc}") from None
+        if not isinstance(prov, dict):
+            raise ValueError(f"{p} has a provenance line that is not a JSON object")
+    try:
+        df = pd.read_csv(io.StringIO(text), comment="#")
+    except (ValueError, pd.errors.ParserError) as exc:
+        detail = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise ValueError(f"{p} is not a readable CSV results file: {detail}") from None
     df.attrs["provenance"] = prov
     return df, prov

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -12,6 +13,7 @@ import torch
 from scipy import stats
 
 from . import _sector
+from ._memory import check_memory
 from ._progress import progress_bar
 from ._validation import (
     check_scalar,
@@ -24,12 +26,16 @@ from .activations import get_activation
 from .core import (
     METRICS,
     NEIGHBOR_METRICS,
+    Prepared,
     check_inverse,
     check_manifold_kwargs,
     check_methods,
     check_metrics,
     check_width_for,
+    estimate_chunk_bytes,
+    estimate_prepare_bytes,
     evaluate_chunk,
+    neighbor_points,
     prepare,
     rank_rtol,
 )
@@ -139,6 +145,13 @@ def sweep(
         ``width_ratio`` (``width / k``) and one column per metric. ``results.attrs``
         holds the provenance record.
 
+    Raises
+    ------
+    manifold_lab._memory.MemoryBudgetError
+        A :class:`ValueError`, before anything large is allocated, when the estimated peak
+        memory exceeds the budget: 90% of the memory the OS reports as available, or the
+        environment variable ``MANIFOLD_LAB_MEMORY_LIMIT`` (e.g. ``8GB``).
+
     Examples
     --------
     >>> df = sweep("spiral", widths=[2, 30], seeds=range(3), method=["pinv", "lemma2"],
@@ -170,6 +183,16 @@ def sweep(
         manifold, n_samples, seed=manifold_seed, **check_manifold_kwargs(manifold_kwargs)
     )
     neighbors = any(x in metrics_l for x in NEIGHBOR_METRICS)
+    itemsize = torch.finfo(dt).bits // 8
+    n_nb = neighbor_points(m.n_samples, max_neighbor_points) if neighbors else None
+    check_memory(
+        estimate_prepare_bytes(
+            m.n_samples, m.ambient_dim, itemsize=itemsize, n_neighbor_points=n_nb
+        ),
+        what=f"preparing {m.n_samples} points in {m.ambient_dim} dimensions",
+        advice="reduce n_samples" + (" or max_neighbor_points" if neighbors else ""),
+        device=dev,
+    )
     prep = prepare(
         m,
         device=dev,
@@ -197,21 +220,37 @@ def sweep(
 
     N, D = m.X.shape
     m_nb = 0 if prep.sub_idx is None else int(prep.sub_idx.shape[0])
-    blocks: list[dict[str, Any]] = []
-    total = len(widths_l) * len(seeds_l) * len(acts)
-    bar = progress_bar(total=total, progress=progress, desc="sweep", unit="case", leave=False)
     w_max = widths_l[-1]
     # Seeds are processed in blocks whose raw rows (at the largest width) are drawn once;
     # every width takes a prefix (see manifold_lab.embedding).
     block_seeds = max(1, min(len(seeds_l), 2**22 // max(1, w_max * D)))
+
+    def chunk_of(w: int, sector: bool) -> int:
+        """Seeds evaluated at once at width ``w`` (bounded by ``max_chunk_elements``)."""
+        per_seed = max(N * w, m_nb * m_nb if neighbors else 0, 1)
+        return block_seeds if sector else max(1, max_chunk_elements // per_seed)
+
+    _check_sweep_memory(
+        prep,
+        widths_l,
+        use_sector,
+        chunk_of,
+        block_seeds=block_seeds,
+        methods=methods,
+        metrics=metrics_l,
+        n_neighbor_points=m_nb or None,
+        n_neighbors=n_neighbors,
+    )
+    blocks: list[dict[str, Any]] = []
+    total = len(widths_l) * len(seeds_l) * len(acts)
+    bar = progress_bar(total=total, progress=progress, desc="sweep", unit="case", leave=False)
     try:
         for b0 in range(0, len(seeds_l), block_seeds):
             block_ss = seeds_l[b0 : b0 + block_seeds]
             raw_T, raw_b = draw_rows(D, w_max, block_ss, kind, bias > 0)
             for ai, (act, sector) in enumerate(zip(acts, use_sector, strict=True)):
                 for w in widths_l:
-                    per_seed = max(N * w, m_nb * m_nb if neighbors else 0, 1)
-                    chunk = len(block_ss) if sector else max(1, max_chunk_elements // per_seed)
+                    chunk = chunk_of(w, sector)
                     for start in range(0, len(block_ss), chunk):
                         ss = block_ss[start : start + chunk]
                         sl = slice(start, start + len(ss))
@@ -281,6 +320,57 @@ def sweep(
     }
     df.attrs["provenance"] = provenance(params, elapsed_s=round(time.perf_counter() - t0, 4))
     return df
+
+
+def _check_sweep_memory(
+    prep: Prepared,
+    widths: list[int],
+    use_sector: list[bool],
+    chunk_of: Callable[[int, bool], int],
+    *,
+    block_seeds: int,
+    methods: list[str],
+    metrics: list[str],
+    n_neighbor_points: int | None,
+    n_neighbors: int,
+) -> None:
+    """Refuse a sweep whose largest chunk would not fit in the memory budget."""
+    N, D = prep.X.shape
+    e = prep.X.element_size()
+    fixed = prep.X.numel() * e + (0 if prep.DX is None else prep.DX.numel() * e)
+    fixed += 2 * 8 * block_seeds * widths[-1] * D  # the block's raw rows
+    peak, worst = 0, widths[-1]
+    for sector in set(use_sector):
+        for w in widths:
+            n_seeds = min(chunk_of(w, sector), block_seeds)
+            if sector:
+                need = _sector.estimate_bytes(n_seeds, w, N, e)
+            else:
+                need = estimate_chunk_bytes(
+                    n_seeds,
+                    w,
+                    N,
+                    D,
+                    prep.k,
+                    itemsize=e,
+                    methods=methods,
+                    metrics=metrics,
+                    n_neighbor_points=n_neighbor_points,
+                    n_neighbors=n_neighbors,
+                )
+            if need > peak:
+                peak, worst = need, w
+    advice = f"reduce n_samples ({N}) or the largest width ({widths[-1]})"
+    if n_neighbor_points and n_neighbor_points**2 > N * worst:
+        advice = f"reduce max_neighbor_points ({n_neighbor_points}), n_samples or the widths"
+    if e == 8:
+        advice += ", or pass dtype='float32'"
+    check_memory(
+        fixed + peak,
+        what=f"this sweep (width {worst}, {N} points in {D} dimensions)",
+        advice=advice + ", or ask for fewer metrics",
+        device=prep.device,
+    )
 
 
 def _block(

@@ -50,7 +50,7 @@ from torch import Tensor, nn
 
 from ._parsing import split_key_value
 from ._progress import progress_bar
-from ._validation import resolve_device
+from ._validation import check_scalar, resolve_device
 from .fileio import atomic_write_text
 from .mobilenet import CONFIG_CHOICES, MobileNetV2, MobileNetV2Config, mobilenet_v2
 from .preprocessing import CIFAR10_MEAN, CIFAR10_STD
@@ -130,23 +130,22 @@ class TrainConfig:
                 f"CIFAR-10 training needs num_classes=10, got {self.model.num_classes}"
             )
         for name in ("epochs", "batch_size"):
-            value = getattr(self, name)
-            if not isinstance(value, int) or value < 1:
-                raise ValueError(f"{name} must be a positive integer, got {value!r}")
+            check_scalar(getattr(self, name), name, kind=int, minimum=1)
         for name in ("train_limit", "test_limit"):
-            value = getattr(self, name)
-            if value is not None and (not isinstance(value, int) or value < 1):
-                raise ValueError(f"{name} must be a positive integer or None, got {value!r}")
-        checks = {
-            "lr": (0 < self.lr <= 10),
-            "momentum": (0 <= self.momentum < 1),
-            "weight_decay": (0 <= self.weight_decay < 1),
-            "warmup_epochs": (0 <= self.warmup_epochs <= self.epochs),
-            "label_smoothing": (0 <= self.label_smoothing < 1),
-        }
-        for name, ok in checks.items():
-            if not ok:
-                raise ValueError(f"{name}={getattr(self, name)!r} is out of range")
+            check_scalar(getattr(self, name), name, kind=int, minimum=1, allow_none=True)
+        check_scalar(self.seed, "seed", kind=int, minimum=0)
+        check_scalar(self.lr, "lr", minimum=0, maximum=10, include_min=False)
+        check_scalar(self.momentum, "momentum", minimum=0, maximum=1, include_max=False)
+        check_scalar(self.weight_decay, "weight_decay", minimum=0, maximum=1, include_max=False)
+        check_scalar(self.warmup_epochs, "warmup_epochs", minimum=0, maximum=self.epochs)
+        check_scalar(
+            self.label_smoothing, "label_smoothing", minimum=0, maximum=1, include_max=False
+        )
+        for name in ("augment", "amp", "channels_last", "compile"):
+            if not isinstance(getattr(self, name), bool):
+                raise ValueError(f"{name} must be true or false, got {getattr(self, name)!r}")
+        if not isinstance(self.name, str):
+            raise ValueError(f"name must be a string, got {self.name!r}")
 
     def replace(self, **changes: Any) -> TrainConfig:
         """A copy with some fields changed; ``model_*`` keys change the model config."""
@@ -486,7 +485,8 @@ def train(
         Where CIFAR-10 is (see :func:`manifold_lab.data.load_cifar10`): a torchvision root,
         the ``cifar10-jpeg.tar.gz`` tarball or its extracted folder.
     resume : bool, default=False
-        Continue from ``run_dir/last.pt``; the stored training config must equal ``config``.
+        Continue from ``run_dir/last.pt`` (an error when there is none); the stored training
+        config must equal ``config``.
     device : str or torch.device, optional
         Default: CUDA when available.
     progress : bool, default=True
@@ -505,6 +505,11 @@ def train(
             raise ValueError(f"unknown preset {config!r}; choose from {sorted(PRESETS)}")
         config = PRESETS[config]
     run = Path(run_dir)
+    if resume and not (run / "last.pt").is_file():
+        raise ValueError(
+            f"there is no run to resume in {run} (no last.pt checkpoint there); "
+            "check the run directory, or start a new run without resume=True (--resume)"
+        )
     rank, world, owns_group = _init_distributed(device)
     main_process = rank == 0
     progress = progress and main_process

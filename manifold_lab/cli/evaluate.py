@@ -55,6 +55,7 @@ def run(args: argparse.Namespace) -> None:
         num_workers=workers,
         limit=args.limit,
         progress=not args.no_progress,
+        on_error=args.on_error,
     )
     info = model.weights_info
     record = {"weights": f"{info.source}:{info.name}", "images": args.images, **result.to_dict()}
@@ -62,7 +63,8 @@ def run(args: argparse.Namespace) -> None:
         print(json.dumps(record, indent=1))
         return
     print(f"weights      {record['weights']}")
-    print(f"images       {args.images}: {result.n_images} ({result.n_labeled} labelled)")
+    skipped = f", {result.n_skipped} unreadable skipped" if result.n_skipped else ""
+    print(f"images       {args.images}: {result.n_images} ({result.n_labeled} labelled{skipped})")
     print(f"top-1        {_pct(result.top1)}")
     print(f"top-5        {_pct(result.top5)}")
     print(

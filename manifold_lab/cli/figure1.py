@@ -15,6 +15,7 @@ from .options import (
     manifold_kwargs,
     n_samples_of,
     names,
+    positive_int,
     write_data,
 )
 
@@ -37,7 +38,7 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
     p.add_argument("--widths", default=DEFAULTS["widths"], help=FIGURE1["widths"].help)
     p.add_argument("--seed", type=int, default=None, help="seed of the matrices (default 0)")
     p.add_argument("--seeds", default=None, help="average the metrics over these seeds, e.g. 0:9")
-    p.add_argument("--n-seeds", type=int, default=None, help="use seeds 0..N-1")
+    p.add_argument("--n-seeds", type=positive_int, default=None, help="use seeds 0..N-1")
     p.add_argument(
         "--activation",
         default="relu",

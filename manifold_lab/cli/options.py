@@ -20,7 +20,7 @@ from ..registry import (
     Param,
     sources_epilog,
 )
-from ..registry.settings import SWEEP
+from ..registry.settings import PROBE, SWEEP
 
 __all__ = [
     "add_figure_outputs",
@@ -29,6 +29,7 @@ __all__ = [
     "add_sweep_options",
     "manifold_kwargs",
     "names",
+    "positive_int",
     "seeds_of",
     "sources_epilog",
     "sweep_kwargs",
@@ -77,7 +78,9 @@ def add_sweep_options(p: argparse.ArgumentParser, defaults: dict[str, Any]) -> N
     d = defaults
     p.add_argument("--widths", default=d.get("widths"), help=_help(SWEEP["widths"], d))
     p.add_argument("--seeds", default=d.get("seeds"), help=_help(SWEEP["seeds"], d))
-    p.add_argument("--n-seeds", type=int, default=None, help="use seeds 0..N-1 (overrides --seeds)")
+    p.add_argument(
+        "--n-seeds", type=positive_int, default=None, help="use seeds 0..N-1 (overrides --seeds)"
+    )
     p.add_argument(
         "--activation",
         default=d.get("activation"),
@@ -109,6 +112,23 @@ def add_sweep_options(p: argparse.ArgumentParser, defaults: dict[str, Any]) -> N
     p.add_argument("--device", default=d.get("device"), help=SWEEP["device"].help)
     p.add_argument("--dtype", default=d.get("dtype"), choices=list(SWEEP["dtype"].choices))
     p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+
+
+def positive_int(text: str) -> int:
+    """An argparse ``type`` for counts such as ``--n-seeds``: an integer >= 1.
+
+    Examples
+    --------
+    >>> positive_int("3")
+    3
+    """
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be a positive integer, got {text!r}")
+    return value
 
 
 def names(text: str | None, option: str) -> list[str] | None:
@@ -164,10 +184,17 @@ def add_figure_outputs(p: argparse.ArgumentParser, data: str = "numbers") -> Non
 
 
 def add_source_arguments(parser: argparse.ArgumentParser) -> None:
-    """``--weights``, ``--images`` and ``--data-root``, shared by ``eval`` and ``probe``."""
+    """``--weights``, ``--images``, ``--data-root``, ``--on-error``: for ``eval`` and ``probe``."""
     parser.add_argument("--weights", required=True, help="weights source (see below)")
     parser.add_argument("--images", required=True, help="image source (see below)")
     parser.add_argument("--data-root", default=None, help="where a named dataset lives")
+    on_error = PROBE["on_error"]
+    parser.add_argument(
+        "--on-error",
+        default=on_error.default,
+        choices=list(on_error.choices),
+        help=with_default(on_error.help.rstrip("."), {"on_error": on_error.default}, "on_error"),
+    )
 
 
 def write_data(df: Any, path: str, params: dict[str, Any]) -> None:

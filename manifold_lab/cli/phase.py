@@ -7,7 +7,7 @@ import sys
 from typing import Any
 
 from ..registry.settings import PHASE
-from .options import add_figure_outputs
+from .options import add_figure_outputs, positive_int
 
 
 def add_parser(sub: Any) -> argparse.ArgumentParser:
@@ -24,7 +24,7 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
     )
     p.add_argument("--max-ratio", type=float, default=None, help=PHASE["max_ratio"].help)
     p.add_argument("--seeds", default=None, help="seed list or inclusive range, e.g. 0:99")
-    p.add_argument("--n-seeds", type=int, default=None, help="use seeds 0..N-1")
+    p.add_argument("--n-seeds", type=positive_int, default=None, help="use seeds 0..N-1")
     p.add_argument("--device", default=None, help="cpu or cuda (default: cuda when present)")
     p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     p.set_defaults(run=run)
@@ -33,14 +33,15 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
 
 def run(args: argparse.Namespace) -> None:
     """Run ``manifold-lab phase``."""
-    from .._validation import check_seeds, check_widths
+    from .._validation import check_seeds
     from ..injectivity import critical_ratios, phase_diagram
+    from ..injectivity.phase import check_dims
     from ..plots import figure_format, plot_phase_diagram, save_figure
     from .options import check_data_path, write_data
 
     figure_format(args.out)
     check_data_path(args.data)
-    kwargs: dict[str, Any] = {"dims": check_widths(args.dims)}
+    kwargs: dict[str, Any] = {"dims": check_dims(args.dims)}
     if args.n_seeds is not None or args.seeds is not None:
         seeds = range(args.n_seeds) if args.n_seeds is not None else args.seeds
         kwargs["seeds"] = check_seeds(seeds)

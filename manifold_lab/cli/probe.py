@@ -138,11 +138,13 @@ def run(args: argparse.Namespace) -> None:
         pixel_samples=args.pixel_samples,
         image_samples=args.image_samples,
         sample_expansion=not args.no_expansion_samples,
+        on_error=args.on_error,
     )
     frame = result.to_frame()
     meta = result.metadata
+    skipped = f" ({meta['n_skipped']} unreadable skipped)" if meta.get("n_skipped") else ""
     print(
-        f"weights {meta['model']}; images {args.images}: {meta['n_images']} at "
+        f"weights {meta['model']}; images {args.images}: {meta['n_images']}{skipped} at "
         f"{' / '.join('x'.join(map(str, r)) for r in meta['resolution'])}"
     )
     print(format_summary(frame))

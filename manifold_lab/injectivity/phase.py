@@ -13,7 +13,7 @@ import torch
 
 from .._deprecation import renamed_parameters
 from .._progress import progress_bar
-from .._validation import check_scalar, check_seeds, resolve_device
+from .._validation import check_scalar, check_seeds, parse_int_spec, resolve_device
 from ..embedding import draw_rows
 from ..records import provenance
 from ..sweeps import sweep
@@ -28,7 +28,23 @@ QUANTITIES: tuple[str, ...] = ("injective", "invertible_fraction")
 """Quantities of :func:`phase_diagram` that :func:`manifold_lab.plots.plot_phase_diagram` draws."""
 
 
-def _check_dims(dims: Any) -> list[int]:
+def check_dims(dims: Any) -> list[int]:
+    """Intrinsic dimensions ``k`` of :func:`phase_diagram`, sorted, without duplicates.
+
+    ``dims`` is an int, a sequence of ints or text such as ``"1:8"`` or ``"1,2,4"``; every
+    ``k`` must be >= 1.
+
+    Examples
+    --------
+    >>> check_dims("1:3,8")
+    [1, 2, 3, 8]
+    >>> check_dims("0:2")
+    Traceback (most recent call last):
+    ...
+    ValueError: every dimension k must be an integer >= 1, got 0
+    """
+    if isinstance(dims, str):
+        dims = parse_int_spec(dims, "dims")
     if isinstance(dims, (numbers.Integral, np.integer)) and not isinstance(dims, bool):
         dims = [dims]
     try:
@@ -118,7 +134,7 @@ def phase_diagram(
     True
     """
     t0 = time.perf_counter()
-    ks = _check_dims(dims)
+    ks = check_dims(dims)
     check_scalar(max_ratio, "max_ratio", minimum=1)
     seeds_l = check_seeds(seeds)
     n_samples = check_scalar(n_samples, "n_samples", kind=int, minimum=2)

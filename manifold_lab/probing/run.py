@@ -40,16 +40,15 @@ def _batches(
         except TypeError:
             return data, None
     if isinstance(data, Dataset):
-        if preprocess is not None:
-            from ..evaluation import PreprocessedDataset
+        from ..evaluation import PreprocessedDataset, collate_skipping
 
-            data = PreprocessedDataset(data, preprocess)
         loader = DataLoader(
-            data,
+            PreprocessedDataset(data, preprocess, catch_errors=True),
             batch_size=batch_size,
             shuffle=False,
             num_workers=num_workers,
             pin_memory=device.type == "cuda",
+            collate_fn=collate_skipping,
         )
         return loader, len(loader)
     if isinstance(data, Iterable):
@@ -108,6 +107,7 @@ def probe(
     seed: int = 0,
     cpu_threads: int | None = 1,
     callback: Callable[[int, int | None], None] | None = None,
+    on_error: str = "skip",
 ) -> ProbeResult:
     """Probe every inverted residual block of ``model`` over a dataset, in batches.
 
@@ -146,6 +146,12 @@ seed, cpu_threads
         Called after every batch as ``callback(images_done, images_total)``, with
         ``images_total`` None when the data has no length; for progress bars in user
         interfaces (the app's probe page uses it).
+    on_error : {"skip", "raise"}, default="skip"
+        For a Dataset, an image that cannot be read (corrupt file): ``"skip"`` leaves it out
+        with a warning, the statistics of every other image are kept and the metadata count
+        it (``n_skipped``, ``skipped``: the names); ``"raise"`` stops with an
+        :class:`~manifold_lab.data.ImageDecodeError` naming it. (A DataLoader or iterable
+        of your own raises what it raises.)
 
     Returns
     -------
@@ -158,7 +164,9 @@ seed, cpu_threads
     """
     from .._progress import progress_bar
     from .._validation import check_scalar, resolve_device
+    from ..evaluation import SkipLog
 
+    skips = SkipLog(on_error)
     batch_size = check_scalar(batch_size, "batch_size", kind=int, minimum=1)
     limit = check_scalar(limit, "limit", kind=int, minimum=1, allow_none=True)
     num_workers = check_scalar(num_workers, "num_workers", kind=int, minimum=0)
@@ -199,6 +207,7 @@ seed, cpu_threads
     if limit is not None and total is not None:
         per = getattr(batches, "batch_size", None) or int(batch_size)
         total = min(total, -(-int(limit) // per))
+    own_loader = isinstance(data, torch.utils.data.Dataset)
     images_total = _count_images(data)
     if images_total is not None and limit is not None:
         images_total = min(images_total, int(limit))
@@ -206,6 +215,11 @@ seed, cpu_threads
     with p, torch.no_grad():
         bar = progress_bar(batches, total=total, desc="probe", unit="batch", disable=not progress)
         for batch in bar:
+            if own_loader:
+                batch, skipped = batch
+                skips.add(skipped)
+                if batch is None:
+                    continue
             x, labels = _split_batch(batch)
             if limit is not None:
                 x = x[: int(limit) - seen]
@@ -221,14 +235,23 @@ seed, cpu_threads
             p.run(x.to(dev, non_blocking=True), labels)
             seen += x.shape[0]
             if callback is not None:
-                callback(seen, images_total)
+                callback(seen + skips.n_skipped, images_total)
             if limit is not None and seen >= limit:
                 break
         if hasattr(bar, "close"):
             bar.close()
     if seen == 0:
+        if skips.n_skipped:
+            raise skips.nothing_read()
         raise ValueError("the dataset is empty: there are no images to probe")
-    meta: dict[str, Any] = {"images": images, "device": str(dev), "batch_size": int(batch_size)}
+    skips.warn(seen)
+    meta: dict[str, Any] = {
+        "images": images,
+        "device": str(dev),
+        "batch_size": int(batch_size),
+        "n_skipped": skips.n_skipped,
+        "skipped": skips.names,
+    }
     if info is not None:
         meta["label_space"] = getattr(info, "label_space", None)
     return p.result(**meta)

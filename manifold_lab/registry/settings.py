@@ -131,8 +131,17 @@ PROBE: dict[str, Param] = _group(
     Param("pixel_samples", "Pixel samples", "Per-pixel reservoir size.", "int", 4096, 0),
     Param("image_samples", "Image samples", "Per-image reservoir size.", "int", 1024, 0),
     Param("workers", "Loader processes", "Data-loader processes.", "int", 0, 0, 64),
+    Param(
+        "on_error",
+        "Unreadable images",
+        "An image that cannot be read (a corrupt file): skip it (counted, with a warning) "
+        "or stop at it.",
+        "choice",
+        "skip",
+        choices=("skip", "raise"),
+    ),
 )
-"""The probe (``manifold-lab probe``, the explorer's probe page)."""
+"""The probe (``manifold-lab probe``, the explorer's probe page) and ``manifold-lab eval``."""
 
 ABLATION: dict[str, Param] = _group(
     Param(
