@@ -142,12 +142,14 @@ def tflite_sites(raw: bytes) -> dict[str, list[Site]]:
     for i in range(m.OperatorCodesLength()):
         oc = m.OperatorCodes(i)
         _table_sites(oc, "operator code", {0: "b", 2: "i", 3: "i"}, out)
-        codes.append(tflite.BUILTIN_OPCODE2NAME.get(max(oc.BuiltinCode(), oc.DeprecatedBuiltinCode())))
-    for name, slot in (("subgraphs", 2), ("buffers", 4), ("operator codes", 1)):
+        codes.append(
+            tflite.BUILTIN_OPCODE2NAME.get(max(oc.BuiltinCode(), oc.DeprecatedBuiltinCode()))
+        )
+    for _name, slot in (("subgraphs", 2), ("buffers", 4), ("operator codes", 1)):
         _vector_sites(m, slot, "table offset", "I", out)
     for i in range(m.BuffersLength()):
         b = m.Buffers(i)
-        at, n = _vector(b, 0)
+        at, _n = _vector(b, 0)
         if at:
             out.append(Site("buffer data length", at, "I"))
             out.append(Site("table offset", _field(b, 0), "I"))
@@ -193,7 +195,7 @@ def tflite_mutation(raw: bytes, sites: dict[str, list[Site]], seed: int) -> tupl
     """
     rng = random.Random(seed)
     data = bytearray(raw)
-    kinds = sorted(sites) + ["truncation", "byte flips"]
+    kinds = [*sorted(sites), "truncation", "byte flips"]
     kind = kinds[seed % len(kinds)]  # every kind in turn, so they are equally represented
     if kind == "truncation":
         return kind, bytes(data[: rng.randrange(len(data))])
@@ -233,7 +235,9 @@ def _mutate_pickle(pkl: bytes, rng: random.Random) -> tuple[str, bytes]:
     if what == "truncate pickle":
         return what, bytes(data[: rng.randrange(len(data))])
     if what == "int":
-        ints = [(op, arg, pos) for op, arg, pos in ops if op.name in ("BININT1", "BININT2", "BININT")]
+        ints = [
+            (op, arg, pos) for op, arg, pos in ops if op.name in ("BININT1", "BININT2", "BININT")
+        ]
         op, _arg, pos = rng.choice(ints)
         fmt = {"BININT1": "B", "BININT2": "H", "BININT": "i"}[op.name]
         _poke(data, pos + 1, fmt, rng)
@@ -376,8 +380,9 @@ def checkpoint_mutation(raw: bytes, seed: int) -> tuple[str, bytes]:
     if kind == "zip header":
         starts = [info.header_offset for info in infos]
         at = rng.choice(starts)
-        field = rng.choice([(4, "H"), (6, "H"), (8, "H"), (14, "I"), (18, "I"), (22, "I"),
-                            (26, "H"), (28, "H")])
+        field = rng.choice(
+            [(4, "H"), (6, "H"), (8, "H"), (14, "I"), (18, "I"), (22, "I"), (26, "H"), (28, "H")]
+        )
         _poke(data, at + field[0], field[1], rng)
         return kind, bytes(data)
     if kind == "zip directory":
@@ -388,8 +393,9 @@ def checkpoint_mutation(raw: bytes, seed: int) -> tuple[str, bytes]:
             _poke(data, cd + field[0], field[1], rng)
         else:
             at = rng.choice(dirs)
-            field = rng.choice([(10, "H"), (16, "I"), (20, "I"), (24, "I"), (28, "H"),
-                                (30, "H"), (42, "I")])
+            field = rng.choice(
+                [(10, "H"), (16, "I"), (20, "I"), (24, "I"), (28, "H"), (30, "H"), (42, "I")]
+            )
             _poke(data, at + field[0], field[1], rng)
         return kind, bytes(data)
     if kind == "truncation":
@@ -429,7 +435,7 @@ def _init(importer: str, raw: bytes, time_limit: int) -> None:
     torch.set_num_threads(1)
     _STATE.update(importer=importer, raw=raw, time_limit=time_limit)
     if importer == "tflite":
-        import manifold_lab.tflite  # noqa: F401  (imported once per worker, not per case)
+        import manifold_lab.tflite
 
         _STATE["sites"] = tflite_sites(raw)
     else:
@@ -476,7 +482,7 @@ def _case(seed: int) -> Outcome:
             text = str(exc)
             outcome = "ValueError" if text and "\n" not in text.strip() else "multi-line ValueError"
             return Outcome(seed, kind, outcome, text[:300])
-        except BaseException as exc:  # noqa: BLE001  (what the fuzz looks for)
+        except BaseException as exc:
             return Outcome(seed, kind, type(exc).__name__, f"{exc}"[:300])
         finally:
             signal.alarm(0)

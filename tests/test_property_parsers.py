@@ -32,8 +32,8 @@ from manifold_lab.registry import (
     Param,
     resolve_image_source,
     resolve_model_source,
-    settings as registry_settings,
 )
+from manifold_lab.registry import settings as registry_settings
 from manifold_lab.train import PRESETS, TrainConfig, parse_override, preset_config
 from tests.conftest import ROOT, run_app
 
@@ -208,8 +208,14 @@ def test_set_round_trips(epochs: int, lr: float, seed: int) -> None:
 
 # -- activations with a parameter (--activation clipped_relu:C) ------------------------------
 @SEARCH
-@given(st.one_of(ANY_TEXT, st.builds("{}:{}".format, st.sampled_from(["clipped_relu",
-       "leaky_relu", "relu"]), ANY_TEXT)))
+@given(
+    st.one_of(
+        ANY_TEXT,
+        st.builds(
+            "{}:{}".format, st.sampled_from(["clipped_relu", "leaky_relu", "relu"]), ANY_TEXT
+        ),
+    )
+)
 def test_activation_names_never_raise_anything_else(text: str) -> None:
     value_or_value_error(lambda: get_activation(text))
 
@@ -327,7 +333,7 @@ def test_source_strings_never_raise_anything_else(text: str) -> None:
     for resolve in (resolve_model_source, resolve_image_source):
         out = value_or_value_error(lambda resolve=resolve: resolve(text))
         if not isinstance(out, ValueError):
-            entry, argument = out
+            _entry, argument = out
             assert isinstance(argument, str)
 
 
@@ -371,7 +377,7 @@ CHEAP = {
 def _valid_url_value(page: str, name: str) -> st.SearchStrategy[str]:
     if name in CHEAP:
         return CHEAP[name].map(as_text)
-    default, parse = SPECS[page][name]
+    _default, parse = SPECS[page][name]
     param = getattr(parse, "__self__", None)
     assert isinstance(param, Param), f"{page}: {name} is not read by a registry Param"
     return valid_values(param).map(lambda v: as_text(param.check(v)))

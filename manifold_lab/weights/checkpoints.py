@@ -117,8 +117,9 @@ def load_checkpoint(
                 f"{path} is a manifold_lab checkpoint of format version {version}; this version "
                 f"of manifold_lab reads version {CHECKPOINT_VERSION}. Upgrade manifold_lab."
             )
+        stored_config: Any = data.get("config")  # a dict in a sound file; checked by from_dict
         try:
-            stored = MobileNetV2Config.from_dict(data.get("config"))
+            stored = MobileNetV2Config.from_dict(stored_config)
         except (TypeError, ValueError) as exc:
             raise ValueError(f"{path} holds an invalid model configuration: {exc}") from None
         state_dict = data.get("state_dict")
