@@ -10,7 +10,7 @@ __all__ = ["parse_value", "split_key_value", "split_names"]
 
 def parse_value(raw: str) -> Any:
     """A command-line value: JSON (numbers, lists, ``true``, ``null``), ``None``/``True``/
-    ``False`` in any case, or else the text itself.
+    ``False`` in any case, or else the text itself (also for JSON nested too deeply to read).
 
     Examples
     --------
@@ -23,7 +23,7 @@ def parse_value(raw: str) -> Any:
         return raw.lower() == "true"
     try:
         return json.loads(raw)
-    except json.JSONDecodeError:
+    except (json.JSONDecodeError, RecursionError):
         return raw
 
 

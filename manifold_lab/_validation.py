@@ -318,6 +318,10 @@ def check_points_tensor(
     return T
 
 
+MAX_SPEC_VALUES = 1_000_000
+"""Most integers a text such as ``"0:99"`` may expand to (a larger range is a typo)."""
+
+
 def parse_int_spec(spec: str, what: str) -> list[int]:
     """Integers from text such as ``"2,3,5"`` or ``"2:64"`` (inclusive) or ``"0:99:2"``.
 
@@ -368,7 +372,13 @@ def parse_int_spec(spec: str, what: str) -> list[int]:
                 raise ValueError(f"cannot parse {what} range {part!r}") from exc
             if step <= 0 or stop < start:
                 raise ValueError(f"{what} range {part!r} is empty: need start <= stop and step > 0")
-            out.extend(range(start, stop + 1, step))
+            values = range(start, stop + 1, step)
+            if len(out) + len(values) > MAX_SPEC_VALUES:
+                raise ValueError(
+                    f"{what} {spec!r} expands to more than {MAX_SPEC_VALUES:,} values; "
+                    "give a shorter range"
+                )
+            out.extend(values)
         else:
             try:
                 out.append(int(part))

@@ -265,7 +265,8 @@ def preset_config(preset: str, overrides: Sequence[str] = ()) -> TrainConfig:
     try:
         return PRESETS[preset].replace(**changes)
     except (TypeError, ValueError) as exc:
-        raise ValueError(f"bad --set {' '.join(overrides)}: {exc}") from None
+        shown = " ".join(item.encode("unicode_escape").decode("ascii") for item in overrides)
+        raise ValueError(f"bad --set {shown}: {exc}") from None
 
 
 @dataclass

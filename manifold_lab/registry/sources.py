@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 from ._base import Entry, Registry
@@ -245,7 +244,7 @@ def resolve_model_source(weights: Any) -> tuple[SourceEntry, str]:
     entry = _by_suffix(text, MODEL_SOURCE_REGISTRY)
     if entry is not None:
         return entry, text
-    if Path(text).exists():
+    if os.path.exists(text):  # False, not OSError, for a name too long for the OS
         return MODEL_SOURCE_REGISTRY["checkpoint"], text
     usages = ", ".join(e.usage() for e in MODEL_SOURCE_REGISTRY)
     raise ValueError(f"unknown weights source {weights!r}; use one of: {usages}, or a file path")
@@ -278,7 +277,7 @@ def resolve_image_source(spec: Any) -> tuple[SourceEntry, str]:
         found = _split_source(text, IMAGE_SOURCE_REGISTRY)
         if found is not None:
             return found
-    if looks_like_path or Path(text).expanduser().exists():
+    if looks_like_path or os.path.exists(text):
         return IMAGE_SOURCE_REGISTRY["folder"], text
     usages = ", ".join(e.usage() for e in IMAGE_SOURCE_REGISTRY)
     raise ValueError(f"unknown image source {spec!r}; use one of: {usages}, or a folder path")

@@ -259,6 +259,8 @@ def load_tflite(path: str | os.PathLike[str]) -> tuple[MobileNetV2, TFLiteInfo]:
     input_q = None
     if x_in.dtype in ("uint8", "int8") and x_in.scale is not None and x_in.zero_point is not None:
         input_q = (float(np.float32(x_in.scale[0])), int(x_in.zero_point[0]))
+        if not (np.isfinite(input_q[0]) and input_q[0] > 0):
+            raise ValueError(f"{p}: the input's quantisation scale {input_q[0]} is not positive")
     info = TFLiteInfo(
         path=p,
         sha256=digest,

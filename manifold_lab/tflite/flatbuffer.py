@@ -275,6 +275,8 @@ def _parse(path: str, raw: bytes) -> Graph:
         for t_idx in ins + outs:
             if t_idx >= len(tensors) or t_idx < -1:
                 raise ValueError(f"operator {i} refers to tensor {t_idx} of {len(tensors)}")
+        if not outs or min(outs) < 0:
+            raise ValueError(f"operator {i} ({kind}) has no output tensor")
         ops.append(Operator(i, kind, ins, outs, _options(op, kind)))
     inputs = tuple(int(v) for v in sg.InputsAsNumpy()) if sg.InputsLength() else ()
     outputs = tuple(int(v) for v in sg.OutputsAsNumpy()) if sg.OutputsLength() else ()

@@ -171,12 +171,27 @@ class _Walker:
                 return value, kind
         if t.data is None:
             raise self.fail(where, f"{t.describe()} should be a constant but has no data")
-        data = t.data
+        value, kind = self._dequantise(t, t.data, where)
+        if value.size and not (
+            np.isfinite(value).all() and np.abs(value).max() <= np.finfo(np.float32).max
+        ):
+            raise self.fail(where, f"{t.describe()} holds NaN or infinite values ({kind})")
+        return value, kind
+
+    def _dequantise(self, t: Tensor, data: np.ndarray, where: str) -> tuple[np.ndarray, str]:
+        """``t``'s constant ``data`` as float64, and how it was stored."""
         if t.dtype in ("float32", "float16", "float64"):
             return data.astype(np.float64), t.dtype
         if t.scale is None or t.zero_point is None:
             raise self.fail(where, f"integer {t.describe()} has no quantisation parameters")
         scale, zp = t.scale, t.zero_point
+        if not (np.isfinite(scale).all() and (scale > 0).all()):
+            raise self.fail(
+                where, f"{t.describe()} has a quantisation scale that is not a positive number"
+            )
+        limits = np.iinfo(data.dtype) if data.dtype.kind in "iu" else None
+        if limits is not None and ((zp < limits.min).any() or (zp > limits.max).any()):
+            raise self.fail(where, f"{t.describe()} has a zero point outside the {t.dtype} range")
         if len(scale) == 1:
             value = (data.astype(np.float64) - float(zp[0])) * float(scale[0])
             return value, f"per-tensor {t.dtype}"

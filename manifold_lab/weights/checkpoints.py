@@ -134,7 +134,11 @@ def load_checkpoint(
                 f"{path} is a manifold_lab checkpoint of format version {version}; this version "
                 f"of manifold_lab reads version {CHECKPOINT_VERSION}. Upgrade manifold_lab."
             )
-        stored = MobileNetV2Config.from_dict(data["config"])
+        stored_config: Any = data.get("config")  # a dict in a sound file; checked by from_dict
+        try:
+            stored = MobileNetV2Config.from_dict(stored_config)
+        except (TypeError, ValueError) as exc:
+            raise ValueError(f"{path} holds an invalid model configuration: {exc}") from None
         state_dict = data.get("state_dict")
         payload = {"meta": data.get("meta") or {}, "extra": data.get("extra") or {}}
     elif isinstance(data, dict) and data and all(isinstance(k, str) for k in data):
@@ -169,6 +173,7 @@ def load_checkpoint(
             "own weights: the file is inconsistent; save it again with save_checkpoint"
         )
     check_state_dict(model, state_dict, what=what, advice=advice)
+    _check_meta(payload["meta"], path, arch.num_classes)
     if not allow_nonfinite:
         check_finite(state_dict, what=what)
     model.load_state_dict(state_dict)  # copies float16-stored tensors into float32 ones
@@ -237,6 +242,37 @@ def _bare_state_dict_advice(
         f"{start}; its weights have {channels(state_dict)}, that architecture "
         f"{channels(expected)}: pass the config= they were built with"
     )
+
+
+_META_TYPES: dict[str, tuple[type, ...]] = {
+    "label_space": (str,),
+    "classes": (list, tuple),
+    "label_offset": (int,),
+    "resolution": (int,),
+    "notes": (str,),
+}
+
+
+def _check_meta(meta: Any, path: Path, num_classes: int) -> None:
+    """Refuse a ``meta`` whose fields the loaders read are of the wrong type (a corrupt file)."""
+    if not isinstance(meta, dict):
+        raise ValueError(f"{path}: the checkpoint's meta is a {type(meta).__name__}, not a dict")
+    for key, kinds in _META_TYPES.items():
+        value = meta.get(key)
+        if value is not None and (isinstance(value, bool) or not isinstance(value, kinds)):
+            raise ValueError(
+                f"{path}: the checkpoint's meta[{key!r}] is {value!r}; expected "
+                + " or ".join(k.__name__ for k in kinds)
+            )
+    classes = meta.get("classes")
+    if classes and (len(classes) != num_classes or not all(isinstance(c, str) for c in classes)):
+        raise ValueError(
+            f"{path}: the checkpoint's meta['classes'] should be {num_classes} names, got "
+            f"{len(classes)} items"
+        )
+    resolution = meta.get("resolution")
+    if resolution is not None and resolution < 1:
+        raise ValueError(f"{path}: the checkpoint's meta['resolution'] is {resolution}")
 
 
 def _infer_num_classes(config: MobileNetV2Config, state_dict: dict[str, Any]) -> MobileNetV2Config:
