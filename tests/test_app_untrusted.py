@@ -205,3 +205,16 @@ def test_link_with_ambient_dim_below_dim_is_reported() -> None:
     assert "ambient_dim=1" in warning and "dim=3" in warning
     assert at.sidebar.slider(key="ambient_dim").value >= 3
     assert at.query_params["ambient_dim"] == str(at.sidebar.slider(key="ambient_dim").value)
+
+
+@pytest.mark.parametrize("value", ["10000", "abc"])
+def test_probe_link_with_a_bad_limit_falls_back_to_the_default(value: str) -> None:
+    """``pr_limit`` outside the slider's range (it raised StreamlitValueAboveMaxError) or not a
+    number: the page warns, naming the value, and the slider shows the default."""
+    from manifold_lab.registry.settings import PROBE
+
+    at = run_app(page="probe", pr_limit=value)
+    assert not at.exception, [e.value for e in at.exception]
+    text = " ".join(w.value for w in at.warning)
+    assert f"pr_limit={value}" in text
+    assert at.slider(key="pr_limit").value == PROBE["limit"].default

@@ -596,7 +596,7 @@ def test_corrupt_image_named(fake_tree: tuple[Path, dict[str, Any]]) -> None:
     bad = base / "cifar10-jpeg" / "test" / "dog" / "0001.png"
     bad.write_bytes(b"\x89PNG broken")
     with pytest.raises(ImageDecodeError, match=re.escape(str(bad))):
-        load_cifar10("test", base, progress=False)
+        load_cifar10("test", base, progress=False, on_error="raise")
 
 
 def test_wrong_size_image_named(fake_tree: tuple[Path, dict[str, Any]]) -> None:
@@ -778,3 +778,51 @@ def test_make_loader() -> None:
     first = [make_loader(ds, 64, shuffle=True, seed=3) for _ in range(2)]
     a, b = (next(iter(loader))[1] for loader in first)
     assert torch.equal(a, b) and not torch.equal(a, ds.targets[:64])
+
+
+def _tarball_with_a_corrupt_member(base: Path, tmp_path: Path) -> Path:
+    """The fake tarball with ``test/cat/0001.JPG`` replaced by bytes that are no image."""
+    (base / "cifar10-jpeg" / "test" / "cat" / "0001.JPG").write_bytes(b"not a jpeg at all")
+    path = tmp_path / "corrupt-cifar10-jpeg.tar.gz"
+    with tarfile.open(path, "w:gz") as tf:
+        tf.add(base / "cifar10-jpeg", arcname="cifar10-jpeg")
+    return path
+
+
+def test_corrupt_jpeg_in_tarball_is_skipped_warned_and_counted(
+    fake_tree: tuple[Path, dict[str, Any]], tmp_path: Path
+) -> None:
+    """One undecodable member: one fewer image, one warning naming it, the count on the
+    dataset, also when the set comes from the cache; on_error='raise' names it in one line."""
+    base, expected = fake_tree
+    path = _tarball_with_a_corrupt_member(base, tmp_path)
+    member = "cifar10-jpeg/test/cat/0001.JPG"
+    n = len(expected["test"][1])
+    for _ in range(2):  # decoded, then from the cache
+        with pytest.warns(RuntimeWarning, match=r"skipped 1 image\(s\).*0001\.JPG") as rec:
+            ds = load_cifar10("test", path, progress=False)
+        assert len([w for w in rec if "skipped" in str(w.message)]) == 1
+        assert len(ds) == n - 1 and ds.n_skipped == 1 and ds.skipped == (member,)
+        assert "cat/0001.JPG" not in (ds.names or ())
+    assert len(_cache_files(tmp_path)) == 1
+    with pytest.raises(ImageDecodeError, match=re.escape(member)) as err:  # from the cache
+        load_cifar10("test", path, progress=False, on_error="raise")
+    assert "\n" not in str(err.value) and "on_error='skip'" in str(err.value)
+    for file in _cache_files(tmp_path):
+        file.unlink()
+    with pytest.raises(ImageDecodeError, match=re.escape(member)) as err:  # decoding
+        load_cifar10("test", path, progress=False, on_error="raise")
+    assert "\n" not in str(err.value)
+    with pytest.raises(ValueError, match="on_error must be one of"):
+        load_cifar10("test", path, progress=False, on_error="ignore")
+
+
+def test_corrupt_jpeg_in_folder_is_skipped(
+    fake_tree: tuple[Path, dict[str, Any]], tmp_path: Path
+) -> None:
+    base, expected = fake_tree
+    _tarball_with_a_corrupt_member(base, tmp_path)
+    with pytest.warns(RuntimeWarning, match="skipped 1 image"):
+        ds = load_cifar10("test", base, progress=False)
+    assert len(ds) == len(expected["test"][1]) - 1 and ds.n_skipped == 1
+    assert ds.skipped[0].endswith("0001.JPG")

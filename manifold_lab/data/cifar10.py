@@ -20,9 +20,10 @@ from torch import Tensor
 
 from .._progress import progress_bar as tqdm
 from ..fileio import atomic_path
+from ..registry.settings import PROBE
 from .datasets import TensorImageDataset, Transform
 from .folders import default_cache_dir, default_data_root
-from .images import IMAGE_EXTENSIONS, decode_image_bytes, is_hidden
+from .images import IMAGE_EXTENSIONS, ImageDecodeError, decode_image_bytes, is_hidden
 from .labels import CIFAR10_CLASS_INDEX, CIFAR10_CLASSES
 from .safe_pickle import load_data_pickle
 
@@ -34,7 +35,7 @@ _SPLITS: tuple[str, ...] = ("train", "test")
 _CIFAR_SHAPE = (3, 32, 32)
 _TARBALL_SUFFIXES = (".tar.gz", ".tgz", ".tar")
 _TARBALL_NAMES = ("cifar10-jpeg.tar.gz", "cifar10-jpeg.tgz", "cifar10-jpeg.tar")
-_CACHE_VERSION = 1
+_CACHE_VERSION = 2
 _EXPECTED_LAYOUTS = (
     "a torchvision CIFAR-10 root (a folder holding cifar-10-batches-py/), "
     "the JPEG ImageFolder tarball (cifar10-jpeg.tar.gz, or a folder holding it), "
@@ -77,7 +78,9 @@ def _check_cifar_image(array: npt.NDArray[np.uint8], name: str) -> None:
 Decoded = tuple[Tensor, Tensor, tuple[str, ...]]
 
 
-def _stack(records: list[tuple[int, str, npt.NDArray[np.uint8]]]) -> Decoded:
+def _stack(records: list[tuple[int, str, npt.NDArray[np.uint8]]], where: str) -> Decoded:
+    if not records:
+        raise ValueError(f"none of the images of {where} could be decoded")
     records.sort(key=lambda r: (r[0], r[1]))
     images = torch.from_numpy(np.stack([r[2] for r in records])).permute(0, 3, 1, 2).contiguous()
     targets = torch.tensor([r[0] for r in records], dtype=torch.int64)
@@ -97,10 +100,38 @@ def split_member(name: str, split: str) -> tuple[str, str] | None:
     return parts[-2], file_name
 
 
+def _decode_or_skip(
+    raw: bytes, label: str, name: str, skipped: list[str] | None
+) -> npt.NDArray[np.uint8] | None:
+    """The decoded image; None (``name`` appended to ``skipped``) when it cannot be decoded
+    and ``skipped`` is a list, else :class:`ImageDecodeError`."""
+    try:
+        array = decode_image_bytes(raw, label)
+    except ImageDecodeError as exc:
+        if skipped is None:
+            raise ImageDecodeError(
+                f"{exc} (pass on_error='skip' to leave such images out)"
+            ) from None
+        skipped.append(name)
+        return None
+    _check_cifar_image(array, label)
+    return array
+
+
 def decode_cifar_tar(
-    fileobj: IO[bytes] | None, where: str, split: Split, *, progress: bool, path: Path | None = None
+    fileobj: IO[bytes] | None,
+    where: str,
+    split: Split,
+    *,
+    progress: bool,
+    path: Path | None = None,
+    skipped: list[str] | None = None,
 ) -> Decoded:
-    """One sequential pass over a tar (any compression), decoding the members of ``split``."""
+    """One sequential pass over a tar (any compression), decoding the members of ``split``.
+
+    With ``skipped`` a list, a member that cannot be decoded is left out and its name
+    appended to it; with None (the default) it raises :class:`ImageDecodeError` naming it.
+    """
     records: list[tuple[int, str, npt.NDArray[np.uint8]]] = []
     classes_seen: set[str] = set()
     splits_seen: set[str] = set()
@@ -126,8 +157,9 @@ def decode_cifar_tar(
                 if handle is None:
                     continue
                 label = f"{where}:{member.name}"
-                array = decode_image_bytes(handle.read(), label)
-                _check_cifar_image(array, label)
+                array = _decode_or_skip(handle.read(), label, member.name, skipped)
+                if array is None:
+                    continue
                 records.append((CIFAR10_CLASS_INDEX[cls], f"{cls}/{file_name}", array))
                 bar.update()
     except (tarfile.TarError, EOFError, OSError) as exc:
@@ -143,7 +175,7 @@ def decode_cifar_tar(
             f"cifar10-jpeg/{split}/airplane/0000.jpg"
         )
     _check_classes(classes_seen, f"the {split!r} split of {where}")
-    return _stack(records)
+    return _stack(records, f"the {split!r} split of {where}")
 
 
 def _list_cifar_folder(split_dir: Path) -> list[tuple[int, str, Path]]:
@@ -164,16 +196,21 @@ def _list_cifar_folder(split_dir: Path) -> list[tuple[int, str, Path]]:
 
 
 def _decode_cifar_folder(
-    files: list[tuple[int, str, Path]], split: Split, *, progress: bool
+    files: list[tuple[int, str, Path]],
+    split: Split,
+    *,
+    progress: bool,
+    skipped: list[str] | None = None,
 ) -> Decoded:
     records: list[tuple[int, str, npt.NDArray[np.uint8]]] = []
     for label, name, path in tqdm(
         files, desc=f"Decoding CIFAR-10 {split} (folder)", unit="img", disable=not progress
     ):
-        array = decode_image_bytes(path.read_bytes(), str(path))
-        _check_cifar_image(array, str(path))
+        array = _decode_or_skip(path.read_bytes(), str(path), str(path), skipped)
+        if array is None:
+            continue
         records.append((label, name, array))
-    return _stack(records)
+    return _stack(records, f"the CIFAR-10 {split} folder {files[0][2].parent.parent}")
 
 
 def _unpickle(path: Path) -> dict[str, Any]:
@@ -365,10 +402,13 @@ def _cache_problem(obj: Any, key: str) -> str | None:
         return "targets out of range"
     if not isinstance(names, list) or len(names) != n or not all(isinstance(s, str) for s in names):
         return "names do not match the images"
+    skipped = obj.get("skipped")
+    if not isinstance(skipped, list) or not all(isinstance(s, str) for s in skipped):
+        return "no list of skipped images"
     return None
 
 
-def _load_cache(file: Path, key: str) -> Decoded | None:
+def _load_cache(file: Path, key: str) -> tuple[Decoded, tuple[str, ...]] | None:
     try:
         obj = torch.load(file, map_location="cpu", weights_only=True)
     except Exception as exc:  # truncated zip, bad pickle...: corrupt
@@ -376,7 +416,7 @@ def _load_cache(file: Path, key: str) -> Decoded | None:
     else:
         problem = _cache_problem(obj, key)
         if problem is None:
-            return obj["images"], obj["targets"], tuple(obj["names"])
+            return (obj["images"], obj["targets"], tuple(obj["names"])), tuple(obj["skipped"])
     warnings.warn(
         f"discarding the unusable CIFAR-10 cache file {file} ({problem}); decoding again",
         RuntimeWarning,
@@ -389,11 +429,18 @@ def _load_cache(file: Path, key: str) -> Decoded | None:
     return None
 
 
-def _save_cache(file: Path, key: str, decoded: Decoded) -> None:
-    """``torch.save`` the decoded set to ``file`` atomically; a failure only warns."""
+def _save_cache(file: Path, key: str, decoded: Decoded, skipped: Sequence[str]) -> None:
+    """``torch.save`` the decoded set (and the names of the images it left out) to ``file``
+    atomically; a failure only warns."""
     images, targets, names = decoded
     try:
-        payload = {"key": key, "images": images, "targets": targets, "names": list(names)}
+        payload = {
+            "key": key,
+            "images": images,
+            "targets": targets,
+            "names": list(names),
+            "skipped": list(skipped),
+        }
         # through a file object: saved to a path, torch names the archive's records after
         # the (random) temporary name, and equal caches would differ byte for byte
         with atomic_path(file, make_parents=True) as tmp, tmp.open("wb") as fh:
@@ -410,7 +457,10 @@ def _cached_decode(
     split: Split,
     cache_dir: str | os.PathLike[str] | None,
     progress: bool,
-) -> Decoded:
+    on_error: str,
+) -> tuple[Decoded, tuple[str, ...]]:
+    """The decoded set and the names of the images left out, from the cache when it is
+    there; with ``on_error="raise"`` an :class:`ImageDecodeError` for the first such image."""
     files = _list_cifar_folder(path) if kind == "folder" else []
     key = _cache_key(kind, path, split, files)
     digest = hashlib.sha256(key.encode("utf-8")).hexdigest()[:16]
@@ -419,13 +469,21 @@ def _cached_decode(
     if file.is_file():
         cached = _load_cache(file, key)
         if cached is not None:
+            if cached[1] and on_error == "raise":
+                raise ImageDecodeError(
+                    f"{path}: {cached[1][0]} cannot be decoded as an image "
+                    "(pass on_error='skip' to leave such images out)"
+                )
             return cached
+    skipped: list[str] | None = [] if on_error == "skip" else None
     if kind == "tarball":
-        decoded = decode_cifar_tar(None, str(path), split, progress=progress, path=path)
+        decoded = decode_cifar_tar(
+            None, str(path), split, progress=progress, path=path, skipped=skipped
+        )
     else:
-        decoded = _decode_cifar_folder(files, split, progress=progress)
-    _save_cache(file, key, decoded)
-    return decoded
+        decoded = _decode_cifar_folder(files, split, progress=progress, skipped=skipped)
+    _save_cache(file, key, decoded, skipped or [])
+    return decoded, tuple(skipped or ())
 
 
 def load_cifar10(
@@ -436,6 +494,7 @@ def load_cifar10(
     cache_dir: str | os.PathLike[str] | None = None,
     transform: Transform | None = None,
     progress: bool = True,
+    on_error: str = "skip",
 ) -> TensorImageDataset:
     """Load a CIFAR-10 split as uint8 tensors, from whichever form of CIFAR-10 is at hand.
 
@@ -465,6 +524,11 @@ def load_cifar10(
         Applied to each item's uint8 (3, 32, 32) tensor.
     progress : bool, default=True
         Show a progress bar while decoding JPEGs.
+    on_error : {"skip", "raise"}, default="skip"
+        A JPEG source's image that cannot be decoded: ``"skip"`` leaves it out with one
+        warning naming how many and which (also when the decoded set comes from the cache)
+        and records them in ``skipped`` / ``n_skipped``; ``"raise"`` stops with an
+        :class:`ImageDecodeError` naming it.
 
     Returns
     -------
@@ -472,7 +536,8 @@ def load_cifar10(
         ``images`` uint8 (N, 3, 32, 32), ``targets`` indices into :data:`CIFAR10_CLASSES`
         (whatever the order of the source's class folders or label names),
         ``label_space="cifar10"``; for JPEG sources sorted by class, then file name, with
-        ``names`` ``"<class>/<file name>"``.
+        ``names`` ``"<class>/<file name>"``; ``skipped`` the tar members (or files) left
+        out as undecodable.
 
     Raises
     ------
@@ -484,7 +549,7 @@ def load_cifar10(
     FileNotFoundError
         For a missing ``root``, or no data in the default root.
     ImageDecodeError
-        For an image that cannot be decoded (naming it).
+        For an image that cannot be decoded (naming it), with ``on_error="raise"``.
 
     Notes
     -----
@@ -496,16 +561,32 @@ def load_cifar10(
     on them are a little lower than on the original data.
     """
     split = check_split(split)
+    if on_error not in PROBE["on_error"].choices:
+        raise ValueError(
+            f"on_error must be one of {list(PROBE['on_error'].choices)}, got {on_error!r}"
+        )
     kind, path = _resolve_cifar10(root, split, download)
     names: tuple[str, ...] | None
+    skipped: tuple[str, ...] = ()
     if kind == "torchvision":
         images, targets = _read_cifar_batches(path, split)
         names = None
         source = f"CIFAR-10 {split} split, torchvision batches {path.resolve()}"
     else:
-        images, targets, names = _cached_decode(kind, path, split, cache_dir, progress)
+        (images, targets, names), skipped = _cached_decode(
+            kind, path, split, cache_dir, progress, on_error
+        )
         what = "JPEG tarball" if kind == "tarball" else "JPEG folder"
         source = f"CIFAR-10 {split} split, {what} {path.resolve()}"
+        if skipped:
+            shown = ", ".join(skipped[:5]) + (", ..." if len(skipped) > 5 else "")
+            warnings.warn(
+                f"skipped {len(skipped)} image(s) of {path} that could not be decoded "
+                f"({shown}); the dataset holds the other {len(images)}. "
+                "Pass on_error='raise' to stop at the first instead",
+                RuntimeWarning,
+                stacklevel=2,
+            )
     return TensorImageDataset(
         images,
         targets,
@@ -514,4 +595,5 @@ def load_cifar10(
         source=source,
         label_space="cifar10",
         names=names,
+        skipped=skipped,
     )

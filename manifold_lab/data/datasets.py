@@ -52,10 +52,14 @@ class TensorImageDataset(Dataset[tuple[Any, int]]):
         What the targets index: lets an evaluator map model outputs to them.
     names : sequence of str or None, default=None
         An identifier per image (for CIFAR-10 JPEG sources ``"<class>/<file name>"``).
+    skipped : sequence of str, default=()
+        The images of the source left out because they could not be decoded (their names).
 
     Attributes
     ----------
-    images, targets, classes, transform, source, label_space, names
+    images, targets, classes, transform, source, label_space, names, skipped
+    n_skipped : int
+        ``len(skipped)``.
 
     Examples
     --------
@@ -78,6 +82,7 @@ class TensorImageDataset(Dataset[tuple[Any, int]]):
         source: str = "",
         label_space: LabelSpace | None = None,
         names: Sequence[str] | None = None,
+        skipped: Sequence[str] = (),
     ) -> None:
         if not isinstance(images, Tensor) or images.dtype != torch.uint8 or images.dim() != 4:
             raise ValueError("images must be a uint8 tensor of shape (N, 3, H, W)")
@@ -102,6 +107,12 @@ class TensorImageDataset(Dataset[tuple[Any, int]]):
         self.source = source
         self.label_space: LabelSpace | None = label_space
         self.names: tuple[str, ...] | None = tuple(names) if names is not None else None
+        self.skipped: tuple[str, ...] = tuple(skipped)
+
+    @property
+    def n_skipped(self) -> int:
+        """How many images of the source were left out as undecodable."""
+        return len(self.skipped)
 
     def __len__(self) -> int:
         return int(self.images.shape[0])
