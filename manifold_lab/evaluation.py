@@ -338,6 +338,7 @@ def evaluate(
         images_per_second=n / seconds if seconds > 0 else float("inf"),
         model_images_per_second=n / model_seconds if model_seconds > 0 else float("inf"),
         device=str(dev),
-        n_skipped=skips.n_skipped,
-        skipped=tuple(skips.names),
+        # images the dataset itself left out when it was loaded (a corrupt CIFAR-10 JPEG)
+        n_skipped=skips.n_skipped + int(getattr(dataset, "n_skipped", 0)),
+        skipped=(*tuple(getattr(dataset, "skipped", ())), *skips.names),
     )

@@ -249,8 +249,9 @@ seed, cpu_threads
         "images": images,
         "device": str(dev),
         "batch_size": int(batch_size),
-        "n_skipped": skips.n_skipped,
-        "skipped": skips.names,
+        # with the images the dataset itself left out when loaded (a corrupt CIFAR-10 JPEG)
+        "n_skipped": skips.n_skipped + int(getattr(data, "n_skipped", 0)),
+        "skipped": [*getattr(data, "skipped", ()), *skips.names],
     }
     if info is not None:
         meta["label_space"] = getattr(info, "label_space", None)
