@@ -4,8 +4,9 @@ Runs seeded structural mutations (``tests/fuzz_mutations.py``) of the published 
 ``.tflite`` file in ``../shared/data`` and of a ``.pt`` checkpoint written by
 ``save_checkpoint`` (a CIFAR-10 MobileNetV2, width 0.25) and of a zip of six images of the
 built-in CIFAR-10 sample (unpacked with ``UploadStore.extract_images``), each case in a
-worker process with a time limit, and writes the distribution of outcomes (a model, a one-line ``ValueError``, or a
-failure: another exception, a multi-line error, a timeout, a crash), overall and by kind of
+worker process with a time limit, and writes the distribution of outcomes (a model or a
+folder of images, a one-line ``ValueError``, or a failure: another exception, a multi-line
+error, a timeout, a crash, files written outside the upload folder), overall and by kind of
 mutation, to ``benchmarks/results/fuzz_importers.json``. The CI test
 (``tests/test_fuzz_importers.py``) runs the first 300, 200 and 160 of these cases.
 
