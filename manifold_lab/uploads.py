@@ -383,7 +383,8 @@ class UploadStore:
         self, archive: zipfile.ZipFile, name: str
     ) -> list[tuple[zipfile.ZipInfo, tuple[str, ...]]]:
         lim = self.limits
-        files = [info for info in archive.infolist() if not info.is_dir()]
+        # not ZipInfo.is_dir(): an entry with an empty name is an IndexError there (3.11)
+        files = [info for info in archive.infolist() if not info.filename.endswith("/")]
         if len(files) > lim.max_files:
             raise UploadError(f"{name} holds {len(files):,} files; the limit is {lim.max_files:,}")
         members = []

@@ -11,8 +11,14 @@ operator options, vector lengths, table offsets, vtables), found with the ``tfli
 for a ``.pt`` checkpoint, the zip's headers and directory, its members, and the opcodes and
 arguments of the pickle that says which tensors go where.
 
+For a zip of images (an upload of the explorer's probe page), the local headers and the
+central directory (CRCs, sizes, offsets, counts), the entry names ('..', absolute paths), the
+compression method and the size claims of a zip bomb.
+
 Each case is run in a worker process under a time limit; the outcome is ``"model"`` (the file
-loaded), ``"ValueError"`` (one line), or a failure: ``"multi-line ValueError"``,
+loaded), ``"images"`` (a zip unpacked into a folder that opens, each image loading or skipped
+as unreadable), ``"ValueError"`` (one line), or a failure (``"AssertionError"``: files written
+outside the upload folder or beyond the limits): ``"multi-line ValueError"``,
 ``"<OtherException>"``, ``"timeout"`` or ``"crash"`` (the worker died).
 """
 
@@ -36,13 +42,14 @@ from typing import Any
 __all__ = [
     "Outcome",
     "checkpoint_mutation",
+    "image_zip_mutation",
     "run_cases",
     "summarise",
     "tflite_mutation",
     "tflite_sites",
 ]
 
-OK_OUTCOMES = ("model", "ValueError")
+OK_OUTCOMES = ("model", "images", "ValueError")
 
 
 # -- generic value mutations -----------------------------------------------------------------
@@ -405,6 +412,88 @@ def checkpoint_mutation(raw: bytes, seed: int) -> tuple[str, bytes]:
     return "byte flips", bytes(data)
 
 
+# -- image zips: what the explorer's probe page unpacks with UploadStore.extract_images --------
+_ZIP_NAMES = [
+    "../evil.png",
+    "a/../../evil.png",
+    "/abs/evil.png",
+    "\\abs\\evil.png",
+    "C:/evil.png",
+    "a\\..\\..\\evil.jpg",
+    "./.hidden.png",
+    "__MACOSX/x.png",
+    "",
+    "dir/",
+    "x" * 300 + ".png",
+    "nul\0byte.png",
+    "ok/other.jpeg",
+]
+
+
+def image_zip_mutation(raw: bytes, seed: int) -> tuple[str, bytes]:
+    """Case ``seed`` for a zip of images: headers, directory, names, sizes, cuts and flips."""
+    rng = random.Random(seed)
+    zf = zipfile.ZipFile(io.BytesIO(raw))
+    infos = zf.infolist()
+    kinds = [
+        "zip header",
+        "zip directory",
+        "end of directory",
+        "file name",
+        "compression method",
+        "size claim",
+        "truncation",
+        "byte flips",
+    ]
+    kind = kinds[seed % len(kinds)]
+    data = bytearray(raw)
+    dirs = [m.start() for m in _finditer(raw, b"PK\x01\x02")]
+    if kind == "file name":
+        members = [(info, zf.read(info)) for info in infos]
+        i = rng.randrange(len(members))
+        name = rng.choice(_ZIP_NAMES)
+        members[i] = (zipfile.ZipInfo(name, members[i][0].date_time), members[i][1])
+        return f"{kind}: {name[:20]!r}", _rezip(members)
+    if kind == "zip header":  # local header: flags, method, CRC, sizes, name and extra lengths
+        at = rng.choice([info.header_offset for info in infos])
+        field = rng.choice(
+            [(6, "H"), (8, "H"), (14, "I"), (18, "I"), (22, "I"), (26, "H"), (28, "H")]
+        )
+        _poke(data, at + field[0], field[1], rng)
+        return kind, bytes(data)
+    if kind == "zip directory":  # central directory entry: CRC, sizes, lengths, local offset
+        field = rng.choice(
+            [(8, "H"), (16, "I"), (20, "I"), (24, "I"), (28, "H"), (30, "H"), (32, "H"), (42, "I")]
+        )
+        _poke(data, rng.choice(dirs) + field[0], field[1], rng)
+        return kind, bytes(data)
+    if kind == "end of directory":  # entry counts, directory size and offset
+        cd = raw.rfind(b"PK\x05\x06")
+        field = rng.choice([(8, "H"), (10, "H"), (12, "I"), (16, "I"), (20, "H")])
+        _poke(data, cd + field[0], field[1], rng)
+        return kind, bytes(data)
+    if kind == "compression method":  # stored/deflate/bzip2/lzma/unknown, in both headers
+        method = rng.choice([0, 8, 12, 14, 1, 9, 99, 0xFFFF])
+        i = rng.randrange(len(infos))
+        struct.pack_into("<H", data, infos[i].header_offset + 8, method)
+        if rng.random() < 0.7:
+            struct.pack_into("<H", data, dirs[i] + 10, method)
+        return f"{kind}: {method}", bytes(data)
+    if kind == "size claim":  # a zip bomb's claims: huge or tiny sizes in the directory
+        i = rng.randrange(len(infos))
+        big = rng.choice([2**32 - 1, 2**31, 300 * 2**20, 65 * 2**20, 2 * 2**20, 0, 1])
+        which = rng.choice([20, 24, 24])  # compressed, uncompressed size
+        struct.pack_into("<I", data, dirs[i] + which, big)
+        if rng.random() < 0.5:
+            struct.pack_into("<I", data, infos[i].header_offset + which - 2, big)
+        return f"{kind}: {big}", bytes(data)
+    if kind == "truncation":
+        return kind, bytes(data[: rng.randrange(len(data))])
+    for _ in range(rng.randint(1, 64)):
+        data[rng.randrange(len(data))] = rng.randrange(256)
+    return kind, bytes(data)
+
+
 def _finditer(raw: bytes, needle: bytes) -> Any:
     import re
 
@@ -438,6 +527,9 @@ def _init(importer: str, raw: bytes, time_limit: int) -> None:
         import manifold_lab.tflite
 
         _STATE["sites"] = tflite_sites(raw)
+    elif importer == "image_zip":
+        import manifold_lab.data
+        import manifold_lab.uploads
     else:
         import manifold_lab.weights  # noqa: F401
 
@@ -461,8 +553,62 @@ def _load(path: Path) -> None:
         load_model(path, progress=False)
 
 
+ZIP_LIMITS = {"max_total_bytes": 2 << 20, "max_file_bytes": 1 << 20, "max_files": 64}
+"""The limits the image-zip cases are unpacked under (small, so size claims reach them)."""
+
+
+def _unpack_images(data: bytes, tmp: Path) -> str:
+    """Unpack a zip with :meth:`UploadStore.extract_images` into ``tmp/root/uploads`` and
+    open the folder; raises AssertionError when a file lies outside it or beyond the limits.
+    Returns ``"images"`` with how many items loaded and were skipped as unreadable."""
+    from manifold_lab.data import open_images
+    from manifold_lab.data.images import ImageDecodeError
+    from manifold_lab.uploads import UploadLimits, UploadStore
+
+    root = tmp / "root" / "uploads"
+    limits = UploadLimits(**ZIP_LIMITS)  # type: ignore[arg-type]
+    try:
+        stored = UploadStore(root, "fuzz", limits=limits).extract_images(data, "case.zip")
+    finally:
+        files = [p for p in tmp.rglob("*") if p.is_file() or p.is_symlink()]
+        outside = [p for p in files if root not in p.parents]
+        assert not outside, f"wrote outside the upload folder: {outside[:3]}"
+        sizes = [p.stat().st_size for p in files if p.is_file()]
+        assert sum(sizes) <= limits.max_total_bytes, f"wrote {sum(sizes)} bytes"
+        assert max(sizes, default=0) <= limits.max_file_bytes, f"a file of {max(sizes)} bytes"
+        assert not [p for p in root.glob("*") if p.name.endswith(".part")], "left a .part"
+    ds = open_images(stored.path)
+    loaded = skipped = 0
+    for i in range(len(ds)):
+        try:
+            ds[i]
+            loaded += 1
+        except ImageDecodeError:
+            skipped += 1
+    return f"{loaded} loaded, {skipped} unreadable"
+
+
 def _case(seed: int) -> Outcome:
     raw = _STATE["raw"]
+    if _STATE["importer"] == "image_zip":
+        kind, mutated = image_zip_mutation(raw, seed)
+        with tempfile.TemporaryDirectory() as tmp:
+            signal.signal(signal.SIGALRM, _alarm)
+            signal.alarm(_STATE["time_limit"])
+            try:
+                return Outcome(seed, kind, "images", _unpack_images(mutated, Path(tmp)))
+            except _Timeout:
+                return Outcome(seed, kind, "timeout", f"over {_STATE['time_limit']} s")
+            except ValueError as exc:
+                text = str(exc)
+                one = text and "\n" not in text.strip()
+                return Outcome(
+                    seed, kind, "ValueError" if one else "multi-line ValueError", text[:300]
+                )
+            except BaseException as exc:
+                return Outcome(seed, kind, type(exc).__name__, f"{exc}"[:300])
+            finally:
+                signal.alarm(0)
     if _STATE["importer"] == "tflite":
         kind, mutated = tflite_mutation(raw, _STATE["sites"], seed)
         suffix = ".tflite"
@@ -500,8 +646,10 @@ def run_cases(
 ) -> list[Outcome]:
     """Run every case in worker processes; a case whose worker died is a ``"crash"``.
 
-    ``importer`` is ``"tflite"`` (:func:`manifold_lab.tflite.load_tflite`) or ``"checkpoint"``
-    (:func:`manifold_lab.load_model` on a ``.pt`` file).
+    ``importer`` is ``"tflite"`` (:func:`manifold_lab.tflite.load_tflite`), ``"checkpoint"``
+    (:func:`manifold_lab.load_model` on a ``.pt`` file) or ``"image_zip"``
+    (:meth:`manifold_lab.uploads.UploadStore.extract_images`, then
+    :func:`manifold_lab.data.open_images` on the folder and every item read).
     """
     ctx = mp.get_context("spawn")
     results: dict[int, Outcome] = {}

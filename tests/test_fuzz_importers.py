@@ -8,13 +8,17 @@ mutations and the runner are in ``tests/fuzz_mutations.py``; ``benchmarks/fuzz_i
 runs more cases and records the outcome distribution in
 ``benchmarks/results/fuzz_importers.json``.
 
-Image zips are not fuzzed here: the library has no zip-upload reader yet (the explorer's
-upload page unpacks zips itself).
+Mutated zips of images (as uploaded to the explorer's probe page) must unpack with
+:meth:`manifold_lab.uploads.UploadStore.extract_images` into a folder that
+:func:`manifold_lab.data.open_images` opens, or raise one ``UploadError``; nothing may be
+written outside the upload folder or beyond its limits.
 """
 
 from __future__ import annotations
 
+import io
 import json
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -24,11 +28,18 @@ from manifold_lab.mobilenet import MobileNetV2, MobileNetV2Config
 from manifold_lab.tflite import load_tflite
 from manifold_lab.weights import load_model, save_checkpoint
 from tests.conftest import SHARED_DATA
-from tests.fuzz_mutations import run_cases, summarise, tflite_mutation, tflite_sites
+from tests.fuzz_mutations import (
+    image_zip_mutation,
+    run_cases,
+    summarise,
+    tflite_mutation,
+    tflite_sites,
+)
 
 MODEL = SHARED_DATA / "mobilenet_v2_1.0_224_quant.tflite"
 TFLITE_CASES = 300
 CHECKPOINT_CASES = 200
+ZIP_CASES = 160
 TIME_LIMIT = 20  # seconds per case; an unmutated file loads in well under one
 
 
@@ -36,6 +47,28 @@ def small_checkpoint(path: Path) -> bytes:
     torch.manual_seed(0)
     model = MobileNetV2(MobileNetV2Config(num_classes=10, stem="cifar", width_mult=0.25))
     return save_checkpoint(model, path).read_bytes()
+
+
+def small_image_zip(n: int = 6) -> bytes:
+    """A zip of ``n`` images of the built-in CIFAR-10 sample, PNG and JPEG, deflated and
+    stored, in class folders."""
+    from PIL import Image
+
+    from manifold_lab.data import cifar10_sample
+
+    ds = cifar10_sample()
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w") as zf:
+        for i in range(n):
+            index = 50 * i + i
+            image = Image.fromarray(ds.images[index].permute(1, 2, 0).numpy())
+            fmt, suffix = ("PNG", "png") if i % 2 else ("JPEG", "jpg")
+            buf = io.BytesIO()
+            image.save(buf, fmt)
+            method = zipfile.ZIP_DEFLATED if i % 3 else zipfile.ZIP_STORED
+            name = f"{ds.classes[ds.targets[index]]}/{i:04d}.{suffix}"
+            zf.writestr(name, buf.getvalue(), compress_type=method)
+    return out.getvalue()
 
 
 def _report(name: str, outcomes: list) -> dict:
@@ -65,7 +98,38 @@ def test_mutated_checkpoints_load_or_raise_one_value_error(tmp_path: Path) -> No
     assert summary["outcomes"].get("ValueError", 0) > CHECKPOINT_CASES // 2
 
 
+@pytest.mark.slow
+def test_mutated_image_zips_unpack_or_raise_one_upload_error() -> None:
+    outcomes = run_cases("image_zip", small_image_zip(), range(ZIP_CASES), time_limit=TIME_LIMIT)
+    summary = _report("image_zip", outcomes)
+    assert not summary["failures"], summary
+    assert summary["outcomes"].get("ValueError", 0) > ZIP_CASES // 4
+    assert summary["outcomes"].get("images", 0) > 0
+
+
+def test_image_zip_mutations_are_seeded() -> None:
+    raw = small_image_zip()
+    assert image_zip_mutation(raw, 3) == image_zip_mutation(raw, 3)
+    assert all(image_zip_mutation(raw, s)[1] != raw for s in range(8))
+
+
 # -- the bugs the fuzz found, as plain regression tests ------------------------------------
+def test_an_image_zip_entry_without_a_name_is_skipped(tmp_path: Path) -> None:
+    """Was ``IndexError: string index out of range`` (``ZipInfo.is_dir`` on an empty name)."""
+    from manifold_lab.data import open_images
+    from manifold_lab.uploads import UploadStore
+
+    raw = small_image_zip(2)
+    zf = zipfile.ZipFile(io.BytesIO(raw))
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w") as new:
+        new.writestr(zipfile.ZipInfo(""), b"no name")
+        for info in zf.infolist():
+            new.writestr(info, zf.read(info))
+    stored = UploadStore(tmp_path / "up", "s1").extract_images(out.getvalue(), "x.zip")
+    assert len(open_images(stored.path)) == 2
+
+
 def _mutated_tflite(tmp_path: Path, edit: str) -> Path:
     if not MODEL.exists():
         pytest.skip(f"shared data not found: {MODEL} (present in CI)")
