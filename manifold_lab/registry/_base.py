@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import importlib
 import math
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
@@ -248,7 +248,6 @@ class Registry(Generic[E]):
     entries: Iterable[E] = ()
     _items: dict[str, E] = field(default_factory=dict, init=False, repr=False)
     _aliases: dict[str, str] = field(default_factory=dict, init=False, repr=False)
-    _listeners: list[Callable[[], None]] = field(default_factory=list, init=False, repr=False)
 
     def __post_init__(self) -> None:
         for entry in self.entries:
@@ -270,8 +269,6 @@ class Registry(Generic[E]):
         self._items[key] = entry
         for alias in entry.aliases:
             self._aliases[normalise_name(alias)] = key
-        for listener in self._listeners:
-            listener()
         return entry
 
     def unregister(self, name: str) -> E:
@@ -281,13 +278,7 @@ class Registry(Generic[E]):
         del self._items[key]
         for alias in [a for a, target in self._aliases.items() if target == key]:
             del self._aliases[alias]
-        for listener in self._listeners:
-            listener()
         return entry
-
-    def on_change(self, listener: Callable[[], None]) -> None:
-        """Call ``listener()`` after every registration or removal (to drop caches)."""
-        self._listeners.append(listener)
 
     def _key(self, name: str) -> str | None:
         key = normalise_name(name)
@@ -330,10 +321,6 @@ class Registry(Generic[E]):
     def choices_text(self, names: Sequence[str] | None = None) -> str:
         """The names as a comma-separated list (for messages and ``--help``)."""
         return ", ".join(self.names() if names is None else names)
-
-    def help_text(self) -> str:
-        """``name: description`` for every entry, one per line (for epilogs)."""
-        return "\n".join(f"  {e.name}: {e.description}" for e in self._items.values())
 
     def __iter__(self) -> Iterator[E]:
         return iter(list(self._items.values()))
