@@ -472,6 +472,7 @@ def train(
     progress: bool = True,
     stop_after_epochs: int | None = None,
     on_epoch_end: Callable[[dict[str, Any]], None] | None = None,
+    keep_epochs: Sequence[int] = (),
 ) -> TrainResult:
     """Train a MobileNetV2 on CIFAR-10 and keep everything in ``run_dir``.
 
@@ -496,6 +497,10 @@ def train(
         Return after this many epochs *in this call* (the run can be resumed later).
     on_epoch_end : callable, optional
         Called with each epoch's metrics row after the checkpoint is written.
+    keep_epochs : sequence of int, default=()
+        Also keep the weights after these epochs (1-based) as ``run_dir/epoch_NNN.pt``, for
+        following a quantity over training (e.g. the information-loss ledger). Each is a
+        model checkpoint that :func:`~manifold_lab.weights.load_checkpoint` reads.
 
     Returns
     -------
@@ -506,6 +511,10 @@ def train(
             raise ValueError(f"unknown preset {config!r}; choose from {sorted(PRESETS)}")
         config = PRESETS[config]
     run = Path(run_dir)
+    keep = set()
+    for e in keep_epochs:
+        check_scalar(e, "keep_epochs", kind=int, minimum=1, maximum=config.epochs)
+        keep.add(int(e))
     if resume and not (run / "last.pt").is_file():
         raise ValueError(
             f"there is no run to resume in {run} (no last.pt checkpoint there); "
@@ -681,6 +690,18 @@ def train(
                 "scheduler": scheduler.state_dict(),
             },
         )
+        if epoch + 1 in keep:
+            save_checkpoint(
+                model,
+                run / f"epoch_{epoch + 1:03d}.pt",
+                meta={
+                    "label_space": "cifar10",
+                    "test_acc": test_acc,
+                    "epoch": epoch + 1,
+                    "train_config": config.to_dict(),
+                    "trained_with": "manifold_lab.train",
+                },
+            )
         _write_metrics(run, metrics, prov)
         _barrier(world)
         if progress:

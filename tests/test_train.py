@@ -75,6 +75,22 @@ def test_smoke_run_writes_a_complete_run_directory(tiny_cifar: Path, tmp_path: P
     assert 0 <= result.test_accuracy <= 1
 
 
+def test_kept_epochs_are_loadable_checkpoints_of_those_epochs(
+    tiny_cifar: Path, tmp_path: Path
+) -> None:
+    result = train(TINY, tmp_path / "run", data_root=tiny_cifar, progress=False, keep_epochs=[1, 3])
+    kept = sorted(p.name for p in (tmp_path / "run").glob("epoch_*.pt"))
+    assert kept == ["epoch_001.pt", "epoch_003.pt"]
+    first = load_model(tmp_path / "run" / "epoch_001.pt")
+    last = load_model(tmp_path / "run" / "epoch_003.pt")
+    assert first.weights_info.meta["test_acc"] == result.metrics[0]["test_acc"]
+    final = result.model.state_dict()
+    assert all(torch.equal(final[k], v) for k, v in last.state_dict().items())
+    assert not all(torch.equal(final[k], v) for k, v in first.state_dict().items())
+    with pytest.raises(ValueError, match="keep_epochs"):
+        train(TINY, tmp_path / "bad", data_root=tiny_cifar, progress=False, keep_epochs=[4])
+
+
 def test_a_killed_run_resumes_to_the_same_weights(tiny_cifar: Path, tmp_path: Path) -> None:
     full = train(TINY, tmp_path / "full", data_root=tiny_cifar, progress=False)
 

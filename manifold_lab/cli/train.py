@@ -32,6 +32,13 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
     p.add_argument("--device", default=None, help="cpu or cuda (default: cuda if available)")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
     p.add_argument(
+        "--keep-epochs",
+        default="",
+        metavar="E,E,...",
+        help="also keep the weights after these epochs as RUN_DIR/epoch_NNN.pt "
+        "(e.g. 1,2,4,8,12), to follow the information-loss ledger over training",
+    )
+    p.add_argument(
         "--set",
         nargs="+",
         action="extend",
@@ -46,6 +53,7 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
 
 def run(args: argparse.Namespace) -> None:
     """Run ``manifold-lab train``."""
+    from .._validation import parse_int_spec
     from ..train import preset_config, train
 
     config = preset_config(args.preset, args.set)
@@ -57,6 +65,7 @@ def run(args: argparse.Namespace) -> None:
         resume=args.resume,
         device=args.device,
         progress=not args.no_progress,
+        keep_epochs=parse_int_spec(args.keep_epochs, "--keep-epochs") if args.keep_epochs else (),
     )
     if result.metrics and int(os.environ.get("RANK", "0")) == 0:
         last = result.metrics[-1]
