@@ -94,3 +94,58 @@ def sync_query(page: str, settings: dict[str, Any]) -> None:
     st.query_params.from_dict(
         {"page": page, **{k: text(v) for k, v in settings.items() if v is not None}}
     )
+
+
+def figure_downloads(
+    container: Any,
+    fig: Any,
+    *,
+    name: str,
+    key: str,
+    data: Any = None,
+    code: str | None = None,
+) -> None:
+    """Download buttons under a figure: PNG, SVG and PDF (made on click), its data as CSV, and
+    the library call that regenerates it.
+
+    Parameters
+    ----------
+    container : streamlit container
+        Where the buttons go (``st`` or a column).
+    fig : plotly.graph_objects.Figure
+        The figure shown.
+    name : str
+        File name stem, e.g. ``"figure1_spiral_w15"``.
+    key : str
+        Unique widget-key prefix on the page.
+    data : pandas.DataFrame or None
+        The numbers drawn, offered as CSV.
+    code : str or None
+        Python that regenerates the figure with the library, shown in a code block.
+    """
+    from manifold_lab.plots.export import figure_bytes
+
+    box = container.popover("Download figure, data and code")
+    cols = box.columns(4)
+    mimes = {"png": "image/png", "svg": "image/svg+xml", "pdf": "application/pdf"}
+    for col, (fmt, mime) in zip(cols, mimes.items(), strict=False):
+        col.download_button(
+            fmt.upper(),
+            data=lambda fmt=fmt: figure_bytes(fig, fmt),
+            file_name=f"{name}.{fmt}",
+            mime=mime,
+            key=f"{key}_{fmt}",
+            on_click="ignore",
+        )
+    if data is not None:
+        cols[3].download_button(
+            "CSV",
+            data=data.to_csv(index=False).encode(),
+            file_name=f"{name}.csv",
+            mime="text/csv",
+            key=f"{key}_csv",
+            on_click="ignore",
+        )
+    if code:
+        box.caption("Regenerate it with the library:")
+        box.code(code, language="python")

@@ -11,7 +11,7 @@ import plotly.graph_objects as go
 
 from ..fileio import atomic_write_text
 
-__all__ = ["FIGURE_FORMATS", "figure_format", "save_figure"]
+__all__ = ["FIGURE_FORMATS", "figure_bytes", "figure_format", "save_figure"]
 
 FIGURE_FORMATS: tuple[str, ...] = ("png", "svg", "pdf", "html")
 """Formats :func:`save_figure` writes, by file suffix."""
@@ -89,8 +89,47 @@ def save_figure(
     """
     p = Path(path)
     fmt = figure_format(p)
+    return atomic_write_text(p, figure_bytes(fig, fmt, width=width, height=height, scale=scale))
+
+
+def figure_bytes(
+    fig: go.Figure,
+    fmt: str,
+    *,
+    width: int | None = None,
+    height: int | None = None,
+    scale: float = 2.0,
+) -> bytes:
+    """A figure as the bytes of a PNG, SVG, PDF or self-contained HTML file.
+
+    What :func:`save_figure` writes, without a file (e.g. for a download button).
+
+    Parameters
+    ----------
+    fig : plotly.graph_objects.Figure
+        The figure.
+    fmt : {"png", "svg", "pdf", "html"}
+        The format.
+    width, height : int or None, default=None
+        Size in CSS pixels, as for :func:`save_figure`.
+    scale : float, default=2.0
+        Resolution multiplier for PNG.
+
+    Returns
+    -------
+    data : bytes
+
+    Examples
+    --------
+    >>> import plotly.graph_objects as go
+    >>> b"Plotly.newPlot" in figure_bytes(go.Figure(), "html")
+    True
+    """
+    fmt = str(fmt).lower()
+    if fmt not in FIGURE_FORMATS:
+        raise ValueError(f"unknown figure format {fmt!r}; use one of {', '.join(FIGURE_FORMATS)}")
     if fmt == "html":
-        return atomic_write_text(p, fig.to_html(include_plotlyjs=True, full_html=True))
+        return fig.to_html(include_plotlyjs=True, full_html=True).encode()
     width = width or fig.layout.width or 1000
     height = height or fig.layout.height or 600
     _find_browser()
@@ -103,4 +142,4 @@ def save_figure(
             "'apt-get install -y chromium', then set BROWSER_PATH=/usr/bin/chromium if it "
             "is not found; or run 'plotly_get_chrome'), or save as .html instead"
         ) from exc
-    return atomic_write_text(p, data)
+    return bytes(data)
