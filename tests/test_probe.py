@@ -669,3 +669,26 @@ def test_tflite_import_folded_norms():
     assert list(frame["threshold"].dropna().astype(int)) == [
         16, 24, 24, 32, 32, 32, 64, 64, 64, 64, 96, 96, 96, 160, 160, 160
     ]  # fmt: skip
+
+
+@pytest.mark.parametrize("c,d", [(24, 4), (96, 16), (200, 32)])
+def test_lemma2_rank_test_equals_the_eigenvalue_test(c: int, d: int) -> None:
+    from manifold_lab.probing.statistics import lemma2_full_rank
+
+    gen = torch.Generator().manual_seed(c)
+    rows = torch.randn(c, d, generator=gen, dtype=torch.float64)
+    rows[: c // 4] = 0.0  # dead channels (batch norm scale 0)
+    rows[c // 4 : c // 2] = rows[c // 2 : c // 2 + c // 4]  # duplicated channels
+    rows[-3:, 1:] = 0.0  # rows that only see the first coordinate
+    rows[-6:-3] *= 1e-9  # nearly vanishing rows
+    # masks from sparse to dense, so that some pixels fail and some pass
+    density = torch.linspace(0.05, 0.95, 400, dtype=torch.float64)[:, None]
+    mask = torch.rand(400, c, generator=gen, dtype=torch.float64) < density
+    got = lemma2_full_rank(mask, rows, 1e-5)
+    expected = []
+    for m in mask:
+        a = rows[m]
+        ev = torch.linalg.eigvalsh(a.T @ a)
+        expected.append(bool(a.shape[0] >= d and ev[-1] > 0 and ev[0] > 1e-10 * ev[-1]))
+    assert got.tolist() == expected
+    assert 0 < sum(expected) < len(expected)

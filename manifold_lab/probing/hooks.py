@@ -50,9 +50,11 @@ class ActivationProbe:
         disables the check (``lemma2_fraction`` is then NaN).
     rank_rtol : float, default=1e-5
         The active rows have full column rank when their smallest singular value exceeds
-        ``rank_rtol`` times their largest. Computed in float64 as the eigenvalues of the Gram
-        matrix ``W_A^T W_A`` (so tested as ``lambda_min > rank_rtol**2 * lambda_max``);
-        must lie in [1e-7, 1) because the Gram matrix cannot resolve smaller ratios.
+        ``rank_rtol`` times their largest, tested in float64 on the Gram matrix ``W_A^T W_A``
+        as ``lambda_min > rank_rtol**2 * lambda_max`` (see
+        :func:`~manifold_lab.probing.statistics.lemma2_full_rank`, which certifies most
+        pixels from a subset of their rows); must lie in [1e-7, 1) because the Gram matrix
+        cannot resolve smaller ratios.
     seed : int, default=0
         Seeds the reservoirs and the rank subsample. An item's priority depends only on the
         seed and its global position (image number, pixel), so samples do not depend on the
