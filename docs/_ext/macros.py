@@ -122,9 +122,7 @@ def csv_rows(path: str, where: Mapping[str, Any] | None = None, root: Path = ROO
     return rows
 
 
-def csv_value(
-    path: str, column: str, spec: str = "", root: Path = ROOT, **where: Any
-) -> str:
+def csv_value(path: str, column: str, spec: str = "", root: Path = ROOT, **where: Any) -> str:
     """One number of a results CSV: the ``column`` of the single row matching ``where``."""
     rows = csv_rows(path, where, root)
     if len(rows) != 1:
@@ -134,9 +132,7 @@ def csv_value(
     return fmt(rows[0][column], spec)
 
 
-def csv_range(
-    path: str, column: str, spec: str = "", root: Path = ROOT, **where: Any
-) -> str:
+def csv_range(path: str, column: str, spec: str = "", root: Path = ROOT, **where: Any) -> str:
     """``"min to max"`` of a column over the rows matching ``where`` (NaN ignored)."""
     values = [float(r[column]) for r in csv_rows(path, where, root) if r[column] not in ("", "nan")]
     values = [v for v in values if not math.isnan(v)]
@@ -150,7 +146,9 @@ def json_value(path: str, key: str, spec: str = "", root: Path = ROOT) -> str:
     return fmt(_get(read_json(path, root), key), spec)
 
 
-def json_sum(path: str, key: str, field: str, scale: float = 1.0, spec: str = "", root: Path = ROOT) -> str:
+def json_sum(
+    path: str, key: str, field: str, scale: float = 1.0, spec: str = "", root: Path = ROOT
+) -> str:
     """The sum of ``field`` over the list at ``key`` of a results JSON file, times ``scale``
     (e.g. the minutes a training run took: ``json_sum(p, "records", "epoch_seconds", 1/60)``)."""
     items = _get(read_json(path, root), key)
@@ -275,12 +273,19 @@ def comparison_table(preset: str, root: Path = ROOT) -> str:
                 f"{c['epochs_linear_ahead']} of {c['epochs_compared']}",
             ]
         )
-    header = ["comparison (paired by seed)", "n", "mean difference", f"{data['comparisons'][0]['level']:.0%} CI"]
+    header = [
+        "comparison (paired by seed)",
+        "n",
+        "mean difference",
+        f"{data['comparisons'][0]['level']:.0%} CI",
+    ]
     header += ["decision", "per seed", "epochs the first is ahead"]
     return md_table(header, body)
 
 
-def comparison_value(preset: str, comparison: str, key: str, spec: str = "pts", root: Path = ROOT) -> str:
+def comparison_value(
+    preset: str, comparison: str, key: str, spec: str = "pts", root: Path = ROOT
+) -> str:
     """One field of one paired comparison of a preset's ablation."""
     data = read_json(f"{RESULTS}/ablation_{preset}/comparisons.json", root)
     for c in data["comparisons"]:
@@ -325,8 +330,12 @@ def registry_table(kind: str) -> str:
             reg.ACTIVATION_REGISTRY,
             ["name", "label", "what it does", "Theorem 1", "exact inverse", "piecewise linear"],
             lambda e: [
-                f"`{e.name}`", e.label, e.description, _yes(e.theorem1),
-                _yes(e.exact_inverse), _yes(e.piecewise_linear),
+                f"`{e.name}`",
+                e.label,
+                e.description,
+                _yes(e.theorem1),
+                _yes(e.exact_inverse),
+                _yes(e.piecewise_linear),
             ],
         ),
         "manifolds": (
@@ -370,9 +379,16 @@ def presets_table() -> str:
         m = cfg.model
         body.append(
             [
-                f"`{name}`", f"{m.width_mult:g}", f"`{m.stem}`", cfg.epochs, cfg.batch_size,
-                f"{cfg.lr:g}", f"{cfg.warmup_epochs:g}", f"{cfg.label_smoothing:g}",
-                f"{cfg.weight_decay:g}", f"{m.dropout:g}",
+                f"`{name}`",
+                f"{m.width_mult:g}",
+                f"`{m.stem}`",
+                cfg.epochs,
+                cfg.batch_size,
+                f"{cfg.lr:g}",
+                f"{cfg.warmup_epochs:g}",
+                f"{cfg.label_smoothing:g}",
+                f"{cfg.weight_decay:g}",
+                f"{m.dropout:g}",
             ]
         )
     header = ["preset", "width", "stem", "epochs", "batch", "peak lr", "warm-up epochs"]
@@ -409,8 +425,20 @@ def api(names: Sequence[str] | str) -> str:
 def define_env(env: Any) -> None:  # pragma: no cover - exercised by the docs build
     """Hand the macros to mkdocs-macros-plugin."""
     for fn in (
-        csv_value, csv_range, csv_table, json_value, json_sum, results_md, provenance, ablation_table,
-        comparison_table, comparison_value, registry_table, presets_table, api, fmt,
+        csv_value,
+        csv_range,
+        csv_table,
+        json_value,
+        json_sum,
+        results_md,
+        provenance,
+        ablation_table,
+        comparison_table,
+        comparison_value,
+        registry_table,
+        presets_table,
+        api,
+        fmt,
     ):
         env.macro(fn)
 
