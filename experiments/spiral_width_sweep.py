@@ -58,7 +58,7 @@ def main() -> None:
 
 
 def markdown_table(summary: pd.DataFrame, n_seeds: int) -> str:
-    """The README's table: ReLU on the spiral at the paper's widths, with Theorem 1."""
+    """The table of docs/results/width-sweep.md: ReLU on the spiral at the paper's widths."""
     widths = [2, 3, 5, 15, 30]
     s = summary[summary.width.isin(widths)]
 

@@ -174,7 +174,7 @@ class TrainConfig:
 
 _CIFAR = MobileNetV2Config(num_classes=10, stem="cifar")
 
-#: Presets chosen by measurement; see the README's training section for the figures.
+#: Presets chosen by measurement; the figures: docs/results/ablation-cifar.md.
 PRESETS: dict[str, TrainConfig] = {
     "smoke": TrainConfig(
         model=_CIFAR.replace(width_mult=0.25),
