@@ -69,6 +69,8 @@ def make_task(
     Parameters
     ----------
     task : {"spirals", "spiral_coordinate"}, default="spirals"
+        Classify the arm of two interleaved spirals, or regress the spiral's intrinsic
+        coordinate (see the module's description).
     n_samples : int, default=2000
         Points in each of the train and test sets.
     turns : float, default=2.0
@@ -171,6 +173,8 @@ def train_toy(
     Parameters
     ----------
     task : {"spirals", "spiral_coordinate"}, default="spirals"
+        Classify the arm of two interleaved spirals, or regress the spiral's intrinsic
+        coordinate (see the module's description).
     width : int, default=4
         Bottleneck channels.
     expansion : int, default=6
@@ -178,7 +182,10 @@ def train_toy(
     depth : int, default=4
         Inverted-residual blocks.
     bottleneck_activation : {"linear", "relu6"}, default="linear"
+        What follows the projection: nothing (the paper's linear bottleneck) or ReLU6.
     shortcut : {"bottleneck", "expansion", "none"}, default="bottleneck"
+        Residual connections between bottlenecks (the paper's design), between expansions,
+        or none.
     seeds : iterable of int, default=range(10)
         One network per seed (the seed sets the initial weights).
     steps : int, default=2000

@@ -13,6 +13,7 @@ import inspect
 import pytest
 
 numpydoc_validate = pytest.importorskip("numpydoc.validate", reason="needs numpydoc (.[dev])")
+from numpydoc.docscrape import NumpyDocString  # noqa: E402
 
 import manifold_lab  # noqa: E402
 
@@ -79,4 +80,11 @@ def test_docstring_is_valid_numpydoc(qualname: str) -> None:
     obj = OBJECTS[qualname]
     result = numpydoc_validate.validate(numpydoc_validate.get_doc_object(obj))
     errors = [f"{code}: {msg}" for code, msg in result["errors"] if code not in IGNORED]
+    # numpydoc does not ask a parameter typed by its choices ({"a", "b"}) for a description
+    doc = NumpyDocString(inspect.getdoc(obj) or "")
+    errors += [
+        f"PR07: Parameter {param.name!r} has no description"
+        for param in doc["Parameters"]
+        if param.type.startswith("{") and not "".join(param.desc).strip()
+    ]
     assert not errors, f"{qualname}:\n  " + "\n  ".join(errors)

@@ -265,6 +265,7 @@ class ProbeResult:
         Parameters
         ----------
         kind : {"positive", "informative", "clipped"}, default="positive"
+            Which count: channels with y > 0, with 0 < y < clip, or with y >= clip.
         relative : bool, default=False
             Report the fraction of pixels instead of the number.
 
