@@ -46,6 +46,7 @@ def check_random_state(seed: Any = None, *, name: str = "seed") -> np.random.Gen
     Returns
     -------
     rng : numpy.random.Generator
+        A new generator (or ``seed`` itself when it is one).
 
     Examples
     --------

@@ -99,6 +99,18 @@ def paired_difference(
 def count_madds(model: nn.Module, input_size: tuple[int, int, int, int]) -> int:
     """Multiply-adds of one forward pass (convolutions and linear layers), by hooks.
 
+    Parameters
+    ----------
+    model : nn.Module
+        The network; it runs once on zeros (in eval mode, without gradients).
+    input_size : tuple of (int, int, int, int)
+        Shape of the input batch ``(batch, channels, height, width)``.
+
+    Returns
+    -------
+    int
+        Multiply-adds of all convolutions and linear layers for that batch.
+
     Examples
     --------
     >>> from manifold_lab.mobilenet import MobileNetV2
@@ -151,6 +163,16 @@ def run_roots(environ: Mapping[str, str] | None = None) -> tuple[Path, ...]:
     The project's ``experiments/results`` and ``experiments/runs`` (where
     ``experiments/ablation.py`` writes), plus the folders in ``MANIFOLD_LAB_RUNS_ROOT``
     (separated by ``os.pathsep``), all resolved.
+
+    Parameters
+    ----------
+    environ : mapping of str to str or None, default=None
+        The environment to read ``MANIFOLD_LAB_RUNS_ROOT`` from; None: ``os.environ``.
+
+    Returns
+    -------
+    tuple of pathlib.Path
+        The allowed folders, absolute, symbolic links resolved.
 
     Examples
     --------

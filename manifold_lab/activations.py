@@ -28,7 +28,7 @@ Tensor = torch.Tensor
 class Activation:
     """An elementwise activation with its derivative, inverse and pattern.
 
-    Attributes
+    Parameters
     ----------
     name : str
         Name used in results, e.g. ``"relu6"`` or ``"leaky_relu(0.01)"``.
@@ -36,17 +36,17 @@ class Activation:
         ``fn(z) -> y``, elementwise on tensors.
     derivative : callable
         ``derivative(z) -> dy/dz``, elementwise.
-    inverse : callable or None
+    inverse : callable or None, default=None
         ``inverse(y) -> (z, informative)``: the pre-activation where it can be read back and
         a boolean mask of those coordinates. ``None`` when the activation has no such
         inverse (GELU, arbitrary callables); the exact inverse and the exact-invertibility
         metric are then not available.
-    pattern : callable or None
+    pattern : callable or None, default=None
         ``pattern(z) -> int8 tensor``: index of the linear piece of each coordinate.
         ``None`` for smooth activations, which have no linear regions.
-    positively_homogeneous : bool
+    positively_homogeneous : bool, default=False
         ``fn(a z) = a fn(z)`` for ``a > 0`` (ReLU, leaky ReLU, identity).
-    check_output : bool
+    check_output : bool, default=False
         Check every output for NaN and infinity (set for user callables).
     """
 
@@ -102,6 +102,8 @@ def clipped_relu(clip: float = 6.0) -> Activation:
     Returns
     -------
     activation : Activation
+        Named ``"relu6"`` for ``clip=6``, else ``"clipped_relu(<clip>)"``; its inverse
+        reads back the coordinates in ``(0, clip)``.
 
     Examples
     --------
@@ -140,6 +142,7 @@ def leaky_relu(negative_slope: float = 0.01) -> Activation:
     Returns
     -------
     activation : Activation
+        Named ``"leaky_relu(<slope>)"``, with an exact inverse on every coordinate.
 
     Examples
     --------
@@ -246,6 +249,9 @@ def get_activation(activation: Any) -> Activation:
     Returns
     -------
     activation : Activation
+        A registered activation, a parametrised one built by its family's factory, the
+        given :class:`Activation` itself, or a callable wrapped with an autograd derivative
+        and output checks (no inverse, no pattern).
 
     Examples
     --------

@@ -453,7 +453,7 @@ def evaluate_chunk(
 class CaseResult:
     """Everything about one ``(width, seed)`` case, for plotting and inspection.
 
-    Attributes
+    Parameters
     ----------
     manifold : Manifold
         The input points and intrinsic coordinates.
@@ -567,6 +567,8 @@ def run_case(
     Returns
     -------
     result : CaseResult
+        The matrices, the layer's outputs, the reconstruction, the per-point masks and the
+        metrics of the case.
 
     Raises
     ------

@@ -120,7 +120,9 @@ def random_embedding(
     Returns
     -------
     T : ndarray of shape (width, d)
+        The embedding matrix.
     b : ndarray of shape (width,) or None
+        The bias; None when ``bias == 0``.
 
     Examples
     --------
@@ -151,13 +153,19 @@ def random_embeddings(
         Input and output dimensions.
     seeds : sequence of int
         Seeds, one matrix each.
-    kind, bias, data_scale
-        As in :func:`random_embedding`.
+    kind : {"gaussian", "orthonormal", "uniform"}, default="gaussian"
+        Distribution of the entries, as in :func:`random_embedding`.
+    bias : float, default=0.0
+        Relative bias scale, as in :func:`random_embedding`.
+    data_scale : float, default=1.0
+        Scale of the data the bias is relative to.
 
     Returns
     -------
     T : ndarray of shape (n_seeds, width, d)
+        ``T[i]`` is ``random_embedding(d, width, seeds[i], ...)``'s matrix.
     b : ndarray of shape (n_seeds, width) or None
+        The biases; None when ``bias == 0``.
     """
     seeds = [int(s) for s in seeds]
     key = _check_args(d, width, seeds, kind, bias)

@@ -252,6 +252,7 @@ def evaluate(
         Items ``(image, label)``; label -1 means unlabelled. Its ``label_space`` attribute
         (``"imagenet"``, ``"cifar10"`` or None) must match the model's when labels are present.
     batch_size : int, default=64
+        Images per forward pass.
     device : str or torch.device, optional
         Default: CUDA when available.
     num_workers : int, default=0
@@ -268,6 +269,7 @@ def evaluate(
     Returns
     -------
     EvalResult
+        Accuracy, counts, throughput and the names of skipped images.
     """
     info = getattr(model, "weights_info", None)
     if info is None:

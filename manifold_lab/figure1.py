@@ -32,7 +32,7 @@ FIGURE1_METRICS: tuple[str, ...] = (
 class Figure1Result:
     """The cases behind a Figure 1: the input points and one case per width and seed.
 
-    Attributes
+    Parameters
     ----------
     manifold : Manifold
         The input points (the same in every case).
@@ -57,6 +57,23 @@ class Figure1Result:
 
     def case(self, width: int, seed: int | None = None) -> CaseResult:
         """The case of one panel; ``seed=None`` takes the first seed.
+
+        Parameters
+        ----------
+        width : int
+            One of :attr:`widths`.
+        seed : int or None, default=None
+            One of :attr:`seeds`; None takes the first.
+
+        Returns
+        -------
+        CaseResult
+            The case with every intermediate array.
+
+        Raises
+        ------
+        ValueError
+            If the width or the seed was not computed (the message lists those that were).
 
         Examples
         --------
@@ -143,10 +160,11 @@ def run_figure1(
     Returns
     -------
     result : Figure1Result
+        The input points and the case of every ``(seed, width)``.
 
     See Also
     --------
-    manifold_lab.plots.plot_figure1 : draw the result.
+    manifold_lab.plots.plot_figure1 : Draw the result.
 
     Examples
     --------

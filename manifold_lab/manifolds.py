@@ -130,6 +130,7 @@ def make_circle(
     Returns
     -------
     X : ndarray of shape (n_samples, 2)
+        The points, with Gaussian noise of standard deviation ``noise`` added.
     t : ndarray of shape (n_samples,)
         The angle in ``[0, 2 pi)``.
 
@@ -174,6 +175,7 @@ def make_swiss_roll(
     Returns
     -------
     X : ndarray of shape (n_samples, 3)
+        The points, with Gaussian noise of standard deviation ``noise`` added.
     t : ndarray of shape (n_samples, 2)
         Roll parameter ``1.5 pi (1 + 2u)`` and height.
 
@@ -213,6 +215,7 @@ def make_s_curve(
     Returns
     -------
     X : ndarray of shape (n_samples, 3)
+        The points, with Gaussian noise of standard deviation ``noise`` added.
     t : ndarray of shape (n_samples, 2)
         Curve parameter in ``[-1.5 pi, 1.5 pi]`` and height in ``[0, 2]``.
 
@@ -268,6 +271,7 @@ def make_sphere(
     Returns
     -------
     X : ndarray of shape (n_samples, dim + 1)
+        The points, with Gaussian noise of standard deviation ``noise`` added.
     t : ndarray of shape (n_samples, dim) or (n_samples,) when dim == 1
         Hyperspherical angles.
 
@@ -314,6 +318,7 @@ def make_torus(
     Returns
     -------
     X : ndarray of shape (n_samples, 3)
+        The points, with Gaussian noise of standard deviation ``noise`` added.
     t : ndarray of shape (n_samples, 2)
         The two angles.
 
@@ -378,6 +383,7 @@ def make_subspace(
     Returns
     -------
     X : ndarray of shape (n_samples, ambient_dim)
+        The points, with Gaussian noise of standard deviation ``noise`` added.
     t : ndarray of shape (n_samples, dim) or (n_samples,) when dim == 1
         Coordinates in an orthonormal basis of the subspace.
 
@@ -426,6 +432,7 @@ def make_ball(
     Returns
     -------
     X : ndarray of shape (n_samples, ambient_dim)
+        The points, with Gaussian noise of standard deviation ``noise`` added.
     t : ndarray of shape (n_samples, dim) or (n_samples,) when dim == 1
         Coordinates in an orthonormal basis of the subspace.
 
@@ -477,6 +484,7 @@ def make_blob(
     Returns
     -------
     X : ndarray of shape (n_samples, dim)
+        The points, with Gaussian noise of standard deviation ``noise`` added.
     t : ndarray of shape (n_samples, dim) or (n_samples,) when dim == 1
         Standardised coordinates ``(X - center) / scale`` before noise.
 
@@ -502,7 +510,7 @@ def make_blob(
 class Manifold:
     """Points of a manifold together with what the experiments need to know about them.
 
-    Attributes
+    Parameters
     ----------
     name : str
         Registry name (``"spiral"``) or ``"points"`` for a user array.
@@ -510,7 +518,7 @@ class Manifold:
         The points.
     t : ndarray of shape (n_samples,) or (n_samples, k)
         Intrinsic coordinates (for colouring).
-    params : dict
+    params : dict, default={}
         The arguments that generated the points.
     """
 
@@ -557,6 +565,7 @@ def manifold_from_points(X: Any, t: Any = None, *, name: str = "points") -> Mani
     Returns
     -------
     manifold : Manifold
+        The points (as float64) with their coordinates, named ``name``.
 
     Examples
     --------
@@ -599,6 +608,8 @@ def make_manifold(
     Returns
     -------
     manifold : Manifold
+        The generated points with their intrinsic coordinates and the generator's
+        arguments (``name`` itself when it is already a :class:`Manifold`).
 
     Examples
     --------

@@ -194,7 +194,13 @@ class MobileNetV2Config:
             object.__setattr__(self, "setting", rows)
 
     def to_dict(self) -> dict[str, Any]:
-        """A JSON-friendly dict (tuples become lists) that :meth:`from_dict` reads back."""
+        """A JSON-friendly dict (tuples become lists) that :meth:`from_dict` reads back.
+
+        Returns
+        -------
+        dict
+            Field name to value; ``setting`` as a list of ``[t, c, n, s]`` lists, or None.
+        """
         d = asdict(self)
         if d["setting"] is not None:
             d["setting"] = [list(r) for r in d["setting"]]
@@ -217,13 +223,35 @@ class MobileNetV2Config:
         return cls(**d)
 
     def replace(self, **changes: Any) -> MobileNetV2Config:
-        """A copy with some fields changed (validated again)."""
+        """A copy with some fields changed (validated again).
+
+        Parameters
+        ----------
+        **changes
+            New values of fields, by name (``width_mult=0.5``, ``stem="cifar"``).
+
+        Returns
+        -------
+        MobileNetV2Config
+            A new config; this one is unchanged.
+
+        Raises
+        ------
+        ValueError
+            If a changed value is invalid.
+        """
         return replace(self, **changes)
 
     def rows(self) -> list[tuple[int, int, int, int]]:
         """The body rows (t, c, n, s) after ``expand_ratio`` and the CIFAR stem are applied.
 
         Channels here are before the width multiplier.
+
+        Returns
+        -------
+        list of tuple of (int, int, int, int)
+            Expansion ratio ``t``, output channels ``c``, repeats ``n`` and first stride
+            ``s`` of each row (Table 2 of the paper unless ``setting`` replaces it).
         """
         rows = [tuple(r) for r in (self.setting or TABLE2)]
         out: list[tuple[int, int, int, int]] = []
@@ -455,17 +483,40 @@ class MobileNetV2(nn.Module):
                 nn.init.zeros_(m.bias)
 
     def blocks(self) -> list[InvertedResidual]:
-        """The inverted residual blocks in order (``features.1`` .. ``features.17`` by default)."""
+        """The inverted residual blocks in order (``features.1`` .. ``features.17`` by default).
+
+        Returns
+        -------
+        list of InvertedResidual
+            The blocks themselves (not copies).
+        """
         return [m for m in self.features if isinstance(m, InvertedResidual)]
 
     def block_names(self) -> list[str]:
-        """Dotted module names of :meth:`blocks`, e.g. ``["features.1", ..., "features.17"]``."""
+        """Dotted module names of :meth:`blocks`, e.g. ``["features.1", ..., "features.17"]``.
+
+        Returns
+        -------
+        list of str
+            One name per block, as ``model.get_submodule`` reads them.
+        """
         return [
             f"features.{i}" for i, m in enumerate(self.features) if isinstance(m, InvertedResidual)
         ]
 
     def forward_features(self, x: Tensor) -> Tensor:
-        """The feature map before pooling, shape (batch, last_channel, h, w)."""
+        """The feature map before pooling, shape (batch, last_channel, h, w).
+
+        Parameters
+        ----------
+        x : Tensor of shape (batch, 3, height, width)
+            Preprocessed images.
+
+        Returns
+        -------
+        Tensor of shape (batch, last_channel, h, w)
+            The output of the last 1x1 convolution (``features.18``).
+        """
         if self.config.shortcut != "expansion":
             return self.features(x)
         previous: Tensor | None = None
@@ -477,6 +528,18 @@ class MobileNetV2(nn.Module):
         return x
 
     def forward(self, x: Tensor) -> Tensor:
+        """Classify a batch: features, global average pooling, dropout and the linear layer.
+
+        Parameters
+        ----------
+        x : Tensor of shape (batch, 3, height, width)
+            Preprocessed images.
+
+        Returns
+        -------
+        Tensor of shape (batch, num_classes)
+            Logits.
+        """
         x = self.forward_features(x)
         x = F.adaptive_avg_pool2d(x, (1, 1))
         x = torch.flatten(x, 1)
@@ -496,6 +559,11 @@ def mobilenet_v2(
         Seed for the initial weights; the global torch RNG is left untouched.
     **overrides
         Config fields.
+
+    Returns
+    -------
+    MobileNetV2
+        The network, in training mode, on the CPU.
 
     Examples
     --------

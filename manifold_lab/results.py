@@ -55,6 +55,7 @@ def write_results(
     Returns
     -------
     path : pathlib.Path
+        The file written.
     """
     p = Path(path)
     fmt = fmt or p.suffix.lstrip(".").lower()
@@ -65,9 +66,15 @@ def write_results(
 def read_results(path: str | os.PathLike[str]) -> tuple[pd.DataFrame, dict[str, Any]]:
     """Read a results file written by :func:`write_results`.
 
+    Parameters
+    ----------
+    path : str or path-like
+        A ``.csv`` file (provenance in its ``#`` header lines) or a ``.json`` file.
+
     Returns
     -------
     df : pandas.DataFrame
+        The results table, one row per case.
     provenance : dict
         Empty when the file carries none.
 

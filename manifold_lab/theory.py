@@ -55,7 +55,7 @@ def preserved_fraction(width: Any, k: int) -> np.ndarray:
 class InjectivityThreshold:
     """An expansion ratio ``n / d`` from the literature, for marking width curves.
 
-    Attributes
+    Parameters
     ----------
     label : str
         Short label for a plot.
@@ -75,7 +75,18 @@ class InjectivityThreshold:
 
     @renamed_parameters(d="k")
     def widths(self, k: int) -> tuple[float, float]:
-        """The widths ``n`` that the ratio means for input dimension ``k`` (alias ``d``)."""
+        """The widths ``n`` that the ratio means for input dimension ``k`` (alias ``d``).
+
+        Parameters
+        ----------
+        k : int
+            Dimension of the input (of the manifold's linear span).
+
+        Returns
+        -------
+        tuple of (float, float)
+            ``(ratio_low * k, ratio_high * k)``.
+        """
         return self.ratio_low * k, self.ratio_high * k
 
 

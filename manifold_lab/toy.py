@@ -69,6 +69,8 @@ def make_task(
     Parameters
     ----------
     task : {"spirals", "spiral_coordinate"}, default="spirals"
+        Classify the arm of two interleaved spirals, or regress the spiral's intrinsic
+        coordinate (see the module's description).
     n_samples : int, default=2000
         Points in each of the train and test sets.
     turns : float, default=2.0
@@ -171,6 +173,8 @@ def train_toy(
     Parameters
     ----------
     task : {"spirals", "spiral_coordinate"}, default="spirals"
+        Classify the arm of two interleaved spirals, or regress the spiral's intrinsic
+        coordinate (see the module's description).
     width : int, default=4
         Bottleneck channels.
     expansion : int, default=6
@@ -178,17 +182,22 @@ def train_toy(
     depth : int, default=4
         Inverted-residual blocks.
     bottleneck_activation : {"linear", "relu6"}, default="linear"
+        What follows the projection: nothing (the paper's linear bottleneck) or ReLU6.
     shortcut : {"bottleneck", "expansion", "none"}, default="bottleneck"
+        Residual connections between bottlenecks (the paper's design), between expansions,
+        or none.
     seeds : iterable of int, default=range(10)
         One network per seed (the seed sets the initial weights).
     steps : int, default=2000
         Full-batch Adam steps with cosine learning-rate decay.
     lr : float, default=3e-3
+        Initial learning rate of Adam (decayed to 0 by the cosine schedule).
     n_samples : int, default=2000
         Training points (and as many test points).
     data_seed : int, default=0
         The data set (shared by all seeds and variants).
     device : str or torch.device, default="cpu"
+        Where to train (all seeds at once).
 
     Returns
     -------
@@ -276,6 +285,28 @@ def toy_ablation(
     """Train every (width, expansion, variant) on the same seeds; one record per network.
 
     ``variants`` are (bottleneck_activation, shortcut) pairs; default: all six.
+
+    Parameters
+    ----------
+    task : {"spirals", "spiral_coordinate"}, default="spirals"
+        The task (see the module's description).
+    widths : sequence of int, default=(2, 3, 4, 8, 16)
+        Bottleneck widths.
+    expansions : sequence of int, default=(6,)
+        Expansion ratios t.
+    variants : sequence of (str, str) or None, default=None
+        ``(bottleneck_activation, shortcut)`` pairs; None: every pair of
+        ``{"linear", "relu6"}`` and ``{"bottleneck", "expansion", "none"}``.
+    seeds : iterable of int, default=range(10)
+        One network per seed for every setting, sharing its initial weights across variants.
+    depth : int, default=4
+        Inverted-residual blocks.
+    steps : int, default=2000
+        Full-batch Adam steps.
+    progress : bool, default=True
+        Show a progress bar over the settings.
+    device : str or torch.device, default="cpu"
+        Where to train.
 
     Returns
     -------

@@ -80,6 +80,7 @@ class TrainConfig:
     epochs : int
         Passes over the training set.
     batch_size : int
+        Images per optimisation step (over all processes under DDP).
     lr : float
         Peak learning rate of SGD (reached after the warm-up).
     momentum : float
@@ -89,6 +90,7 @@ class TrainConfig:
     warmup_epochs : float
         Linear warm-up from 0 to ``lr``; cosine decay to 0 afterwards (per step).
     label_smoothing : float
+        Label smoothing of the cross-entropy loss (0: none).
     seed : int
         Initial weights, data order, augmentation and dropout.
     augment : bool
@@ -148,14 +150,33 @@ class TrainConfig:
             raise ValueError(f"name must be a string, got {self.name!r}")
 
     def replace(self, **changes: Any) -> TrainConfig:
-        """A copy with some fields changed; ``model_*`` keys change the model config."""
+        """A copy with some fields changed; ``model_*`` keys change the model config.
+
+        Parameters
+        ----------
+        **changes
+            New values of fields (``epochs=2``), or of the model config's fields with a
+            ``model_`` prefix (``model_width_mult=0.5``).
+
+        Returns
+        -------
+        TrainConfig
+            A new config; this one is unchanged.
+        """
         model_changes = {k[6:]: changes.pop(k) for k in list(changes) if k.startswith("model_")}
         if model_changes:
             changes["model"] = self.model.replace(**model_changes)
         return replace(self, **changes)
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON-friendly dict."""
+        """JSON-friendly dict.
+
+        Returns
+        -------
+        dict
+            Field name to value, with ``model`` as :meth:`MobileNetV2Config.to_dict`; what
+            :meth:`from_dict` reads back and what a run's ``config.json`` stores.
+        """
         d = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "model"}
         d["model"] = self.model.to_dict()
         return d
@@ -248,6 +269,7 @@ def preset_config(preset: str, overrides: Sequence[str] = ()) -> TrainConfig:
     Returns
     -------
     TrainConfig
+        The preset's config with the overrides applied (validated).
 
     Raises
     ------
@@ -273,17 +295,19 @@ def preset_config(preset: str, overrides: Sequence[str] = ()) -> TrainConfig:
 class TrainResult:
     """What :func:`train` returns.
 
-    Attributes
+    Parameters
     ----------
     run_dir : Path
+        The run's folder (checkpoints, metrics, config).
     model : MobileNetV2
         The trained network (eval mode, on the CPU).
     metrics : list of dict
         One row per epoch.
     config : TrainConfig
+        The run's training configuration.
     finished : bool
         False when stopped early by ``stop_after_epochs``.
-    replica_max_abs_diff : float or None
+    replica_max_abs_diff : float or None, default=None
         Under DDP, the largest difference between the ranks' final parameters.
     """
 
@@ -302,6 +326,20 @@ class TrainResult:
 
 def augment_batch(images: Tensor, generator: torch.Generator, *, padding: int = 4) -> Tensor:
     """Random crop with zero padding and random horizontal flip of a uint8 batch (B, C, H, W).
+
+    Parameters
+    ----------
+    images : Tensor of shape (B, C, H, W)
+        A batch of uint8 images, on any device.
+    generator : torch.Generator
+        CPU generator that draws the offsets and flips (so augmentation is reproducible).
+    padding : int, default=4
+        Zero padding on each side before the random ``H x W`` crop.
+
+    Returns
+    -------
+    Tensor of shape (B, C, H, W)
+        The augmented batch, on the device of ``images``.
 
     Examples
     --------
@@ -324,14 +362,39 @@ def augment_batch(images: Tensor, generator: torch.Generator, *, padding: int = 
 
 
 def normalize_cifar(images: Tensor) -> Tensor:
-    """uint8 images (N, 3, H, W) -> float, normalised with CIFAR-10's mean and std."""
+    """Normalise uint8 images (N, 3, H, W) with CIFAR-10's per-channel mean and std.
+
+    Parameters
+    ----------
+    images : Tensor of shape (N, 3, H, W)
+        uint8 images.
+
+    Returns
+    -------
+    Tensor of shape (N, 3, H, W)
+        Float32 images, ``(images / 255 - mean) / std``.
+    """
     mean = torch.tensor(CIFAR10_MEAN, device=images.device).view(1, 3, 1, 1)
     std = torch.tensor(CIFAR10_STD, device=images.device).view(1, 3, 1, 1)
     return (images.float() / 255.0 - mean) / std
 
 
 def param_groups(model: nn.Module, weight_decay: float) -> list[dict[str, Any]]:
-    """Optimizer groups: weight decay on conv and linear weights only (not norms, biases)."""
+    """Optimizer groups: weight decay on conv and linear weights only (not norms, biases).
+
+    Parameters
+    ----------
+    model : nn.Module
+        The network.
+    weight_decay : float
+        Weight decay of the convolution and linear weights.
+
+    Returns
+    -------
+    list of dict
+        Two groups for a ``torch.optim`` optimizer: those weights with ``weight_decay``,
+        every other trainable parameter with 0.
+    """
     decay: list[nn.Parameter] = []
     no_decay: list[nn.Parameter] = []
     for module in model.modules():
@@ -505,6 +568,7 @@ def train(
     Returns
     -------
     TrainResult
+        The trained model, the per-epoch metrics and whether the run finished.
     """
     if isinstance(config, str):
         if config not in PRESETS:

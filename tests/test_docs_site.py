@@ -3,12 +3,14 @@
 Builds the site with ``mkdocs build --strict`` (or uses ``$MANIFOLD_LAB_DOCS_SITE`` when CI
 built it already), serves it with ``python -m http.server`` on a free port, and opens pages in
 headless Chromium. Screenshots of the home page (``docs_home.png``), a guide page, a results
-page and an API reference page go to ``$MANIFOLD_LAB_ARTIFACTS`` (default ``ci-artifacts/``).
+page, an API reference page and the API's cross-reference links (``docs_api_links.png``) go to
+``$MANIFOLD_LAB_ARTIFACTS`` (default ``ci-artifacts/``).
 """
 
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -150,6 +152,21 @@ def test_docs_page_renders_in_chromium(server: str, tmp_path: Path, page: str) -
     # the theme's scripts ran (search is built by JavaScript) and no macro error was rendered
     assert "md-search" in dom
     assert "Macro Rendering Error" not in dom and "docs macro:" not in dom
+    assert shot.exists() and shot.stat().st_size > 20_000, "the screenshot looks empty"
+
+
+def test_api_cross_references_are_links(server: str, tmp_path: Path) -> None:
+    """The docstrings' Sphinx roles (``:class:`~manifold_lab.probing.ActivationProbe```) are
+    rendered as links to the documented object (docs/_ext/sphinx_roles.py), not as raw text."""
+    shot = _artifacts() / "docs_api_links.png"
+    # (no #fragment: headless Chromium screenshots a scrolled page blank)
+    dom = _open(server + "reference/probing/", shot, tmp_path / "profile")
+    assert 'id="manifold_lab.probing.ProbeResult"' in dom, dom[:500]
+    raw = re.findall(r":(?:func|class|meth|mod|data|attr):(?:<code>|`)", dom)
+    assert not raw, f"{len(raw)} Sphinx roles rendered as raw text"
+    links = re.findall(r'<a class="autorefs autorefs-internal"[^>]*href="([^"]+)"', dom)
+    assert "#manifold_lab.probing.ActivationProbe" in links
+    assert any(href.startswith("../") for href in links), "no link to another API page"
     assert shot.exists() and shot.stat().st_size > 20_000, "the screenshot looks empty"
 
 

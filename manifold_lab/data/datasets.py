@@ -129,6 +129,22 @@ class TensorImageDataset(Dataset[tuple[Any, int]]):
         """A dataset of the images at ``indices`` (a slice, integer indices or a boolean mask).
 
         A slice shares memory with this dataset; other indices copy the selected images.
+
+        Parameters
+        ----------
+        indices : slice, sequence of int, Tensor or ndarray
+            Positions (negative ones count from the end) or a boolean mask.
+
+        Returns
+        -------
+        TensorImageDataset
+            The selected images with their labels and names; classes, transform, source
+            and label space are kept.
+
+        Raises
+        ------
+        IndexError
+            If an index is out of range.
         """
         if isinstance(indices, slice):
             idx: slice | Tensor = indices
@@ -155,7 +171,18 @@ class TensorImageDataset(Dataset[tuple[Any, int]]):
         )
 
     def head(self, n: int) -> TensorImageDataset:
-        """The first ``n`` images (a view, no copy)."""
+        """The first ``n`` images (a view, no copy).
+
+        Parameters
+        ----------
+        n : int
+            Number of images, >= 0 (more than there are takes all).
+
+        Returns
+        -------
+        TensorImageDataset
+            A dataset sharing memory with this one.
+        """
         if n < 0:
             raise ValueError(f"n must be >= 0, got {n}")
         return self.subset(slice(0, n))
@@ -330,16 +357,22 @@ def make_loader(
         Items must collate: give an :class:`ImageFolderDataset` of mixed image sizes a
         transform that resizes.
     batch_size : int, default=128
+        Items per batch.
     shuffle : bool, default=False
+        Reshuffle the items every epoch.
     num_workers : int, default=0
+        Worker processes that read and transform items (0: in the main process).
     seed : int or None, default=None
         Seeds the shuffling generator (and the workers' base seed).
     drop_last : bool, default=False
+        Drop the last batch when it is smaller than ``batch_size``.
     pin_memory : bool, default=False
+        Put batches in page-locked memory (faster copies to a GPU).
 
     Returns
     -------
     DataLoader
+        Yields ``(images, labels)`` batches; the same seed gives the same order.
     """
     generator = torch.Generator().manual_seed(seed) if seed is not None else None
     return DataLoader(

@@ -33,11 +33,22 @@ def default_data_root() -> Path:
 
     The cache base is ``$MANIFOLD_LAB_CACHE``, else ``~/.cache/manifold_lab`` (honouring
     ``$XDG_CACHE_HOME``).
+
+    Returns
+    -------
+    pathlib.Path
+        The folder (not created here).
     """
     env = os.environ.get("MANIFOLD_LAB_DATA")
     return Path(env).expanduser() if env else _cache_base() / "data"
 
 
 def default_cache_dir() -> Path:
-    """Where decoded CIFAR-10 arrays are cached by default: ``<cache base>/cifar10``."""
+    """Where decoded CIFAR-10 arrays are cached by default: ``<cache base>/cifar10``.
+
+    Returns
+    -------
+    pathlib.Path
+        The folder (not created here).
+    """
     return _cache_base() / "cifar10"

@@ -30,6 +30,16 @@ def is_hidden(name: str) -> bool:
 def load_image(path: str | os.PathLike[str]) -> Image.Image:
     """Open an image file as an RGB :class:`PIL.Image.Image`, fully decoded.
 
+    Parameters
+    ----------
+    path : str or path-like
+        The image file (any format PIL reads).
+
+    Returns
+    -------
+    PIL.Image.Image
+        The image in RGB mode, the file closed.
+
     Raises
     ------
     ImageDecodeError

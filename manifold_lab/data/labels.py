@@ -119,6 +119,23 @@ def build_imagenet_wnids(folder: str | os.PathLike[str], out_path: str | os.Path
     ``folder`` holds one ``<wnid>_<name>.JPEG`` per class (EliSchwartz/imagenet-sample-images);
     underscores in the names become spaces, and the two repeated names are made unique as in
     torchvision's category list.
+
+    Parameters
+    ----------
+    folder : str or path-like
+        The folder of sample images, one per ImageNet class.
+    out_path : str or path-like
+        The text file to write (atomically).
+
+    Returns
+    -------
+    pathlib.Path
+        The file written.
+
+    Raises
+    ------
+    ValueError
+        If the file names do not name exactly 1000 classes.
     """
     rows: dict[str, str] = {}
     for path in Path(folder).iterdir():

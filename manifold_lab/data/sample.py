@@ -73,6 +73,25 @@ def build_cifar10_sample(
 
     The members keep their names (``cifar10-jpeg/test/<class>/NNNN.jpg``), bytes and mtimes;
     owner, group and mode are normalised, so the output is byte-for-byte reproducible.
+
+    Parameters
+    ----------
+    tarball : str or path-like
+        The ``cifar10-jpeg.tar.gz`` archive of the full data set.
+    out_path : str or path-like
+        The tar file to write (atomically).
+    per_class : int, default=50
+        Test images per class.
+
+    Returns
+    -------
+    pathlib.Path
+        The file written.
+
+    Raises
+    ------
+    ValueError
+        If a class has fewer than ``per_class`` test images in the archive.
     """
     chosen: dict[str, dict[str, tuple[bytes, int]]] = {c: {} for c in CIFAR10_CLASSES}
     with tarfile.open(tarball, "r:*") as tf:  # one sequential pass

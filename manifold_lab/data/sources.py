@@ -19,7 +19,22 @@ __all__ = ["cifar10_source", "folder_source", "open_images", "sample_source"]
 
 
 def sample_source(argument: str = "", *, transform: Transform | None = None, **_: Any) -> Any:
-    """The built-in CIFAR-10 sample (image source ``"cifar10-sample"``)."""
+    """The built-in CIFAR-10 sample (image source ``"cifar10-sample"``).
+
+    Parameters
+    ----------
+    argument : str, default=""
+        Unused (the source takes no argument).
+    transform : callable or None, default=None
+        Applied to each uint8 (3, 32, 32) image tensor when an item is read.
+    **_
+        Options meant for other sources (``data_root``...), ignored.
+
+    Returns
+    -------
+    TensorImageDataset
+        The 500 test images of the built-in sample (50 per class).
+    """
     return cifar10_sample(transform=transform)
 
 
@@ -32,7 +47,28 @@ def cifar10_source(
     progress: bool = True,
     **_: Any,
 ) -> Any:
-    """A CIFAR-10 split from ``data_root`` (image source ``"cifar10[:SPLIT]"``)."""
+    """A CIFAR-10 split from ``data_root`` (image source ``"cifar10[:SPLIT]"``).
+
+    Parameters
+    ----------
+    argument : {"test", "train"}, default="test"
+        The split; ``""`` means ``"test"``.
+    data_root : str, path-like or None, default=None
+        Where CIFAR-10 is (see :func:`load_cifar10`); None: the default data root.
+    transform : callable or None, default=None
+        Applied to each uint8 (3, 32, 32) image tensor when an item is read.
+    download : bool, default=False
+        Let torchvision download CIFAR-10 when it is not found.
+    progress : bool, default=True
+        Show a progress bar while decoding JPEGs.
+    **_
+        Options meant for other sources, ignored.
+
+    Returns
+    -------
+    TensorImageDataset
+        The split's images in memory, with CIFAR-10's class names.
+    """
     return load_cifar10(
         check_split(argument or "test"),
         data_root,
@@ -43,7 +79,29 @@ def cifar10_source(
 
 
 def folder_source(argument: str, *, transform: Transform | None = None, **_: Any) -> Any:
-    """A folder of images (image source ``"folder:PATH"`` or a bare folder path)."""
+    """A folder of images (image source ``"folder:PATH"`` or a bare folder path).
+
+    Parameters
+    ----------
+    argument : str
+        Path of the folder (``~`` is expanded).
+    transform : callable or None, default=None
+        Applied to each RGB PIL image when an item is read.
+    **_
+        Options meant for other sources (``data_root``...), ignored.
+
+    Returns
+    -------
+    ImageFolderDataset
+        The folder's images, decoded lazily.
+
+    Raises
+    ------
+    ValueError
+        If the path is a file.
+    FileNotFoundError
+        If the path does not exist.
+    """
     path = Path(argument).expanduser()
     if path.is_dir():
         return ImageFolderDataset(path, transform=transform)

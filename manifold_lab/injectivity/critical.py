@@ -16,6 +16,21 @@ __all__ = ["check_levels", "critical_ratios", "level_crossing"]
 def check_levels(levels: Any) -> list[float]:
     """Validate probability levels (a number or a sequence of numbers in (0, 1]).
 
+    Parameters
+    ----------
+    levels : float or sequence of float
+        One level or several.
+
+    Returns
+    -------
+    list of float
+        The levels, in the given order.
+
+    Raises
+    ------
+    ValueError
+        If a level is not a number in (0, 1] or no level is given.
+
     Examples
     --------
     >>> check_levels(0.5), check_levels((0.5, 0.95))
@@ -35,6 +50,21 @@ def level_crossing(widths: np.ndarray, p: np.ndarray, level: float) -> np.ndarra
 
     ``p`` has shape (..., W); NaN where the level is never reached. When the first width
     already reaches it, that width is returned.
+
+    Parameters
+    ----------
+    widths : ndarray of shape (W,)
+        Increasing widths.
+    p : ndarray of shape (..., W)
+        A probability at each width (e.g. the invertible fraction), one curve per leading
+        index.
+    level : float
+        The level to reach.
+
+    Returns
+    -------
+    ndarray of shape (...)
+        The interpolated width of each curve, NaN where ``p`` never reaches ``level``.
 
     Examples
     --------

@@ -46,6 +46,8 @@ def plot_learning_curves(
     Returns
     -------
     fig : plotly.graph_objects.Figure
+        One line per ``(variant, seed)``, coloured by variant (one legend entry per
+        variant).
 
     Examples
     --------
@@ -122,6 +124,8 @@ def plot_toy_ablation(
     Returns
     -------
     fig : plotly.graph_objects.Figure
+        One panel per expansion; in each, one line per variant: the mean score over seeds
+        against width, with its 95% interval as error bars.
 
     Examples
     --------

@@ -48,6 +48,8 @@ def plot_case(
     Returns
     -------
     fig : plotly.graph_objects.Figure
+        Two panels, the input points and their reconstruction (3-D scenes when the
+        input has three dimensions).
 
     Examples
     --------

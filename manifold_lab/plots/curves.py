@@ -62,6 +62,8 @@ def plot_width_curves(
     Returns
     -------
     fig : plotly.graph_objects.Figure
+        One panel per metric, two panels per row, titled with the metric's axis label;
+        one curve per value of ``color`` with its confidence band.
 
     Raises
     ------

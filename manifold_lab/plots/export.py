@@ -42,6 +42,7 @@ def figure_format(path: Any) -> str:
     Returns
     -------
     fmt : {"png", "svg", "pdf", "html"}
+        The format the suffix names (case ignored).
 
     Examples
     --------
@@ -86,6 +87,7 @@ def save_figure(
     Returns
     -------
     path : pathlib.Path
+        The file written.
     """
     p = Path(path)
     fmt = figure_format(p)

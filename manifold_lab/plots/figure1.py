@@ -55,8 +55,8 @@ def plot_figure1(
 
     See Also
     --------
-    manifold_lab.run_figure1 : compute the cases; its ``to_frame()`` holds the numbers.
-    plot_case : one case in two larger panels.
+    manifold_lab.run_figure1 : Compute the cases; its ``to_frame()`` holds the numbers.
+    plot_case : One case in two larger panels.
 
     Examples
     --------

@@ -102,6 +102,8 @@ def plot_figure7(
     Returns
     -------
     plotly.graph_objects.Figure
+        One row of panels per probe result (absolute and/or relative counts), with the
+        average, its band, the minimum, the maximum, the width and the threshold as traces.
 
     Examples
     --------

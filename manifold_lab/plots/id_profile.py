@@ -37,10 +37,13 @@ def plot_id_profile(
     show_width : bool, default=False
         Also draw the ambient dimension (column ``n_features``) in grey.
     title : str or None, default=None
+        Figure title.
 
     Returns
     -------
     plotly.graph_objects.Figure
+        One line with markers per ``color`` value (and ``dash`` value), dimension against
+        block.
 
     Examples
     --------

@@ -21,7 +21,7 @@ __all__ = ["BlockInfo", "find_blocks"]
 class BlockInfo:
     """One inverted residual block as the probe sees it.
 
-    Attributes
+    Parameters
     ----------
     name : str
         Dotted module name, e.g. ``"features.3"``.
@@ -76,6 +76,12 @@ class BlockInfo:
 
     def expansion_rows(self) -> Tensor:
         """Rows of the expansion's effective linear map (batch norm folded in), float64 (C, d).
+
+        Returns
+        -------
+        Tensor of shape (hidden_channels, in_channels)
+            Row ``c`` is the weight vector of expansion channel ``c`` after folding the
+            norm's scale ``gamma / sqrt(var + eps)`` (the bias does not matter for rank).
 
         Raises
         ------

@@ -218,7 +218,16 @@ class ActivationProbe:
 
         Returns
         -------
-        The model's output (None when the probe stopped the forward after the last block).
+        Tensor or None
+            The model's output; None when the probe stopped the forward after the last
+            block (``stop_early=True``).
+
+        Raises
+        ------
+        RuntimeError
+            Outside ``with probe:`` (the hooks are not installed).
+        ValueError
+            If the number of labels differs from the batch size.
         """
         if not self.active:
             raise RuntimeError("run() needs the probe's hooks: use it inside `with probe:`")
@@ -237,7 +246,13 @@ class ActivationProbe:
             self._in_run = False
 
     def state_nbytes(self) -> int:
-        """Bytes held by the running statistics and reservoirs (not the scratch buffer)."""
+        """Bytes held by the running statistics and reservoirs (not the scratch buffer).
+
+        Returns
+        -------
+        int
+            The sum over the probed blocks, on whatever device they live.
+        """
         return sum(s.nbytes() for s in self._states.values())
 
     def result(self, **metadata: Any) -> ProbeResult:
@@ -247,6 +262,17 @@ class ActivationProbe:
         ----------
         **metadata
             Stored in :attr:`ProbeResult.metadata` (e.g. ``images="cifar10-sample"``).
+
+        Returns
+        -------
+        ProbeResult
+            Per-block statistics and the reservoir samples, as NumPy arrays; the probe keeps
+            counting if run again.
+
+        Raises
+        ------
+        ValueError
+            If no image has been probed yet.
         """
         states = list(self._states.values())
         if all(s.bn_images == 0 for s in states):

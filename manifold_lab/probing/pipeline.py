@@ -37,7 +37,7 @@ _ID_SHARE = 0.9
 class ProbeReport:
     """A probe and what follows from its samples (see :func:`probe_report`).
 
-    Attributes
+    Parameters
     ----------
     result : ProbeResult
         The per-block statistics and reservoir samples.
@@ -132,6 +132,8 @@ def probe_source(
     Returns
     -------
     ProbeResult
+        The statistics of every block; its metadata name the weights, the images and the
+        settings.
 
     Examples
     --------
@@ -220,6 +222,8 @@ def probe_report(
     Returns
     -------
     ProbeReport
+        The probe result, the intrinsic-dimension profile of the bottlenecks and what a
+        ReLU at each bottleneck would destroy.
     """
     from ..bottleneck import analyse_bottlenecks
 

@@ -35,16 +35,23 @@ def _hist_summary(hist: np.ndarray | None) -> tuple[float, float, float, float]:
 class BlockStats:
     """Everything the probe counted in one block (NumPy arrays on the CPU).
 
-    Attributes
+    Parameters
     ----------
     name : str
         As in :class:`~manifold_lab.probing.BlockInfo`.
-    index, in_channels, hidden_channels, out_channels, stride : int
+    index : int
         As in :class:`~manifold_lab.probing.BlockInfo`.
     expansion_layer : int or None
         Position among the expansion layers, from 1 (Figure 7's x axis); None without one.
-    has_expansion, use_res_connect, expansion_skip : bool
+    in_channels, hidden_channels, out_channels, stride : int
+        As in :class:`~manifold_lab.probing.BlockInfo`.
+    has_expansion : bool
+        The block has an expansion layer (t > 1); the expansion statistics are None or zero
+        otherwise.
+    use_res_connect, expansion_skip : bool
+        As in :class:`~manifold_lab.probing.BlockInfo`.
     bottleneck_activation : str
+        As in :class:`~manifold_lab.probing.BlockInfo` (``"linear"`` in MobileNetV2).
     clip : float
         Upper clip of the expansion activation (6 for ReLU6).
     n_images : int
@@ -97,7 +104,21 @@ class BlockStats:
     bottleneck_negative: int
 
     def row(self, rank_enabled: bool) -> dict[str, Any]:
-        """One row of :meth:`ProbeResult.to_frame`."""
+        """One row of :meth:`ProbeResult.to_frame`.
+
+        Parameters
+        ----------
+        rank_enabled : bool
+            Whether the probe ran the Lemma 2 rank check; without it ``lemma2_fraction`` is
+            NaN rather than 0.
+
+        Returns
+        -------
+        dict
+            Column name to value: the block's description, the threshold, and the minimum,
+            maximum, mean and standard deviation of the positive, informative and clipped
+            channel counts.
+        """
         hidden = self.hidden_channels
         d = self.in_channels
         nan = math.nan
@@ -188,21 +209,21 @@ class ProbeResult:
     """What :class:`~manifold_lab.probing.ActivationProbe` or :func:`~manifold_lab.probing.probe`
     measured.
 
-    Attributes
+    Parameters
     ----------
     blocks : list of BlockStats
         One per probed block, in order.
-    samples : dict
+    samples : dict, default={}
         Bottleneck samples per block name: ``{"pixels": (n, out_channels),
         "images": (n_img, out_channels)}`` float32 arrays (the projection's output, per pixel
         and global-average pooled per image) and ``"labels"`` (n_img,) int64 when the images
         are labelled: the input of :func:`manifold_lab.bottleneck.analyse_bottlenecks`.
-    expansion_samples : dict
+    expansion_samples : dict, default={}
         The same for the expansion layers (after their ReLU6; blocks with an expansion only).
-    sample_image_index : dict
+    sample_image_index : dict, default={}
         Per block name, the positions (in the order seen) of the images in
         ``samples[name]["images"]``, and ``"pixels_image"``: the image of every pixel sample.
-    metadata : dict
+    metadata : dict, default={}
         Model source, images, ``n_images``, ``resolution``, seed, the probe's settings.
     """
 
@@ -244,6 +265,7 @@ class ProbeResult:
         Parameters
         ----------
         kind : {"positive", "informative", "clipped"}, default="positive"
+            Which count: channels with y > 0, with 0 < y < clip, or with y >= clip.
         relative : bool, default=False
             Report the fraction of pixels instead of the number.
 
@@ -286,14 +308,46 @@ class ProbeResult:
         return pd.concat(frames, ignore_index=True)
 
     def block(self, name: str) -> BlockStats:
-        """The statistics of the block called ``name``."""
+        """The statistics of the block called ``name``.
+
+        Parameters
+        ----------
+        name : str
+            Dotted module name, e.g. ``"features.3"``.
+
+        Returns
+        -------
+        BlockStats
+            The block's counts.
+
+        Raises
+        ------
+        ValueError
+            If no probed block has that name (the message lists those probed).
+        """
         for b in self.blocks:
             if b.name == name:
                 return b
         raise ValueError(f"no probed block {name!r}; blocks: {[b.name for b in self.blocks]}")
 
     def save(self, path: str | os.PathLike[str]) -> Path:
-        """Write :meth:`to_frame` as CSV (or JSON by suffix) with provenance, atomically."""
+        """Write :meth:`to_frame` as CSV (or JSON by suffix) with provenance, atomically.
+
+        Parameters
+        ----------
+        path : str or path-like
+            Target file, ending in ``.csv`` or ``.json``.
+
+        Returns
+        -------
+        pathlib.Path
+            The file written (read it back with :func:`manifold_lab.read_results`).
+
+        Raises
+        ------
+        ValueError
+            If the suffix is neither ``.csv`` nor ``.json``.
+        """
         from ..records import provenance
         from ..results import write_results
 
@@ -308,6 +362,16 @@ class ProbeResult:
         The file loads with ``torch.load(path, weights_only=True)``: a dict with
         ``"samples"``, ``"expansion_samples"``, ``"sample_image_index"`` (tensors) and
         ``"metadata"``.
+
+        Parameters
+        ----------
+        path : str or path-like
+            Target file (``.pt`` by convention).
+
+        Returns
+        -------
+        pathlib.Path
+            The file written.
         """
         from ..fileio import atomic_write_text
         from ..records import provenance

@@ -139,9 +139,23 @@ def probe(
     stop_early : bool, default=True
         Stop each forward pass after the last probed block (the rest of the network does not
         change the statistics).
-    blocks, pixel_samples, image_samples, sample_expansion, rank_pixels_per_batch, rank_rtol, \
-seed, cpu_threads
-        See :class:`ActivationProbe`.
+    blocks : None, str, sequence of str or callable, default=None
+        Blocks to probe, by dotted name; None probes all (see :class:`ActivationProbe`).
+    pixel_samples : int, default=4096
+        Size of each per-pixel reservoir; 0 disables (see :class:`ActivationProbe`).
+    image_samples : int, default=1024
+        Size of each per-image reservoir; 0 disables (see :class:`ActivationProbe`).
+    sample_expansion : bool, default=True
+        Also sample expansion vectors (see :class:`ActivationProbe`).
+    rank_pixels_per_batch : int or None, default=64
+        Pixels per block and batch that get the Lemma 2 rank check; None: all, 0: none (see
+        :class:`ActivationProbe`).
+    rank_rtol : float, default=1e-5
+        Relative singular-value threshold of the rank check (see :class:`ActivationProbe`).
+    seed : int, default=0
+        Seeds the reservoirs and the rank subsample (see :class:`ActivationProbe`).
+    cpu_threads : int or None, default=1
+        Threads for the probe's own CPU work (see :class:`ActivationProbe`).
     callback : callable or None, default=None
         Called after every batch as ``callback(images_done, images_total)``, with
         ``images_total`` None when the data has no length; for progress bars in user
@@ -156,6 +170,8 @@ seed, cpu_threads
     Returns
     -------
     ProbeResult
+        Per-block statistics and reservoir samples; the metadata record the images, their
+        number and resolution, and the probe's settings.
 
     Raises
     ------

@@ -22,6 +22,16 @@ __all__ = ["Entry", "LoadedView", "Param", "Registry", "load_object", "normalise
 def normalise_name(name: str) -> str:
     """The lookup key of a name: stripped, lower case, ``-`` and spaces read as ``_``.
 
+    Parameters
+    ----------
+    name : str
+        A name as a user typed it (``" Swiss-Roll "``).
+
+    Returns
+    -------
+    str
+        The key under which registries store and look up the name.
+
     Examples
     --------
     >>> normalise_name(" Swiss-Roll ")
@@ -32,6 +42,22 @@ def normalise_name(name: str) -> str:
 
 def load_object(target: Any) -> Any:
     """Resolve a ``"package.module:attribute"`` string to the object; anything else as is.
+
+    Parameters
+    ----------
+    target : str or object
+        ``"package.module:attribute"`` (the attribute may be dotted: ``"mod:Class.method"``),
+        or an object, which is returned unchanged.
+
+    Returns
+    -------
+    object
+        The attribute, after importing its module.
+
+    Raises
+    ------
+    ValueError
+        If a string does not read ``"package.module:attribute"``.
 
     Examples
     --------
@@ -56,7 +82,7 @@ _KINDS = ("int", "float", "str", "bool", "choice", "choices")
 class Param:
     """One setting with its type, default and valid range, read by the CLI and the app.
 
-    Attributes
+    Parameters
     ----------
     name : str
         Python name of the setting (a keyword argument of the library call).
@@ -66,13 +92,13 @@ class Param:
         One sentence for tooltips and ``--help``.
     kind : {"int", "float", "str", "bool", "choice", "choices"}
         Type of the value (``"choices"``: a list of names from ``choices``).
-    default : object
+    default : object, default=None
         Default value.
-    minimum, maximum : float or None
+    minimum, maximum : float or None, default=None
         Inclusive bounds for ``int`` and ``float`` settings (None: unbounded).
-    step : float or None
+    step : float or None, default=None
         Step of a slider (None: 1 for ints, the interface's choice for floats).
-    choices : tuple of str
+    choices : tuple of str, default=()
         Allowed values of ``choice`` / ``choices`` settings (empty: read from a registry by
         the caller).
 
@@ -102,7 +128,14 @@ class Param:
             raise ValueError(f"Param.kind must be one of {_KINDS}, got {self.kind!r}")
 
     def range_text(self) -> str:
-        """The valid range in words, e.g. ``"an integer in [1, 256]"``."""
+        """The valid range in words, e.g. ``"an integer in [1, 256]"``.
+
+        Returns
+        -------
+        str
+            ``"one of a, b"`` for choices, ``"an integer in [lo, hi]"``, ``"a number >= lo"``,
+            ``"true or false"`` and so on; used in error messages and ``--help``.
+        """
         if self.kind in ("choice", "choices"):
             return f"one of {', '.join(self.choices)}" if self.choices else "a name"
         what = {"int": "an integer", "float": "a number", "bool": "true or false"}.get(
@@ -118,7 +151,27 @@ class Param:
         return what
 
     def check(self, value: Any) -> Any:
-        """Return ``value`` converted to the setting's type, or raise ``ValueError``."""
+        """Return ``value`` converted to the setting's type, or raise ``ValueError``.
+
+        Parameters
+        ----------
+        value : object
+            A Python value: a number for ``int``/``float`` (an integral float is accepted as
+            an ``int``; booleans are not numbers here), a bool, a name, or a list of names
+            for ``choices``.
+
+        Returns
+        -------
+        object
+            The value as an ``int``, ``float``, ``bool`` or ``str``, or a list of names for
+            ``choices``.
+
+        Raises
+        ------
+        ValueError
+            If the value has the wrong type, is not finite, is out of range or is not one of
+            the choices; the message names the setting and its valid range.
+        """
         bad = ValueError(f"{self.name} must be {self.range_text()}, got {value!r}")
         if self.kind == "int":
             if isinstance(value, bool) or not isinstance(value, int | float):
@@ -157,6 +210,22 @@ class Param:
         """Read the setting from text (a URL query value or a command-line value).
 
         Empty items of a list (``"a,,b"``) are refused, not skipped.
+
+        Parameters
+        ----------
+        text : str
+            The value as text; ``"true"``/``"false"``/``"1"``/``"0"`` for booleans, a
+            comma-separated list for ``choices``.
+
+        Returns
+        -------
+        object
+            The parsed value, checked as by :meth:`check`.
+
+        Raises
+        ------
+        ValueError
+            If the text cannot be read as the setting's type or the value is out of range.
         """
         raw = text.strip()
         if self.kind == "int":
@@ -181,7 +250,18 @@ class Param:
         return self.check(raw)
 
     def replace(self, **changes: Any) -> Param:
-        """A copy with some fields changed."""
+        """A copy with some fields changed.
+
+        Parameters
+        ----------
+        **changes
+            New values of fields, by name (``default=30``).
+
+        Returns
+        -------
+        Param
+            A new setting; this one is unchanged.
+        """
         from dataclasses import replace
 
         return replace(self, **changes)
@@ -191,7 +271,7 @@ class Param:
 class Entry:
     """One registered choice.
 
-    Attributes
+    Parameters
     ----------
     name : str
         Canonical name (what results and URLs record).
@@ -199,10 +279,10 @@ class Entry:
         Human-readable label for menus.
     description : str
         One or two sentences for tooltips, ``--help`` and the documentation.
-    loader : str or object or None
+    loader : str or object or None, default=None
         The implementation: ``"package.module:attribute"`` (imported on first
         :meth:`load`) or the object itself.
-    aliases : tuple of str
+    aliases : tuple of str, default=()
         Other names that resolve to this entry.
     """
 
@@ -213,7 +293,18 @@ class Entry:
     aliases: tuple[str, ...] = ()
 
     def load(self) -> Any:
-        """The implementation (imports its module on first use)."""
+        """The implementation (imports its module on first use).
+
+        Returns
+        -------
+        object
+            What ``loader`` names (a function, class or constant).
+
+        Raises
+        ------
+        ValueError
+            If the entry has no loader.
+        """
         if self.loader is None:
             raise ValueError(f"{self.name!r} has no implementation to load")
         return load_object(self.loader)
@@ -257,7 +348,23 @@ class Registry(Generic[E]):
     def register(self, entry: E, *, replace: bool = False) -> E:
         """Add ``entry``; an existing name raises unless ``replace=True``.
 
-        Returns the entry, so a registration can be written as a decorator-like call.
+        Parameters
+        ----------
+        entry : Entry
+            The entry; its name and aliases are normalised with :func:`normalise_name`.
+        replace : bool, default=False
+            Replace an entry of the same name instead of raising.
+
+        Returns
+        -------
+        Entry
+            ``entry`` itself, so a registration can be written as a decorator-like call.
+
+        Raises
+        ------
+        ValueError
+            If the name is empty, or already registered (as a name or an alias) and
+            ``replace`` is False.
         """
         key = normalise_name(entry.name)
         if not key:
@@ -272,7 +379,18 @@ class Registry(Generic[E]):
         return entry
 
     def unregister(self, name: str) -> E:
-        """Remove the entry named ``name`` (or an alias of it) and return it."""
+        """Remove the entry named ``name`` (or an alias of it) and return it.
+
+        Parameters
+        ----------
+        name : str
+            Name or alias of the entry.
+
+        Returns
+        -------
+        Entry
+            The removed entry (its aliases are removed too).
+        """
         entry = self.resolve(name)
         key = normalise_name(entry.name)
         del self._items[key]
@@ -292,6 +410,16 @@ class Registry(Generic[E]):
     def resolve(self, name: str) -> E:
         """The entry for ``name`` or an alias (case, ``-`` and spaces ignored).
 
+        Parameters
+        ----------
+        name : str
+            Name or alias of the entry.
+
+        Returns
+        -------
+        Entry
+            The registered entry.
+
         Raises
         ------
         ValueError
@@ -306,20 +434,56 @@ class Registry(Generic[E]):
         return self.resolve(name)
 
     def get(self, name: str, default: Any = None) -> E | Any:
-        """The entry for ``name``, or ``default``."""
+        """The entry for ``name``, or ``default``.
+
+        Parameters
+        ----------
+        name : str
+            Name or alias of the entry.
+        default : object, default=None
+            What to return when no entry has that name.
+
+        Returns
+        -------
+        Entry or object
+            The entry, or ``default`` (never raises).
+        """
         key = self._key(name) if isinstance(name, str) else None
         return self._items[key] if key is not None else default
 
     def names(self) -> tuple[str, ...]:
-        """Canonical names, in registration order."""
+        """Canonical names, in registration order.
+
+        Returns
+        -------
+        tuple of str
+            One name per entry (aliases left out).
+        """
         return tuple(entry.name for entry in self._items.values())
 
     def labels(self) -> dict[str, str]:
-        """``{name: label}``, in registration order (for menus' ``format_func``)."""
+        """``{name: label}``, in registration order (for menus' ``format_func``).
+
+        Returns
+        -------
+        dict of str to str
+            Canonical name to human-readable label.
+        """
         return {entry.name: entry.label for entry in self._items.values()}
 
     def choices_text(self, names: Sequence[str] | None = None) -> str:
-        """The names as a comma-separated list (for messages and ``--help``)."""
+        """The names as a comma-separated list (for messages and ``--help``).
+
+        Parameters
+        ----------
+        names : sequence of str or None, default=None
+            The names to list; None lists every registered name.
+
+        Returns
+        -------
+        str
+            ``"a, b, c"``.
+        """
         return ", ".join(self.names() if names is None else names)
 
     def __iter__(self) -> Iterator[E]:
@@ -333,6 +497,11 @@ class LoadedView(Mapping[str, Any]):
     """A read-only ``{name: implementation}`` view of a registry, always up to date.
 
     ``MANIFOLDS["spiral"]`` loads the entry's implementation; registering an entry adds it.
+
+    Parameters
+    ----------
+    registry : Registry
+        The registry to view; later registrations and removals show up in the view.
 
     Examples
     --------

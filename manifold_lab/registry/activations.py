@@ -19,24 +19,35 @@ __all__ = ["ACTIVATION_REGISTRY", "ActivationEntry", "register_activation"]
 class ActivationEntry(Entry):
     """A registered activation.
 
-    Attributes
+    Parameters
     ----------
-    piecewise_linear : bool
+    name : str
+        Canonical name (what results and URLs record).
+    label : str
+        Human-readable label for menus.
+    description : str
+        One or two sentences for tooltips, ``--help`` and the documentation.
+    loader : str or object or None, default=None
+        The :class:`~manifold_lab.activations.Activation`, or its
+        ``"package.module:attribute"``.
+    aliases : tuple of str, default=()
+        Other names that resolve to this entry.
+    piecewise_linear : bool, default=False
         The activation is linear on pieces of its domain (it has activation patterns).
-    positively_homogeneous : bool
+    positively_homogeneous : bool, default=False
         ``f(a z) = a f(z)`` for ``a > 0``.
-    exact_inverse : bool
+    exact_inverse : bool, default=False
         Its pre-activation can be read back on informative coordinates (Lemma 2 and the
         exact ``lemma2`` reconstruction apply).
     theorem1 : bool
         Theorem 1 of the paper (the invertible fraction ``P(Binomial(n, 1/2) >= k)`` for a
         Gaussian layer without bias) applies: ReLU exactly; ReLU6 as long as the clip is not
         reached (for unit-scale inputs it is an upper bound).
-    family : str
+    family : str, default=""
         Prefix of a parametrised form, e.g. ``"leaky_relu"`` reads ``"leaky_relu:0.1"``.
-    factory : str or callable or None
+    factory : str or callable or None, default=None
         ``factory(value) -> Activation`` for the parametrised form.
-    parameter : Param or None
+    parameter : Param or None, default=None
         The family's parameter, with its valid range.
     """
 
@@ -150,6 +161,7 @@ def register_activation(
     Returns
     -------
     ActivationEntry
+        The registered entry; ``get_activation(name)`` and the interfaces now offer it.
     """
     entry = ActivationEntry(
         name=activation.name,

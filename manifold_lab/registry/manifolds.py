@@ -41,9 +41,20 @@ AMBIENT_DIM = Param(
 class ManifoldEntry(Entry):
     """A registered manifold generator.
 
-    Attributes
+    Parameters
     ----------
-    params : tuple of Param
+    name : str
+        Canonical name (what results and URLs record).
+    label : str
+        Human-readable label for menus.
+    description : str
+        One or two sentences for tooltips, ``--help`` and the documentation.
+    loader : str or object or None, default=None
+        The generator, ``generator(n_samples, *, seed=None, **params) -> (X, t)``, or its
+        ``"package.module:attribute"``.
+    aliases : tuple of str, default=()
+        Other names that resolve to this entry.
+    params : tuple of Param, default=(NOISE,)
         The generator's keyword arguments that interfaces offer, with their ranges
         (``noise``, ``dim``, ``ambient_dim``...). ``n_samples`` and ``seed`` are common to
         every generator and not listed.
@@ -52,7 +63,18 @@ class ManifoldEntry(Entry):
     params: tuple[Param, ...] = (NOISE,)
 
     def param(self, name: str) -> Param | None:
-        """The parameter called ``name``, or None when the generator does not take it."""
+        """The parameter called ``name``, or None when the generator does not take it.
+
+        Parameters
+        ----------
+        name : str
+            Keyword argument of the generator (``"dim"``).
+
+        Returns
+        -------
+        Param or None
+            Its setting, with range and default.
+        """
         return next((p for p in self.params if p.name == name), None)
 
 
@@ -139,6 +161,7 @@ def register_manifold(
     Returns
     -------
     ManifoldEntry
+        The registered entry; ``make_manifold(name, ...)`` and the interfaces now offer it.
     """
     entry = ManifoldEntry(
         name=name,

@@ -17,9 +17,19 @@ __all__ = ["METHOD_REGISTRY", "METRIC_REGISTRY", "MethodEntry", "MetricEntry"]
 class MethodEntry(Entry):
     """A reconstruction method (how the input is read back from the layer's output).
 
-    Attributes
+    Parameters
     ----------
-    needs_inverse : bool
+    name : str
+        Canonical name (what results and URLs record).
+    label : str
+        Human-readable label for menus.
+    description : str
+        One or two sentences for tooltips, ``--help`` and the documentation.
+    loader : str or object or None, default=None
+        The implementation: ``"package.module:attribute"`` or the object itself.
+    aliases : tuple of str, default=()
+        Other names that resolve to this entry.
+    needs_inverse : bool, default=False
         Uses the activation's exact inverse (unavailable for GELU and user callables).
     """
 
@@ -30,17 +40,27 @@ class MethodEntry(Entry):
 class MetricEntry(Entry):
     """A metric of one case.
 
-    Attributes
+    Parameters
     ----------
-    fraction : bool
+    name : str
+        Canonical name (what results and URLs record).
+    label : str
+        Human-readable label for menus.
+    description : str
+        One or two sentences for tooltips, ``--help`` and the documentation.
+    loader : str or object or None, default=None
+        The implementation: ``"package.module:attribute"`` or the object itself.
+    aliases : tuple of str, default=()
+        Other names that resolve to this entry.
+    fraction : bool, default=False
         A fraction in [0, 1] (shown as a percentage).
-    log_scale : bool
+    log_scale : bool, default=False
         Best drawn on a log axis.
-    higher_is_better : bool
+    higher_is_better : bool, default=False
         Larger values mean less information lost.
-    neighbors : bool
+    neighbors : bool, default=False
         Computed from nearest neighbours (capped at ``max_neighbor_points`` points).
-    axis_label : str
+    axis_label : str, default=""
         Longer label for a figure's axis or panel title (default: ``label``).
     """
 
@@ -51,7 +71,13 @@ class MetricEntry(Entry):
     axis_label: str = ""
 
     def axis_text(self) -> str:
-        """The label for a figure: ``axis_label``, else ``label``."""
+        """The label for a figure: ``axis_label``, else ``label``.
+
+        Returns
+        -------
+        str
+            The text for an axis or a panel title.
+        """
         return self.axis_label or self.label
 
 

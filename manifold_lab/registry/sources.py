@@ -39,21 +39,32 @@ class SourceEntry(Entry):
 
     The loader is called as ``loader(argument, **options)``.
 
-    Attributes
+    Parameters
     ----------
-    argument : str
+    name : str
+        Canonical name (what results and URLs record).
+    label : str
+        Human-readable label for menus.
+    description : str
+        One or two sentences for tooltips, ``--help`` and the documentation.
+    loader : str or object or None, default=None
+        ``loader(argument, **options)`` returns the model or the image dataset (or its
+        ``"package.module:attribute"``).
+    aliases : tuple of str, default=()
+        Other names that resolve to this entry.
+    argument : str, default=""
         What follows ``name:``: ``""`` (nothing), ``"PATH"`` or ``"NAME"``.
-    arguments : tuple of str
+    arguments : tuple of str, default=()
         The accepted ``NAME`` arguments (empty: any).
-    default_argument : str
+    default_argument : str, default=""
         The argument when none is given.
-    suffixes : tuple of str
+    suffixes : tuple of str, default=()
         File suffixes that select this entry for a bare path (``".tflite"``).
-    menu : bool
+    menu : bool, default=False
         Offered in the explorer's menu (with each of ``arguments`` when there are several).
-    needs_data_root : bool
+    needs_data_root : bool, default=False
         Reads its files from a data root the user gives (CIFAR-10).
-    fetcher : str or callable or None
+    fetcher : str or callable or None, default=None
         ``fetcher(argument, progress=...)`` downloads the files the loader needs into a
         local cache (a ``"module:attribute"`` string or the callable); None: nothing to
         download.
@@ -68,7 +79,14 @@ class SourceEntry(Entry):
     fetcher: Any = None
 
     def usage(self) -> str:
-        """How to write it, e.g. ``"tflite:PATH"`` or ``"cifar10:{test,train}"``."""
+        """How to write it, e.g. ``"tflite:PATH"`` or ``"cifar10:{test,train}"``.
+
+        Returns
+        -------
+        str
+            The source's syntax for ``--help`` and error messages; an optional argument is
+            in brackets (``"cifar10[:{test,train}]"``).
+        """
         if not self.argument:
             return self.name
         arg = "{" + ",".join(self.arguments) + "}" if self.arguments else self.argument
@@ -223,7 +241,15 @@ def resolve_model_source(weights: Any) -> tuple[SourceEntry, str]:
     Returns
     -------
     entry : SourceEntry
+        The registered model source that reads ``weights``.
     argument : str
+        What its loader receives: a path, a weights name (upper case for torchvision), or
+        ``""``.
+
+    Raises
+    ------
+    ValueError
+        If ``weights`` is empty or matches no source and no existing file.
 
     Examples
     --------
@@ -263,7 +289,15 @@ def resolve_image_source(spec: Any) -> tuple[SourceEntry, str]:
     Returns
     -------
     entry : SourceEntry
+        The registered image source that reads ``spec``.
     argument : str
+        What its loader receives: a folder path, a split name (the entry's default when none
+        is given) or ``""``.
+
+    Raises
+    ------
+    ValueError
+        If ``spec`` is empty or matches no source.
 
     Examples
     --------
@@ -286,6 +320,17 @@ def resolve_image_source(spec: Any) -> tuple[SourceEntry, str]:
 def menu_sources(registry: Registry[SourceEntry]) -> dict[str, str]:
     """``{source string: label}`` of the entries offered in menus, arguments expanded.
 
+    Parameters
+    ----------
+    registry : Registry of SourceEntry
+        :data:`MODEL_SOURCE_REGISTRY` or :data:`IMAGE_SOURCE_REGISTRY`.
+
+    Returns
+    -------
+    dict of str to str
+        Source string (``"cifar10:test"``: one item per accepted argument) to its menu
+        label, in registration order.
+
     Examples
     --------
     >>> list(menu_sources(IMAGE_SOURCE_REGISTRY))
@@ -304,7 +349,13 @@ def menu_sources(registry: Registry[SourceEntry]) -> dict[str, str]:
 
 
 def sources_epilog() -> str:
-    """The ``Weights:`` and ``Images:`` paragraph of ``eval`` and ``probe``'s ``--help``."""
+    """The ``Weights:`` and ``Images:`` paragraph of ``eval`` and ``probe``'s ``--help``.
+
+    Returns
+    -------
+    str
+        One paragraph listing every model and image source with its syntax and description.
+    """
 
     def describe(registry: Registry[SourceEntry]) -> str:
         return "; ".join(f"{e.usage()}: {e.description}" for e in registry)

@@ -13,6 +13,11 @@ BUILTIN_CHECKPOINT = "cifar10_mobilenetv2.pt"
 def builtin_checkpoint() -> Path:
     """Path of the CIFAR-10 MobileNetV2 shipped in the package (``"builtin"``).
 
+    Returns
+    -------
+    pathlib.Path
+        The checkpoint file inside the installed package (``manifold_lab/_data``).
+
     Raises
     ------
     FileNotFoundError

@@ -16,7 +16,7 @@ __all__ = ["WeightsInfo", "default_classes", "default_label_space", "default_pre
 class WeightsInfo:
     """Where a model's weights came from and how to feed it.
 
-    Attributes
+    Parameters
     ----------
     source : str
         ``"random"``, ``"torchvision"``, ``"tflite"`` or ``"checkpoint"``.
@@ -33,9 +33,9 @@ class WeightsInfo:
         Turns a PIL image or uint8 tensor (3, H, W) into the model's float input.
     resolution : int
         Input side the weights were trained at.
-    notes : str
+    notes : str, default=""
         Caveats (e.g. batch norm folded, activations no longer quantised).
-    meta : dict
+    meta : dict, default={}
         Anything else the source recorded (accuracy, training settings, sha256...).
     """
 

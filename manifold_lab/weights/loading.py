@@ -73,6 +73,24 @@ def parse_source(weights: str | os.PathLike[str] | None) -> tuple[str, str]:
     name, except that ``"builtin"`` reads as the checkpoint it is and ``"random-cifar"`` as
     ``"random"``.
 
+    Parameters
+    ----------
+    weights : str, path-like or None
+        A weights source, as for :func:`load_model`; None means ``"random"``.
+
+    Returns
+    -------
+    kind : str
+        ``"random"``, ``"torchvision"``, ``"tflite"`` or ``"checkpoint"`` (or the name of a
+        source a user registered).
+    argument : str
+        The path or weights name the source reads (``""`` when it needs none).
+
+    Raises
+    ------
+    ValueError
+        If no model source reads ``weights``.
+
     Examples
     --------
     >>> parse_source("torchvision:IMAGENET1K_V1")
@@ -95,7 +113,25 @@ def random_source(
     seed: int | None = None,
     **_: Any,
 ) -> MobileNetV2:
-    """Freshly initialised weights (source ``"random"``); ``seed`` makes them repeatable."""
+    """Freshly initialised weights (source ``"random"``); ``seed`` makes them repeatable.
+
+    Parameters
+    ----------
+    argument : str, default=""
+        Unused (the source takes no argument).
+    config : MobileNetV2Config or None, default=None
+        The architecture (default: Table 2, 1000 classes).
+    seed : int or None, default=None
+        Seed of the initial weights; None draws fresh ones.
+    **_
+        Options meant for other sources (``progress``, ``allow_nonfinite``...), ignored.
+
+    Returns
+    -------
+    MobileNetV2
+        The network with its :class:`WeightsInfo` (label space and preprocessing follow
+        from the config's classes and stem).
+    """
     model = mobilenet_v2(config, seed=seed)
     space = default_label_space(model.config)
     model.weights_info = WeightsInfo(
@@ -121,6 +157,23 @@ def random_cifar_source(
     """A CIFAR-10 MobileNetV2 at initialisation (source ``"random-cifar"``; seed 0 by default).
 
     ``config`` may change other fields; the stem and the 10 classes stay CIFAR-10's.
+
+    Parameters
+    ----------
+    argument : str, default=""
+        Unused (the source takes no argument).
+    config : MobileNetV2Config or None, default=None
+        The architecture; its ``num_classes`` and ``stem`` are replaced by 10 and
+        ``"cifar"``.
+    seed : int or None, default=None
+        Seed of the initial weights; None means 0.
+    **_
+        Options meant for other sources (``progress``, ``allow_nonfinite``...), ignored.
+
+    Returns
+    -------
+    MobileNetV2
+        The untrained CIFAR-10 network with its :class:`WeightsInfo`.
     """
     base = config or MobileNetV2Config()
     cifar = base.replace(num_classes=10, stem="cifar")
@@ -135,7 +188,33 @@ def torchvision_source(
     allow_nonfinite: bool = False,
     **_: Any,
 ) -> MobileNetV2:
-    """torchvision's ImageNet weights (source ``"torchvision[:NAME]"``), from the hub cache."""
+    """Load torchvision's ImageNet weights (source ``"torchvision[:NAME]"``), from the hub cache.
+
+    Parameters
+    ----------
+    argument : {"IMAGENET1K_V1", "IMAGENET1K_V2"}, default="IMAGENET1K_V2"
+        The weights name; ``""`` means ``"IMAGENET1K_V2"``.
+    config : MobileNetV2Config or None, default=None
+        The architecture the weights must fit; they fit only the default config.
+    progress : bool or callable, default=True
+        While downloading: a progress bar on the terminal, or a callable called as
+        ``progress(bytes_done, bytes_total)``.
+    allow_nonfinite : bool, default=False
+        Load weights holding NaN or infinite values instead of raising ``ValueError``.
+    **_
+        Options meant for other sources (``seed``...), ignored.
+
+    Returns
+    -------
+    MobileNetV2
+        The network with ImageNet class names and torchvision's preprocessing in its
+        :class:`WeightsInfo`.
+
+    Raises
+    ------
+    ValueError
+        For an unknown weights name, or weights that do not fit ``config``.
+    """
     name = argument or "IMAGENET1K_V2"
     if name not in TORCHVISION_WEIGHTS:
         raise ValueError(
@@ -171,7 +250,24 @@ def torchvision_source(
 
 
 def tflite_source(argument: str, *, allow_nonfinite: bool = False, **_: Any) -> MobileNetV2:
-    """A TF-slim MobileNetV2 ``.tflite`` file (source ``"tflite:PATH"``)."""
+    """A TF-slim MobileNetV2 ``.tflite`` file (source ``"tflite:PATH"``).
+
+    Parameters
+    ----------
+    argument : str
+        Path of the ``.tflite`` file; the architecture is read from its graph.
+    allow_nonfinite : bool, default=False
+        Load weights holding NaN or infinite values instead of raising ``ValueError``.
+    **_
+        Options meant for other sources (``seed``, ``progress``...), ignored.
+
+    Returns
+    -------
+    MobileNetV2
+        The imported network (batch norm folded, dequantised weights) with the file's
+        preprocessing, resolution and label offset (1 for 1001 outputs) in its
+        :class:`WeightsInfo`.
+    """
     from ..tflite import load_tflite
 
     path = Path(argument)
@@ -200,7 +296,26 @@ def checkpoint_source(
     allow_nonfinite: bool = False,
     **_: Any,
 ) -> MobileNetV2:
-    """A :func:`save_checkpoint` file or a bare state dict (source ``"checkpoint:PATH"``)."""
+    """A :func:`save_checkpoint` file or a bare state dict (source ``"checkpoint:PATH"``).
+
+    Parameters
+    ----------
+    argument : str
+        Path of the ``.pt`` file.
+    config : MobileNetV2Config or None, default=None
+        The architecture the file must match (a mismatch raises ``ValueError``); None reads
+        it from the checkpoint.
+    allow_nonfinite : bool, default=False
+        Load weights holding NaN or infinite values instead of raising ``ValueError``.
+    **_
+        Options meant for other sources (``seed``, ``progress``...), ignored.
+
+    Returns
+    -------
+    MobileNetV2
+        The network with the checkpoint's label space, classes and notes, and the file's
+        sha256, in its :class:`WeightsInfo`.
+    """
     path = Path(argument)
     model, payload = load_checkpoint(path, config=config, allow_nonfinite=allow_nonfinite)
     meta = payload["meta"]
@@ -227,7 +342,26 @@ def builtin_source(
     allow_nonfinite: bool = False,
     **_: Any,
 ) -> MobileNetV2:
-    """The CIFAR-10 MobileNetV2 shipped in the package (source ``"builtin"``)."""
+    """The CIFAR-10 MobileNetV2 shipped in the package (source ``"builtin"``).
+
+    Parameters
+    ----------
+    argument : str, default=""
+        Unused (the source takes no argument).
+    config : MobileNetV2Config or None, default=None
+        The architecture the file must match (a mismatch raises ``ValueError``); None reads
+        it from the checkpoint.
+    allow_nonfinite : bool, default=False
+        Load weights holding NaN or infinite values instead of raising ``ValueError``.
+    **_
+        Options meant for other sources (``seed``, ``progress``...), ignored.
+
+    Returns
+    -------
+    MobileNetV2
+        The trained network, as :func:`checkpoint_source` loads
+        :func:`builtin_checkpoint`.
+    """
     return checkpoint_source(
         str(builtin_checkpoint()), config=config, allow_nonfinite=allow_nonfinite
     )

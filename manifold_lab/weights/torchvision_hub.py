@@ -73,10 +73,16 @@ def torchvision_weights_file(
 
     Parameters
     ----------
-    name : {"IMAGENET1K_V1", "IMAGENET1K_V2"}
+    name : {"IMAGENET1K_V1", "IMAGENET1K_V2"}, default="IMAGENET1K_V2"
+        The weights name.
     progress : bool or callable, default=True
         True: a progress bar on the terminal while downloading; a callable is called as
         ``progress(bytes_done, bytes_total)`` instead (for user interfaces).
+
+    Returns
+    -------
+    pathlib.Path
+        The weights file in torch hub's ``checkpoints`` folder.
 
     Raises
     ------
@@ -114,8 +120,27 @@ def torchvision_weights_file(
 def torchvision_state_dict(
     name: str = "IMAGENET1K_V2", *, progress: bool | ProgressCallback = True
 ) -> dict:
-    """torchvision's MobileNetV2 state dict from the hub cache, or downloaded into it
-    (see :func:`torchvision_weights_file`)."""
+    """Load torchvision's MobileNetV2 state dict from the hub cache, or download it first.
+
+    Parameters
+    ----------
+    name : {"IMAGENET1K_V1", "IMAGENET1K_V2"}, default="IMAGENET1K_V2"
+        The weights name.
+    progress : bool or callable, default=True
+        As for :func:`torchvision_weights_file`.
+
+    Returns
+    -------
+    dict
+        Parameter name to tensor, loaded on the CPU with ``weights_only=True``.
+
+    Raises
+    ------
+    WeightsUnavailableError
+        Offline and not cached (see :func:`torchvision_weights_file`).
+    ValueError
+        If the cached file is not a state dict (delete it to download it again).
+    """
     path = torchvision_weights_file(name, progress=progress)
     data = safe_torch_load(path)
     if not isinstance(data, dict):
