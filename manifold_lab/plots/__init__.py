@@ -16,6 +16,7 @@ module                      figures
 :mod:`.id_profile`          :func:`plot_id_profile`: intrinsic dimension across blocks
 :mod:`.partition`           :func:`plot_partition`: a layer's linear regions in the plane
 :mod:`.ablation`            :func:`plot_learning_curves`, :func:`plot_toy_ablation`
+:mod:`.animation`           :func:`plot_width_animation`, :func:`save_animation`
 :mod:`.export`              :func:`save_figure`, :func:`figure_format`
 :mod:`.style`               the palette, template and axis styles
 ==========================  ============================================================
@@ -24,6 +25,7 @@ module                      figures
 from __future__ import annotations
 
 from .ablation import plot_learning_curves, plot_toy_ablation
+from .animation import plot_width_animation, save_animation
 from .case import plot_case
 from .curves import plot_width_curves
 from .export import FIGURE_FORMATS, figure_format, save_figure
@@ -45,6 +47,8 @@ __all__ = [
     "plot_partition",
     "plot_phase_diagram",
     "plot_toy_ablation",
+    "plot_width_animation",
     "plot_width_curves",
+    "save_animation",
     "save_figure",
 ]

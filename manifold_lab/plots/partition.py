@@ -34,6 +34,7 @@ def plot_partition(
     points: bool = True,
     partners: bool = True,
     title: str | None = None,
+    count_slots: int | None = None,
 ) -> go.Figure:
     """Draw the input plane cut into the layer's linear regions.
 
@@ -56,6 +57,10 @@ def plot_partition(
         Join collapsed points to their partners (needs ``case``).
     title : str or None, default=None
         Figure title; None describes the partition.
+    count_slots : int or None, default=None
+        Draw one region trace for every count ``0 .. count_slots`` and always the Lemma 2,
+        points and pairs traces (empty when there is nothing to draw), so that figures of
+        several widths have the same traces (animation frames); None draws only what exists.
 
     Returns
     -------
@@ -72,10 +77,11 @@ def plot_partition(
     """
     fig = go.Figure()
     counts = np.asarray(part.n_informative)
-    top = max(int(part.pieces.shape[1]), 1)
+    top = max(int(count_slots or part.pieces.shape[1]), 1)
     import plotly.colors as pc
 
-    for n in np.unique(counts):
+    levels = np.unique(counts) if count_slots is None else np.arange(count_slots + 1)
+    for n in levels:
         polys = [part.polygons[i] for i in np.nonzero(counts == n)[0]]
         xs, ys = _polygon_path(polys)
         color = pc.sample_colorscale(_SCALE, [0.08 + 0.84 * float(n) / top])[0]
@@ -90,10 +96,11 @@ def plot_partition(
                 name=f"{int(n)} informative row{'' if n == 1 else 's'}",
                 legendgroup="regions",
                 hoverinfo="name",
+                showlegend=bool(polys),
             )
         )
     fail = [part.polygons[i] for i in np.nonzero(~part.lemma2)[0]]
-    if fail:
+    if fail or count_slots is not None:
         xs, ys = _polygon_path(fail)
         fig.add_trace(
             go.Scatter(
@@ -122,7 +129,7 @@ def plot_partition(
         )
     if partners and case is not None:
         pairs = collapse_partners(case)
-        if len(pairs):
+        if len(pairs) or count_slots is not None:
             uv = part.coords
             px: list[float | None] = []
             py: list[float | None] = []
