@@ -48,6 +48,11 @@ class Activation:
         ``fn(a z) = a fn(z)`` for ``a > 0`` (ReLU, leaky ReLU, identity).
     check_output : bool, default=False
         Check every output for NaN and infinity (set for user callables).
+    breakpoints : tuple of float
+        Where a piecewise-linear activation changes piece (``(0.0,)`` for ReLU, ``(0.0,
+        6.0)`` for ReLU6); empty for smooth activations and the identity. The layer's linear
+        regions are cut out by the hyperplanes ``t_j . x + b_j = c`` for these ``c``
+        (:func:`manifold_lab.partition.layer_partition`).
     """
 
     name: str
@@ -57,6 +62,7 @@ class Activation:
     pattern: Callable[[Tensor], Tensor] | None = None
     positively_homogeneous: bool = False
     check_output: bool = False
+    breakpoints: tuple[float, ...] = ()
 
     def __call__(self, z: Tensor) -> Tensor:
         return self.fn(z)
@@ -77,6 +83,7 @@ RELU = Activation(
     inverse=_relu_inverse,
     pattern=_relu_pattern,
     positively_homogeneous=True,
+    breakpoints=(0.0,),
 )
 
 IDENTITY = Activation(
@@ -128,6 +135,7 @@ def clipped_relu(clip: float = 6.0) -> Activation:
         derivative=lambda z: ((z > 0) & (z < c)).to(z.dtype),
         inverse=inverse,
         pattern=pattern,
+        breakpoints=(0.0, c),
     )
 
 
@@ -163,6 +171,7 @@ def leaky_relu(negative_slope: float = 0.01) -> Activation:
         inverse=inverse,
         pattern=_relu_pattern,
         positively_homogeneous=True,
+        breakpoints=(0.0,),
     )
 
 

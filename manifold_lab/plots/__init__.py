@@ -14,7 +14,9 @@ module                      figures
 :mod:`.phase`               :func:`plot_phase_diagram`: the injectivity phase diagram
 :mod:`.figure7`             :func:`plot_figure7`: positive channels per expansion layer
 :mod:`.id_profile`          :func:`plot_id_profile`: intrinsic dimension across blocks
+:mod:`.partition`           :func:`plot_partition`: a layer's linear regions in the plane
 :mod:`.ablation`            :func:`plot_learning_curves`, :func:`plot_toy_ablation`
+:mod:`.animation`           :func:`plot_width_animation`, :func:`save_animation`
 :mod:`.export`              :func:`save_figure`, :func:`figure_format`
 :mod:`.style`               the palette, template and axis styles
 ==========================  ============================================================
@@ -23,12 +25,14 @@ module                      figures
 from __future__ import annotations
 
 from .ablation import plot_learning_curves, plot_toy_ablation
+from .animation import plot_width_animation, save_animation
 from .case import plot_case
 from .curves import plot_width_curves
 from .export import FIGURE_FORMATS, figure_format, save_figure
 from .figure1 import plot_figure1
 from .figure7 import figure7_frame, plot_figure7
 from .id_profile import plot_id_profile
+from .partition import plot_partition
 from .phase import plot_phase_diagram
 
 __all__ = [
@@ -40,8 +44,11 @@ __all__ = [
     "plot_figure7",
     "plot_id_profile",
     "plot_learning_curves",
+    "plot_partition",
     "plot_phase_diagram",
     "plot_toy_ablation",
+    "plot_width_animation",
     "plot_width_curves",
+    "save_animation",
     "save_figure",
 ]

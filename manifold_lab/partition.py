@@ -1,0 +1,423 @@
+"""The linear regions of one layer ``phi(T x + b)``, computed exactly in a plane of the input.
+
+A piecewise-linear activation (ReLU, leaky ReLU, ReLU6) makes the layer linear on each cell of
+the hyperplane arrangement ``t_j . x + b_j = c`` (one hyperplane per row ``j`` and breakpoint
+``c`` of the activation: ``0`` for ReLU, ``0`` and ``6`` for ReLU6). Restricted to a plane
+``x = origin + basis @ u`` the hyperplanes become lines ``a_j . u + c_j = 0``, and the cells
+become convex polygons. :func:`layer_partition` cuts a box around the data by every line in
+turn (exact convex clipping, no sampling grid) and labels each polygon with the activation's
+piece of every row at an interior point. For each region it reports how many rows are
+*informative* (their output determines their pre-activation: ``z > 0`` for ReLU,
+``0 < z < 6`` for ReLU6, every row for leaky ReLU) and whether those rows have full rank on the
+manifold's span, which is Lemma 2's condition for the layer to be invertible there.
+
+For a two-dimensional manifold in the plane (the paper's spiral) the plane is the input space
+itself; for a ``k``-dimensional manifold it is the plane through the points' mean spanned by
+their two leading principal components (the regions are then the layer's regions *on that
+plane*; points off the plane are drawn at their projection).
+
+Examples
+--------
+>>> import numpy as np
+>>> T = np.array([[1.0, 0.0], [0.0, 1.0], [1.0, 1.0]])
+>>> X = np.array([[1.0, 0.0], [0.0, 1.0], [-1.0, -1.0]])
+>>> part = layer_partition(X, T, activation="relu")
+>>> len(part.polygons), sorted(part.n_informative.tolist())
+(6, [0, 1, 1, 2, 2, 3])
+>>> part.lemma2.sum()  # regions where at least two independent rows are active
+np.int64(3)
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import torch
+
+from ._validation import check_scalar
+
+__all__ = ["Partition", "case_partition", "collapse_partners", "layer_partition"]
+
+
+@dataclass(frozen=True)
+class Partition:
+    """The layer's linear regions in a plane of its input.
+
+    Attributes
+    ----------
+    polygons : tuple of ndarray
+        One ``(m, 2)`` array of vertices per region, counter-clockwise, in plane coordinates.
+    pieces : ndarray of shape (n_regions, width), int8
+        The activation's piece of every row in every region (``0``: below the first
+        breakpoint, ``1``: between the first and the second, ...).
+    n_informative : ndarray of shape (n_regions,)
+        Rows whose output determines their pre-activation in the region.
+    n_positive : ndarray of shape (n_regions,)
+        Rows above the first breakpoint (``z > 0``).
+    rank : ndarray of shape (n_regions,)
+        Rank of the informative rows of ``T`` on the manifold's span.
+    k : int
+        Dimension of the manifold's span.
+    lines : ndarray of shape (n_lines, 3)
+        Each line ``a0 u + a1 v + c = 0`` in plane coordinates.
+    line_rows : ndarray of shape (n_lines,)
+        The row of ``T`` each line belongs to.
+    origin : ndarray of shape (D,)
+        The plane's origin in the input space.
+    basis : ndarray of shape (D, 2)
+        The plane's orthonormal directions.
+    bounds : tuple of float
+        ``(u_min, u_max, v_min, v_max)``, the box that was partitioned.
+    coords : ndarray of shape (N, 2)
+        The points in plane coordinates.
+    activation : str
+        The activation's name.
+    """
+
+    polygons: tuple[np.ndarray, ...]
+    pieces: np.ndarray
+    n_informative: np.ndarray
+    n_positive: np.ndarray
+    rank: np.ndarray
+    k: int
+    lines: np.ndarray
+    line_rows: np.ndarray
+    origin: np.ndarray
+    basis: np.ndarray
+    bounds: tuple[float, float, float, float]
+    coords: np.ndarray
+    activation: str
+
+    @property
+    def lemma2(self) -> np.ndarray:
+        """Whether Lemma 2 holds in each region (informative rows of full rank ``k``)."""
+        return np.asarray(self.rank == self.k)
+
+    @property
+    def areas(self) -> np.ndarray:
+        """Area of each region (shoelace formula)."""
+        return _areas(list(self.polygons))
+
+    def region_of(self, coords: Any) -> np.ndarray:
+        """The region holding each point (plane coordinates); -1 outside every region.
+
+        Decided by the points' activation pieces, so points on a line get the region whose
+        pieces they share (or -1).
+        """
+        uv = np.asarray(coords, dtype=np.float64).reshape(-1, 2)
+        z = uv @ self.lines[:, :2].T + self.lines[:, 2]  # (N, n_lines), one per (row, breakpoint)
+        pieces = _pieces_from_lines(z, self.line_rows, self.pieces.shape[1])
+        lookup = {p.tobytes(): i for i, p in enumerate(self.pieces)}
+        inside = (
+            (uv[:, 0] >= self.bounds[0])
+            & (uv[:, 0] <= self.bounds[1])
+            & (uv[:, 1] >= self.bounds[2])
+            & (uv[:, 1] <= self.bounds[3])
+        )
+        return np.array(
+            [
+                lookup.get(p.tobytes(), -1) if ok else -1
+                for p, ok in zip(pieces, inside, strict=True)
+            ]
+        )
+
+    def to_frame(self) -> pd.DataFrame:
+        """One row per region: area, informative and positive rows, rank, Lemma 2."""
+        return pd.DataFrame(
+            {
+                "region": np.arange(len(self.polygons)),
+                "area": self.areas,
+                "n_informative": self.n_informative,
+                "n_positive": self.n_positive,
+                "rank": self.rank,
+                "lemma2": self.lemma2,
+            }
+        )
+
+
+def _areas(polys: list[np.ndarray]) -> np.ndarray:
+    """Signed areas of polygons (shoelace formula), in one vectorised pass."""
+    if not polys:
+        return np.zeros(0)
+    verts = np.concatenate(polys)
+    sizes = np.fromiter((len(p) for p in polys), dtype=np.int64, count=len(polys))
+    starts = np.concatenate([[0], np.cumsum(sizes)[:-1]])
+    nxt = np.arange(len(verts)) + 1
+    nxt[starts + sizes - 1] = starts  # each polygon's last vertex wraps to its first
+    cross = verts[:, 0] * verts[nxt, 1] - verts[:, 1] * verts[nxt, 0]
+    return np.asarray(0.5 * np.add.reduceat(cross, starts))
+
+
+def _pieces_from_lines(z: np.ndarray, line_rows: np.ndarray, width: int) -> np.ndarray:
+    """Pieces (N, width) from the signed values of every line (N, n_lines): for each row,
+    the number of its breakpoints below the pre-activation."""
+    pieces = np.zeros((z.shape[0], width), dtype=np.int8)
+    np.add.at(pieces.T, line_rows, (z > 0).T.astype(np.int8))
+    return pieces
+
+
+def _split(poly: np.ndarray, s: np.ndarray, eps: float) -> tuple[np.ndarray, np.ndarray]:
+    """Cut a convex polygon by the line where the vertex values ``s`` change sign.
+
+    A vertex within ``eps`` of the line goes to both sides; an edge is cut only where its
+    ends lie strictly on opposite sides, so no side gets a repeated vertex.
+    """
+    pos: list[np.ndarray] = []
+    neg: list[np.ndarray] = []
+    m = len(poly)
+    for i in range(m):
+        j = (i + 1) % m
+        p, sp, sq = poly[i], s[i], s[j]
+        if sp > eps:
+            pos.append(p)
+        elif sp < -eps:
+            neg.append(p)
+        else:
+            pos.append(p)
+            neg.append(p)
+        if (sp > eps and sq < -eps) or (sp < -eps and sq > eps):
+            cut = p + (sp / (sp - sq)) * (poly[j] - p)
+            pos.append(cut)
+            neg.append(cut)
+    return np.array(neg), np.array(pos)
+
+
+def _arrangement(lines: np.ndarray, bounds: tuple[float, float, float, float]) -> list[np.ndarray]:
+    """Convex cells of the box cut by every line (exact clipping, vectorised sign tests)."""
+    u0, u1, v0, v1 = bounds
+    polys = [np.array([[u0, v0], [u1, v0], [u1, v1], [u0, v1]], dtype=np.float64)]
+    scale = max(u1 - u0, v1 - v0)
+    for a0, a1, c in lines:
+        norm = float(np.hypot(a0, a1))
+        if norm == 0.0:
+            continue
+        eps = 1e-12 * (norm * scale + abs(c))
+        verts = np.concatenate(polys)
+        s = verts[:, 0] * a0 + verts[:, 1] * a1 + c
+        sizes = np.fromiter((len(p) for p in polys), dtype=np.int64, count=len(polys))
+        starts = np.concatenate([[0], np.cumsum(sizes)[:-1]])
+        lo = np.minimum.reduceat(s, starts)
+        hi = np.maximum.reduceat(s, starts)
+        crossed = np.nonzero((lo < -eps) & (hi > eps))[0]
+        if crossed.size == 0:
+            continue
+        new: list[np.ndarray] = []
+        for i in crossed:
+            a, b = starts[i], starts[i] + sizes[i]
+            neg, pos = _split(polys[i], s[a:b], eps)
+            new.extend(q for q in (neg, pos) if len(q) >= 3)
+        keep = np.ones(len(polys), dtype=bool)
+        keep[crossed] = False
+        polys = [p for p, k in zip(polys, keep, strict=True) if k] + new
+    areas = _areas(polys)
+    return [p for p, a in zip(polys, areas, strict=True) if a > 1e-14 * scale * scale]
+
+
+def _span_basis(X: np.ndarray) -> np.ndarray:
+    """Orthonormal basis (D, k) of the points' linear span."""
+    _, s, vt = np.linalg.svd(X, full_matrices=False)
+    tol = max(X.shape) * np.finfo(np.float64).eps * (s[0] if s.size else 0.0)
+    return np.asarray(vt[s > tol].T)
+
+
+def layer_partition(
+    X: Any,
+    T: Any,
+    b: Any = None,
+    activation: Any = "relu",
+    *,
+    margin: float = 0.1,
+    bounds: tuple[float, float, float, float] | None = None,
+) -> Partition:
+    """The linear regions of ``phi(T x + b)`` in the plane of the points ``X``, exactly.
+
+    Parameters
+    ----------
+    X : array-like of shape (N, D)
+        The manifold's points; they fix the plane (``D = 2``: the input plane itself;
+        ``D > 2``: through their mean along their two leading principal components) and the
+        box around them.
+    T : array-like of shape (width, D)
+        The layer's matrix.
+    b : array-like of shape (width,) or None, default=None
+        The layer's bias.
+    activation : str or Activation, default="relu"
+        A piecewise-linear activation (one with breakpoints: ReLU, ReLU6, leaky ReLU,
+        clipped ReLU).
+    margin : float, default=0.1
+        Extra room around the points, as a fraction of their extent.
+    bounds : tuple of float or None, default=None
+        ``(u_min, u_max, v_min, v_max)`` in plane coordinates, instead of the points' box.
+
+    Returns
+    -------
+    Partition
+
+    Raises
+    ------
+    ValueError
+        For a smooth activation, mismatched shapes, non-finite values, or points that do not
+        span a plane.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> X = np.random.default_rng(0).normal(size=(50, 2))
+    >>> T = np.random.default_rng(1).normal(size=(5, 2))
+    >>> part = layer_partition(X, T, activation="relu6")
+    >>> int(part.lines.shape[0])  # two lines per row: z = 0 and z = 6
+    10
+    >>> bool(np.isclose(part.areas.sum(), np.prod(np.diff(np.reshape(part.bounds, (2, 2))))))
+    True
+    """
+    from .activations import get_activation
+
+    act = get_activation(activation)
+    if not act.breakpoints or act.pattern is None:
+        raise ValueError(
+            f"the partition needs a piecewise-linear activation (ReLU, ReLU6, leaky ReLU); "
+            f"{act.name} has no linear regions"
+        )
+    Xa = np.asarray(X, dtype=np.float64)
+    Ta = np.asarray(T, dtype=np.float64)
+    if Xa.ndim != 2 or Xa.shape[0] < 2 or Xa.shape[1] < 2:
+        raise ValueError(f"X must be an (N, D) array with N >= 2 and D >= 2, got {Xa.shape}")
+    if Ta.ndim != 2 or Ta.shape[1] != Xa.shape[1] or Ta.shape[0] < 1:
+        raise ValueError(
+            f"T must be a (width, D) array with D = {Xa.shape[1]} (the points' dimension), "
+            f"got {Ta.shape}"
+        )
+    ba = np.zeros(Ta.shape[0]) if b is None else np.asarray(b, dtype=np.float64).reshape(-1)
+    if ba.shape != (Ta.shape[0],):
+        raise ValueError(f"b must have {Ta.shape[0]} entries (one per row of T), got {ba.size}")
+    for name, arr in (("X", Xa), ("T", Ta), ("b", ba)):
+        if not np.isfinite(arr).all():
+            raise ValueError(f"{name} contains NaN or infinite values; remove them first")
+    check_scalar(margin, "margin", minimum=0, maximum=10)
+    D = Xa.shape[1]
+    if D == 2:
+        origin, basis = np.zeros(2), np.eye(2)
+    else:
+        origin = Xa.mean(0)
+        _, s, vt = np.linalg.svd(Xa - origin, full_matrices=False)
+        if s.size < 2 or s[1] <= 1e-12 * s[0]:
+            raise ValueError("the points do not spread over a plane; the partition needs two")
+        basis = vt[:2].T
+    coords = (Xa - origin) @ basis
+    if bounds is None:
+        lo, hi = coords.min(0), coords.max(0)
+        pad = margin * np.maximum(hi - lo, 1e-12)
+        bounds = (
+            float(lo[0] - pad[0]),
+            float(hi[0] + pad[0]),
+            float(lo[1] - pad[1]),
+            float(hi[1] + pad[1]),
+        )
+    else:
+        bounds = tuple(float(v) for v in bounds)  # type: ignore[assignment]
+        if len(bounds) != 4 or not (bounds[0] < bounds[1] and bounds[2] < bounds[3]):
+            raise ValueError(f"bounds must be (u_min, u_max, v_min, v_max), got {bounds}")
+    # z_j(u) = t_j . (origin + basis u) + b_j; a line per row and breakpoint: z_j(u) = c
+    A = Ta @ basis  # (width, 2)
+    c0 = Ta @ origin + ba
+    width = Ta.shape[0]
+    bps = np.asarray(act.breakpoints, dtype=np.float64)
+    line_rows = np.repeat(np.arange(width), len(bps))
+    lines = np.column_stack([A[line_rows], c0[line_rows] - np.tile(bps, width)])
+    polys = _arrangement(lines, bounds)
+    centres = np.array([p.mean(0) for p in polys])
+    z = centres @ A.T + c0  # (R, width) pre-activations at interior points
+    zt = torch.from_numpy(z)
+    pieces = act.pattern(zt).numpy().astype(np.int8)
+    informative = np.ones_like(z, dtype=bool)
+    if act.inverse is not None:
+        informative = act.inverse(act(zt))[1].numpy().astype(bool)
+    span = _span_basis(Xa)
+    k = span.shape[1]
+    Ts = Ta @ span  # (width, k)
+    # zeroing the other rows keeps the rank of the informative ones; one stacked SVD
+    rank = np.linalg.matrix_rank(Ts[None] * informative[:, :, None]).astype(np.int64)
+    return Partition(
+        polygons=tuple(polys),
+        pieces=pieces,
+        n_informative=informative.sum(1),
+        n_positive=(z > bps[0]).sum(1),
+        rank=rank,
+        k=int(k),
+        lines=lines,
+        line_rows=line_rows,
+        origin=origin,
+        basis=basis,
+        bounds=bounds,
+        coords=coords,
+        activation=act.name,
+    )
+
+
+def case_partition(result: Any, **kwargs: Any) -> Partition:
+    """:func:`layer_partition` of a case from :func:`manifold_lab.run_case`.
+
+    Parameters
+    ----------
+    result : CaseResult
+        The case (its points, ``T``, ``b`` and activation).
+    **kwargs
+        Passed to :func:`layer_partition` (``margin``, ``bounds``).
+
+    Returns
+    -------
+    Partition
+
+    Examples
+    --------
+    >>> import manifold_lab as ml
+    >>> case = ml.run_case("spiral", width=3, seed=0, n_samples=200)
+    >>> part = case_partition(case)
+    >>> part.k, len(part.polygons)
+    (2, 6)
+    """
+    return layer_partition(result.manifold.X, result.T, result.b, result.activation, **kwargs)
+
+
+def collapse_partners(result: Any) -> np.ndarray:
+    """For each collapsed point of a case, the distinct input its output lands on.
+
+    A point ``i`` is collapsed (:attr:`CaseResult.collapsed`) when some input ``j`` at least
+    the median nearest-neighbour distance away has its output nearby; its partner is the
+    nearest such ``j`` in the output space ``Y``. Only the neighbour subsample
+    (``result.neighbor_index``) can be flagged, so partners are searched there.
+
+    Parameters
+    ----------
+    result : CaseResult
+        The case, from :func:`manifold_lab.run_case`.
+
+    Returns
+    -------
+    pairs : ndarray of shape (n_collapsed, 2), int
+        Indices ``(i, j)`` into the case's points.
+
+    Examples
+    --------
+    >>> import manifold_lab as ml
+    >>> case = ml.run_case("spiral", width=2, seed=0, n_samples=300)
+    >>> pairs = collapse_partners(case)
+    >>> len(pairs) == int(case.collapsed.sum())
+    True
+    """
+    sub = np.asarray(result.neighbor_index)
+    flagged = np.nonzero(np.asarray(result.collapsed)[sub])[0]
+    if flagged.size == 0:
+        return np.zeros((0, 2), dtype=np.int64)
+    X = torch.from_numpy(np.asarray(result.manifold.X, dtype=np.float64)[sub])
+    Y = torch.from_numpy(np.asarray(result.Y, dtype=np.float64)[sub])
+    DX = torch.cdist(X, X)
+    DX.fill_diagonal_(float("inf"))
+    delta = float(DX.min(1).values.median())
+    DY = torch.cdist(Y[flagged], Y)
+    DY[DX[flagged] < delta] = float("inf")  # only distinct inputs count
+    partner = DY.argmin(1).numpy()
+    return np.stack([sub[flagged], sub[partner]], 1).astype(np.int64)

@@ -1,0 +1,121 @@
+"""The exact partition of the input plane into a layer's linear regions."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import manifold_lab as ml
+from manifold_lab.partition import case_partition, layer_partition
+
+
+def _inside(poly: np.ndarray, uv: np.ndarray) -> np.ndarray:
+    """Points inside a counter-clockwise convex polygon or on its boundary."""
+    edges = np.roll(poly, -1, axis=0) - poly
+    rel = uv[:, None, :] - poly[None]
+    cross = edges[None, :, 0] * rel[..., 1] - edges[None, :, 1] * rel[..., 0]
+    return (cross > -1e-9).all(1)
+
+
+@pytest.mark.parametrize("activation", ["relu", "relu6", "leaky_relu"])
+@pytest.mark.parametrize("width", [2, 3, 5, 15])
+def test_sector_algorithm_agrees_on_the_spiral(activation: str, width: int) -> None:
+    # no bias, 2-D span: the sweep's exact sector algorithm gives the fraction of points
+    # where Lemma 2 holds and the number of patterns the points visit (ReLU6 is not
+    # positively homogeneous, so it has no sectors: the dense computation instead)
+    rows = ml.sweep(
+        "spiral",
+        widths=[width],
+        seeds=[0, 1],
+        activation=activation,
+        method="lemma2",
+        metrics=["invertible_fraction", "n_patterns"],
+        n_samples=2000,
+        algorithm="dense" if activation == "relu6" else "sector",
+        progress=False,
+    )
+    for seed in (0, 1):
+        case = ml.run_case("spiral", width=width, seed=seed, n_samples=2000, activation=activation)
+        part = case_partition(case)
+        region = part.region_of(part.coords)
+        ok = region >= 0
+        # only a point on every line (the spiral's centre) belongs to no open region
+        assert (~ok).sum() <= 1 and np.allclose(part.coords[~ok], 0.0)
+        assert case.invertible is not None
+        assert np.array_equal(part.lemma2[region[ok]], case.invertible[ok])
+        fraction = (part.lemma2[region[ok]].sum() + case.invertible[~ok].sum()) / len(region)
+        row = rows[rows["seed"] == seed].iloc[0]
+        assert fraction == pytest.approx(row["invertible_fraction"], abs=1e-12)
+        assert len(np.unique(region[ok])) + int((~ok).any()) == row["n_patterns"]
+
+
+@pytest.mark.parametrize("activation", ["relu", "relu6", "leaky_relu"])
+@pytest.mark.parametrize("bias", [0.0, 1.0])
+def test_regions_match_a_dense_evaluation(activation: str, bias: float) -> None:
+    case = ml.run_case("spiral", width=12, seed=3, n_samples=500, activation=activation, bias=bias)
+    part = case_partition(case)
+    u0, u1, v0, v1 = part.bounds
+    # the polygons tile the box
+    assert part.areas.sum() == pytest.approx((u1 - u0) * (v1 - v0), rel=1e-9)
+    assert (part.areas > 0).all()
+    grid = np.stack(np.meshgrid(np.linspace(u0, u1, 157), np.linspace(v0, v1, 151)), -1).reshape(
+        -1, 2
+    )
+    act = ml.get_activation(activation)
+    import torch
+
+    z = grid @ (case.T @ part.basis).T + (0 if case.b is None else case.b)
+    pieces = act.pattern(torch.from_numpy(z)).numpy()
+    region = part.region_of(grid)
+    assert (region >= 0).mean() > 0.999  # only points exactly on a line may miss
+    hit = region >= 0
+    assert (part.pieces[region[hit]] == pieces[hit]).all()
+    # geometric check: each grid point lies in the polygon of its region (or on its edge)
+    for r in np.unique(region[hit])[:40]:
+        pts = grid[region == r]
+        inside = _inside(part.polygons[r], pts)
+        assert inside.all()
+    # patterns are distinct per region, informative counts agree with the activation
+    assert len({p.tobytes() for p in part.pieces}) == len(part.polygons)
+    informative = act.inverse(act(torch.from_numpy(z)))[1].numpy().sum(1)
+    assert (part.n_informative[region[hit]] == informative[hit]).all()
+
+
+def test_relu6_has_two_lines_per_row_and_leaky_relu_is_invertible_everywhere() -> None:
+    X = np.random.default_rng(0).normal(size=(300, 2)) * 4
+    T = np.random.default_rng(1).normal(size=(6, 2))
+    r6 = layer_partition(X, T, activation="relu6")
+    assert r6.lines.shape == (12, 3)
+    assert set(np.unique(r6.pieces)) <= {0, 1, 2}
+    leaky = layer_partition(X, T, activation="leaky_relu")
+    assert leaky.lemma2.all() and (leaky.n_informative == 6).all()
+
+
+def test_a_manifold_in_higher_dimensions_uses_its_principal_plane() -> None:
+    case = ml.run_case("sphere", width=8, seed=0, n_samples=400)
+    part = case_partition(case)
+    assert part.k == 3 and part.basis.shape == (3, 2)
+    assert np.allclose(part.basis.T @ part.basis, np.eye(2))
+    assert (part.rank <= 3).all() and part.lemma2.any() and not part.lemma2.all()
+
+
+@pytest.mark.parametrize(
+    "kwargs,match",
+    [
+        ({"activation": "gelu"}, "piecewise-linear"),
+        ({"T": np.ones((3, 5))}, "T must be"),
+        ({"b": np.ones(2)}, "b must have"),
+        ({"X": np.full((4, 2), np.nan)}, "NaN"),
+        ({"bounds": (1.0, 0.0, 0.0, 1.0)}, "bounds"),
+    ],
+)
+def test_bad_input_is_refused_with_a_clear_message(kwargs: dict, match: str) -> None:
+    args = {
+        "X": np.random.default_rng(0).normal(size=(20, 2)),
+        "T": np.random.default_rng(1).normal(size=(4, 2)),
+        "b": None,
+        "activation": "relu",
+    }
+    args.update(kwargs)
+    with pytest.raises(ValueError, match=match):
+        layer_partition(args.pop("X"), args.pop("T"), **args)
