@@ -254,7 +254,9 @@ def layer_partition(
 
     Returns
     -------
-    Partition
+    part : Partition
+        The regions (polygons in plane coordinates), each with its activation pieces,
+        informative rows and Lemma 2's rank test.
 
     Raises
     ------
@@ -369,7 +371,8 @@ def case_partition(result: Any, **kwargs: Any) -> Partition:
 
     Returns
     -------
-    Partition
+    part : Partition
+        The linear regions of the case's layer in the plane of its points.
 
     Examples
     --------

@@ -199,6 +199,7 @@ def save_animation(
     Returns
     -------
     path : pathlib.Path
+        The file written.
 
     Raises
     ------

@@ -65,6 +65,8 @@ def plot_partition(
     Returns
     -------
     fig : plotly.graph_objects.Figure
+        The regions as filled polygons (one trace per count), the hatched Lemma 2 failures,
+        the points and the collapsed pairs.
 
     Examples
     --------
