@@ -210,12 +210,14 @@ def test_probe_runner_drives_a_progress_bar(monkeypatch: pytest.MonkeyPatch) -> 
         "random-cifar", "cifar10-sample", None, 120, 0, report=lambda f, t: calls.append((f, t))
     )
     assert isinstance(found, ProbeReport) and found.result.metadata["n_images"] == 120
-    assert page_probe.run_probe("random-cifar", "cifar10-sample", None, 120, 0) is found  # cached
+    again = page_probe.run_probe("random-cifar", "cifar10-sample", None, 120, 0)  # cached
+    assert again.result is found.result and again.id_profile is found.id_profile
+    assert again.bottleneck_loss is found.bottleneck_loss
     fractions = [f for f, _ in calls]
     assert fractions == sorted(fractions) and fractions[0] == 0.0 and fractions[-1] == 1.0
     texts = [t for _, t in calls]
     assert any("50 of 120 images" in t for t in texts) and any("120 of 120" in t for t in texts)
-    assert len(calls) >= 6  # loading, three batches, ID, bottleneck loss, done
+    assert len(calls) >= 6  # loading, five batches, ID, bottleneck loss, done
 
 
 def test_probe_page_downloads_torchvision_weights(torchvision_server: dict[str, Path]) -> None:
