@@ -14,7 +14,8 @@ module                      figures
 :mod:`.phase`               :func:`plot_phase_diagram`: the injectivity phase diagram
 :mod:`.figure7`             :func:`plot_figure7`: positive channels per expansion layer
 :mod:`.id_profile`          :func:`plot_id_profile`: intrinsic dimension across blocks
-:mod:`.ablation`            :func:`plot_learning_curves`, :func:`plot_toy_ablation`
+:mod:`.ablation`            :func:`plot_learning_curves`, :func:`plot_toy_ablation`,
+                            :func:`plot_ablation_findings`
 :mod:`.export`              :func:`save_figure`, :func:`figure_format`
 :mod:`.style`               the palette, template and axis styles
 ==========================  ============================================================
@@ -22,7 +23,7 @@ module                      figures
 
 from __future__ import annotations
 
-from .ablation import plot_learning_curves, plot_toy_ablation
+from .ablation import plot_ablation_findings, plot_learning_curves, plot_toy_ablation
 from .case import plot_case
 from .curves import plot_width_curves
 from .export import FIGURE_FORMATS, figure_format, save_figure
@@ -35,6 +36,7 @@ __all__ = [
     "FIGURE_FORMATS",
     "figure7_frame",
     "figure_format",
+    "plot_ablation_findings",
     "plot_case",
     "plot_figure1",
     "plot_figure7",
