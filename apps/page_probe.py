@@ -21,7 +21,7 @@ from _common import (
 )
 
 import manifold_lab as ml
-from manifold_lab.bottleneck import analyse_bottlenecks
+from manifold_lab.bottleneck import LOSS_COLUMN_LABELS, analyse_bottlenecks
 from manifold_lab.plots import plot_figure7, plot_id_profile
 from manifold_lab.probing import (
     SUMMARY_COLUMNS,
@@ -390,7 +390,10 @@ def _show(key: tuple[Any, ...], model_name: str | None, images_name: str | None)
     st.subheader("What a ReLU on the bottleneck would destroy")
     bar.progress(ID_SHARE, "What a ReLU on the bottleneck would destroy ...")
     loss = loss_stage(key, result)
-    st.dataframe(loss, hide_index=True, key="loss_table")
+    shown, same = split_constants(loss.rename(columns=LOSS_COLUMN_LABELS))
+    st.dataframe(shown, hide_index=True, key="loss_table")
+    if same:
+        st.caption("In every row: " + "; ".join(f"{k}: {_fmt(v)}" for k, v in same.items()) + ".")
     bar.empty()
 
 

@@ -716,6 +716,20 @@ def test_display_names_and_labelled_tables(tmp_path):
         res.to_frame(columns=["bogus"])
 
 
+def test_loss_columns_are_labelled():
+    from manifold_lab.bottleneck import LOSS_COLUMN_LABELS, analyse_bottlenecks
+
+    rng = np.random.default_rng(0)
+    samples = {
+        "b": {
+            "pixels": rng.standard_normal((300, 4)).astype(np.float32),
+            "images": rng.standard_normal((40, 4)).astype(np.float32),
+            "labels": np.arange(40) % 2,
+        }
+    }
+    assert set(analyse_bottlenecks(samples).columns) <= set(LOSS_COLUMN_LABELS)
+
+
 def test_id_estimator_labels_match_the_estimators():
     from manifold_lab.intrinsic_dimension import MLE, PCADimension
     from manifold_lab.intrinsic_dimension.estimate import ID_ESTIMATORS

@@ -52,7 +52,9 @@ def figure7_frame(data: Any) -> pd.DataFrame:
     if "has_expansion" in frame.columns:
         frame = frame[frame["has_expansion"].astype(bool)]
     counted = frame["pos_mean"].notna()
-    frame = frame[frame["hidden_channels"].notna() & (counted | ~counted.any())]
+    if counted.any():  # else nothing is counted yet: the structure alone
+        frame = frame[counted]
+    frame = frame[frame["hidden_channels"].notna()]
     if frame.empty:
         raise ValueError("no block with an expansion layer to draw")
     frame = frame.sort_values("index").reset_index(drop=True)
