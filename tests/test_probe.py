@@ -594,7 +594,10 @@ def test_figure7_and_id_profile():
     with pytest.raises(ValueError, match="relative"):
         plot_figure7(res, relative="sometimes")
     df = pd.DataFrame({"block": [2, 3], "estimator": ["twonn"] * 2, "dimension": [3.0, 4.0]})
-    assert len(plot_id_profile(df).data) == 1
+    assert [t.name for t in plot_id_profile(df).data] == ["TwoNN"]
+    assert [t.name for t in plot_id_profile(df, labels={"twonn": "2-NN"}).data] == ["2-NN"]
+    structure = plot_figure7(ProbeResult.from_blocks(find_blocks(tiny_model())))
+    assert {t.name for t in structure.data} == {"total", "threshold"}
 
 
 def test_id_profile():
