@@ -323,13 +323,10 @@ def _show(key: tuple[Any, ...], model_name: str | None, images_name: str | None)
             return
         last[0] = now
         meta = part.metadata
-        state = (
-            f"probing: {done} of {limit} images so far ..."
-            if done
-            else "the blocks' widths and thresholds; probing the images ..."
-        )
+        state = f"{done} of {limit} images probed so far ..." if done else "probing ..."
         signals.call(
-            caption.caption, f"{meta.get('model_name')} on {meta.get('images_name')}: {state}"
+            caption.caption,
+            f"{meta.get('model_name')} on {meta.get('images_name')}: {_structure(part)}. {state}",
         )
         fig = plot_figure7(part, x="block")
         signals.call(chart.plotly_chart, fig, width="stretch", theme=None, key=f"fig7_part_{done}")
@@ -349,8 +346,9 @@ def _show(key: tuple[Any, ...], model_name: str | None, images_name: str | None)
     signals.check()
     meta = result.metadata
     caption.caption(
-        f"{meta.get('model_name')} on {meta.get('images_name')}: {meta.get('n_images')} of "
-        f"{limit} images probed at {_resolution(meta)} px; Lemma 2's rank check on "
+        f"{meta.get('model_name')} on {meta.get('images_name')}: {_structure(result)}. "
+        f"{meta.get('n_images')} of {limit} images probed at {_resolution(meta)} px; Lemma 2's "
+        "rank check on "
         f"{meta.get('rank_pixels_per_batch')} pixels per batch."
     )
     fig = plot_figure7(result, x="block")
@@ -395,6 +393,20 @@ def _show(key: tuple[Any, ...], model_name: str | None, images_name: str | None)
     if same:
         st.caption("In every row: " + "; ".join(f"{k}: {_fmt(v)}" for k, v in same.items()) + ".")
     bar.empty()
+
+
+def _structure(result: ProbeResult) -> str:
+    """The blocks in one sentence: how many, their expansion widths and thresholds."""
+    frame = result.to_frame()
+    expanded = frame[frame["has_expansion"].astype(bool)]
+    text = f"{len(frame)} inverted-residual blocks, {len(expanded)} with an expansion layer"
+    if len(expanded):
+        width, threshold = expanded["hidden_channels"], expanded["threshold"]
+        text += (
+            f" ({width.min()} to {width.max()} channels; invertibility thresholds "
+            f"{threshold.min():.0f} to {threshold.max():.0f} input channels)"
+        )
+    return text
 
 
 def _fmt(value: Any) -> str:

@@ -6,8 +6,10 @@ CIFAR-10 model on 200 built-in images, not computed before) ``--runs`` times, ea
 headless Chromium profile, and records when elements appear in the page's DOM:
 
 * ``header``: the page's heading (the script has started drawing the page);
-* ``first chart``: the first plotly chart drawn, the model's structure (channels, expansion
-  and the invertibility threshold per block) with the probe's partial counts as they come;
+* ``first content``: the sentence on the model's structure (blocks, expansion widths,
+  invertibility thresholds), written as soon as the model is loaded;
+* ``first chart``: the first plotly chart drawn, the same structure as Figure 7's widths and
+  threshold lines, then filled in with the probe's partial counts as batches arrive;
 * ``figure 7 complete``: the caption that says every image has been probed.
 
 Method: Chromium's DevTools protocol over a websocket (``benchmarks/_cdp.py``); the test
@@ -21,7 +23,8 @@ the browser's and Streamlit's own floor for a fresh profile (loading the front e
 scripts and plotly's, opening the websocket, drawing the charts), with no computation. The
 probe page's first chart is reported in seconds and as a ratio to that floor.
 
-Target (issue 16): the probe page's first content within 3 s on a quiet machine.
+Target (issue 16): the probe page's first content within 3 s on a quiet machine. The
+machine's load average before and after is recorded with the numbers.
 
 Run: ``python benchmarks/bench_probe_first_content.py [--runs 3]``. Writes
 ``benchmarks/results/bench_probe_first_content.json``.
@@ -79,6 +82,7 @@ def main() -> None:
         probe_runs, floor_runs = [], []
         marks = {
             "header": HEADER,
+            "first content": DONE.format(marker="with an expansion layer"),
             "first chart": CHART,
             "figure 7 complete": DONE.format(marker="200 of 200 images probed"),
             "page complete": "document.body.innerText.includes('What a ReLU') && "
@@ -98,8 +102,12 @@ def main() -> None:
 
     first = med(probe_runs, "first chart")
     floor_chart = med(floor_runs, "first chart")
+    content, floor_content = med(probe_runs, "first content"), med(floor_runs, "first content")
     summary = {
         "probe_header_s": med(probe_runs, "header"),
+        "probe_first_content_s": content,
+        "floor_first_content_s": floor_content,
+        "first_content_over_floor": content / floor_content if content and floor_content else None,
         "probe_first_chart_s": first,
         "probe_figure7_complete_s": med(probe_runs, "figure 7 complete"),
         "probe_page_complete_s": med(probe_runs, "page complete"),

@@ -119,6 +119,7 @@ def test_probe_page_labels_and_code(probe_app: AppTest, monkeypatch: pytest.Monk
     text = " ".join(c.value for c in at.caption)
     assert "random initialisation (CIFAR-10 MobileNetV2)" in text
     assert "built-in CIFAR-10 sample" in text
+    assert "17 inverted-residual blocks, 16 with an expansion layer" in text  # the structure
     table = at.dataframe[0].value
     assert {"block", "expansion channels", "threshold (input channels)"} & set(table.columns)
     assert "hidden_channels" not in table.columns and "model" not in table.columns
