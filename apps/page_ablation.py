@@ -42,6 +42,7 @@ def _study_details(study: AblationStudy, metric: str, key: str) -> None:
         st.info(str(exc))
     else:
         fig = plot_learning_curves(df, y=metric)
+        fig.update_layout(height=360, margin={"t": 30, "b": 50})  # a short page
         st.plotly_chart(fig, theme=None, key=f"curves_{key}")
         figure_downloads(
             st,
@@ -54,7 +55,8 @@ def _study_details(study: AblationStudy, metric: str, key: str) -> None:
             "from manifold_lab.plots import plot_learning_curves\n"
             + RESULTS_CODE
             + f"df = load_runs(RESULTS / {study.name!r}, require=({metric!r},))\n"
-            f"fig = plot_learning_curves(df, y={metric!r})\n",
+            f"fig = plot_learning_curves(df, y={metric!r})\n"
+            'fig.update_layout(height=360, margin={"t": 30, "b": 50})\n',
         )
     with st.expander("Recipe: the training settings every run shares"):
         st.dataframe(study.recipe, hide_index=True, key=f"recipe_{key}")
@@ -111,6 +113,7 @@ def render(bad: list[str]) -> None:
         st.subheader("Figure 6 in miniature: inverted-residual MLPs on two spirals")
         df = pd.read_csv(TOY, comment="#")
         toy = plot_toy_ablation(df)
+        toy.update_layout(height=380, margin={"t": 40, "b": 50})
         st.plotly_chart(toy, theme=None, key="toy_chart")
         figure_downloads(
             st,
@@ -121,7 +124,8 @@ def render(bad: list[str]) -> None:
             code="import pandas as pd\n"
             "from manifold_lab.plots import plot_toy_ablation\n"
             'df = pd.read_csv("experiments/results/manifold_ablation.csv", comment="#")\n'
-            "fig = plot_toy_ablation(df)\n",
+            "fig = plot_toy_ablation(df)\n"
+            'fig.update_layout(height=380, margin={"t": 40, "b": 50})\n',
         )
         md = RESULTS / "manifold_ablation.md"
         if md.exists():
