@@ -347,7 +347,7 @@ def _show(key: tuple[Any, ...], model_name: str | None, images_name: str | None)
     meta = result.metadata
     caption.caption(
         f"{meta.get('model_name')} on {meta.get('images_name')}: {_structure(result)}. "
-        f"{meta.get('n_images')} of {limit} images probed at {_resolution(meta)} px; Lemma 2's "
+        f"{meta.get('n_images')} images probed at {_resolution(meta)} px; Lemma 2's "
         "rank check on "
         f"{meta.get('rank_pixels_per_batch')} pixels per batch."
     )

@@ -84,7 +84,7 @@ def main() -> None:
             "header": HEADER,
             "first content": DONE.format(marker="with an expansion layer"),
             "first chart": CHART,
-            "figure 7 complete": DONE.format(marker="200 of 200 images probed"),
+            "figure 7 complete": DONE.format(marker="200 images probed at"),
             "page complete": "document.body.innerText.includes('What a ReLU') && "
             "!document.querySelector('[data-testid=\"stProgress\"]')",
         }
