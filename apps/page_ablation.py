@@ -1,5 +1,6 @@
-"""Ablation page: the committed Figure 6 results and the run directories the user points to
-(inside :func:`manifold_lab.ablation.run_roots`)."""
+"""Ablation page: the findings of the committed Figure 6 results first, their details and the
+archived (superseded) studies collapsed, then the run directories the user points to (inside
+:func:`manifold_lab.ablation.run_roots`)."""
 
 from __future__ import annotations
 
@@ -7,15 +8,58 @@ from pathlib import Path
 
 import pandas as pd
 import streamlit as st
-from _common import Spec, from_param, init_state, sync_query, warn_bad
+from _common import Spec, figure_downloads, from_param, init_state, sync_query, warn_bad
 
-from manifold_lab.ablation import RUNS_ROOT_ENV, load_runs, run_roots
-from manifold_lab.plots import plot_learning_curves, plot_toy_ablation
+from manifold_lab.ablation import (
+    RUNS_ROOT_ENV,
+    AblationStudy,
+    find_studies,
+    findings_frame,
+    load_runs,
+    run_roots,
+)
+from manifold_lab.plots import plot_ablation_findings, plot_learning_curves, plot_toy_ablation
 from manifold_lab.registry.settings import ABLATION
 
 RESULTS = Path(__file__).resolve().parent.parent / "experiments" / "results"
+TOY = RESULTS / "manifold_ablation.csv"
+# how the page names the results folder in the regenerating code
+RESULTS_CODE = 'RESULTS = Path("experiments/results")  # in a clone of the repository\n'
 
 SPEC: Spec = {"ab_metric": from_param(ABLATION["curve"])}
+
+
+def _label(study: AblationStudy) -> str:
+    return study.title.removeprefix("CIFAR-10 ablation, ").replace("`", "")
+
+
+def _study_details(study: AblationStudy, metric: str, key: str) -> None:
+    """One study's variants, learning curves and recipe."""
+    st.dataframe(study.variant_table(), hide_index=True, key=f"variants_{key}")
+    try:
+        df = load_runs(study.path, require=(metric,))
+    except ValueError as exc:
+        st.info(str(exc))
+    else:
+        fig = plot_learning_curves(df, y=metric)
+        fig.update_layout(height=360, margin={"t": 30, "b": 50})  # a short page
+        st.plotly_chart(fig, theme=None, key=f"curves_{key}")
+        figure_downloads(
+            st,
+            fig,
+            name=f"learning_curves_{study.name}",
+            key=f"curves_dl_{key}",
+            data=df,
+            code="from pathlib import Path\n"
+            "from manifold_lab.ablation import load_runs\n"
+            "from manifold_lab.plots import plot_learning_curves\n"
+            + RESULTS_CODE
+            + f"df = load_runs(RESULTS / {study.name!r}, require=({metric!r},))\n"
+            f"fig = plot_learning_curves(df, y={metric!r})\n"
+            'fig.update_layout(height=360, margin={"t": 30, "b": 50})\n',
+        )
+    with st.expander("Recipe: the training settings every run shares"):
+        st.dataframe(study.recipe, hide_index=True, key=f"recipe_{key}")
 
 
 def render(bad: list[str]) -> None:
@@ -26,36 +70,78 @@ def render(bad: list[str]) -> None:
     curve = ABLATION["curve"]
     metric = st.sidebar.selectbox(curve.label, curve.choices, key="ab_metric", help=curve.help)
     sync_query("ablation", {"ab_metric": metric})
-    shown = False
-    first = ("ablation_gpu", "ablation_cpu")  # the headline results, then older ones
-    folders = sorted(
-        RESULTS.glob("ablation_*"),
-        key=lambda f: (first.index(f.name) if f.name in first else len(first), f.name),
-    )
-    for folder in folders:
-        st.subheader(f"CIFAR-10, preset `{folder.name.removeprefix('ablation_')}`")
-        summary = folder / "summary.md"
-        if summary.exists():
-            st.markdown(summary.read_text(encoding="utf-8").split("\n", 1)[1])
-        try:
-            df = load_runs(folder, require=(metric,))
-            st.plotly_chart(
-                plot_learning_curves(df, y=metric), theme=None, key=f"curves_{folder.name}"
-            )
-            shown = True
-        except ValueError as exc:
-            st.info(str(exc))
-    toy = RESULTS / "manifold_ablation.csv"
-    if toy.exists():
+    studies = find_studies(RESULTS) if RESULTS.is_dir() else []
+    current = [s for s in studies if not s.superseded]
+    archived = [s for s in studies if s.superseded]
+    if current:
+        st.subheader("Findings: linear bottlenecks against the alternatives (CIFAR-10)")
+        st.markdown(
+            "Differences in final test accuracy, paired by seed, with 95% t-intervals; the "
+            "decision rule was fixed before the runs (a variant wins when the interval "
+            "excludes 0)."
+        )
+        findings = findings_frame(current)
+        table = pd.concat(
+            [s.comparison_table().assign(study=_label(s)) for s in current], ignore_index=True
+        )
+        table = table[["study", *[c for c in table.columns if c != "study"]]]
+        st.dataframe(table, hide_index=True, key="findings_table")
+        fig = plot_ablation_findings(
+            findings.assign(study=findings["study"].str.removeprefix("ablation_"))
+        )
+        st.plotly_chart(fig, theme=None, key="findings_chart")
+        figure_downloads(
+            st,
+            fig,
+            name="ablation_findings",
+            key="findings_dl",
+            data=findings.drop(columns=["seeds", "differences"], errors="ignore"),
+            code="from pathlib import Path\n"
+            "from manifold_lab.ablation import find_studies, findings_frame\n"
+            "from manifold_lab.plots import plot_ablation_findings\n"
+            + RESULTS_CODE
+            + "current = [s for s in find_studies(RESULTS) if not s.superseded]\n"
+            "findings = findings_frame(current)\n"
+            'fig = plot_ablation_findings(findings.assign(study=findings["study"]'
+            '.str.removeprefix("ablation_")))\n',
+        )
+        st.subheader("Learning curves and settings")
+        for tab, study in zip(st.tabs([_label(s) for s in current]), current, strict=True):
+            with tab:
+                _study_details(study, metric, study.name)
+    if TOY.exists():
         st.subheader("Figure 6 in miniature: inverted-residual MLPs on two spirals")
-        df = pd.read_csv(toy, comment="#")
-        st.plotly_chart(plot_toy_ablation(df), theme=None, key="toy_chart")
+        df = pd.read_csv(TOY, comment="#")
+        toy = plot_toy_ablation(df)
+        toy.update_layout(height=380, margin={"t": 40, "b": 50})
+        st.plotly_chart(toy, theme=None, key="toy_chart")
+        figure_downloads(
+            st,
+            toy,
+            name="toy_ablation",
+            key="toy_dl",
+            data=df,
+            code="import pandas as pd\n"
+            "from manifold_lab.plots import plot_toy_ablation\n"
+            'df = pd.read_csv("experiments/results/manifold_ablation.csv", comment="#")\n'
+            "fig = plot_toy_ablation(df)\n"
+            'fig.update_layout(height=380, margin={"t": 40, "b": 50})\n',
+        )
         md = RESULTS / "manifold_ablation.md"
         if md.exists():
-            st.markdown(md.read_text(encoding="utf-8").split("\n", 1)[1])
-        shown = True
-    if not shown:
+            with st.expander("Every paired comparison of the miniature"):
+                st.markdown(md.read_text(encoding="utf-8").split("\n", 1)[1])
+    if not current and not TOY.exists():
         st.info("No committed ablation results were found next to this app.")
+    if archived:
+        with st.expander(f"Archived runs ({len(archived)} superseded)"):
+            for study in archived:
+                st.markdown(
+                    f"**{study.name}**, superseded by `{study.superseded_by}`: "
+                    f"{study.superseded_reason}"
+                )
+                st.dataframe(study.comparison_table(), hide_index=True, key=f"arch_{study.name}")
+                _study_details(study, metric, study.name)
     st.subheader("Your own runs")
     roots = run_roots()
     folder_text = st.text_input(
@@ -69,6 +155,19 @@ def render(bad: list[str]) -> None:
     if folder_text.strip():
         try:
             df = load_runs(folder_text.strip(), roots=roots, require=(metric,))
-            st.plotly_chart(plot_learning_curves(df, y=metric), theme=None, key="user_curves")
         except (ValueError, OSError) as exc:
             st.error(f"Could not read runs from {folder_text.strip()}: {exc}")
+        else:
+            fig = plot_learning_curves(df, y=metric)
+            st.plotly_chart(fig, theme=None, key="user_curves")
+            figure_downloads(
+                st,
+                fig,
+                name="learning_curves",
+                key="user_curves_dl",
+                data=df,
+                code="from manifold_lab.ablation import load_runs\n"
+                "from manifold_lab.plots import plot_learning_curves\n"
+                f"df = load_runs({folder_text.strip()!r}, require=({metric!r},))\n"
+                f"fig = plot_learning_curves(df, y={metric!r})\n",
+            )

@@ -2,17 +2,35 @@
 
 from __future__ import annotations
 
+import math
+import time
 import uuid
 from collections import OrderedDict
 from collections.abc import Callable
 from typing import Any
 
 import streamlit as st
-from _common import Spec, from_param, init_state, slider, sync_query, warn_bad
+from _common import (
+    Spec,
+    figure_downloads,
+    from_param,
+    init_state,
+    slider,
+    sync_query,
+    warn_bad,
+)
 
 import manifold_lab as ml
+from manifold_lab.bottleneck import LOSS_COLUMN_LABELS, analyse_bottlenecks
 from manifold_lab.plots import plot_figure7, plot_id_profile
-from manifold_lab.probing import ProbeReport, probe_report
+from manifold_lab.probing import (
+    SUMMARY_COLUMNS,
+    ProbeReport,
+    ProbeResult,
+    id_profile,
+    probe_source,
+    split_constants,
+)
 from manifold_lab.registry import (
     IMAGE_SOURCE_REGISTRY,
     MODEL_SOURCE_REGISTRY,
@@ -60,20 +78,86 @@ def _clean_at_start_up() -> None:
 
 
 Report = Callable[[float, str], None]
+Partial = Callable[[ProbeResult], None]
 MAX_RESULTS = 8
+# Shares of the progress bar: probing up to 0.8, the ID profile up to 0.9 (as probe_report).
+PROBE_SHARE, ID_SHARE = 0.8, 0.9
+ID_METHODS = ("twonn", "pca")
+ID_MAX_POINTS = 2000
+BATCH_SIZE = 25
+REDRAW_S = 1.0  # at most one partial Figure 7 per second
 
 
-@st.cache_resource(max_entries=4, show_spinner="Loading the model ...")
+@st.cache_resource(max_entries=4, show_spinner=False)
 def load(source: str) -> Any:
     """The model for ``source`` (the library downloads torchvision's weights before)."""
     return ml.load_model(source, progress=False)
 
 
 @st.cache_resource
-def _results() -> OrderedDict[tuple[Any, ...], ProbeReport]:
-    """Finished probes, shared by all sessions (a small LRU; st.cache_data cannot be used
-    because the computation updates a progress bar drawn outside it)."""
+def _results() -> OrderedDict[tuple[Any, ...], dict[str, Any]]:
+    """Finished stages of probes (``result``, ``ids``, ``loss``), shared by all sessions (a
+    small LRU; st.cache_data cannot be used because the computation draws partial results
+    outside it)."""
     return OrderedDict()
+
+
+def _entry(key: tuple[Any, ...]) -> dict[str, Any]:
+    cache = _results()
+    if key in cache:
+        cache.move_to_end(key)
+    else:
+        cache[key] = {}
+        while len(cache) > MAX_RESULTS:
+            cache.popitem(last=False)
+    return cache[key]
+
+
+def probe_stage(
+    key: tuple[Any, ...],
+    *,
+    model_name: str | None = None,
+    images_name: str | None = None,
+    report: Report | None = None,
+    partial: Partial | None = None,
+) -> ProbeResult:
+    """:func:`manifold_lab.probing.probe_source` for ``key = (source, images, data_root,
+    limit, seed)``, cached; ``report(fraction, text)`` tracks progress and ``partial(result)``
+    receives the structure, then the counts so far, while it is computed."""
+    entry = _entry(key)
+    if "result" not in entry:
+        source, images, data_root, limit, seed = key
+        entry["result"] = probe_source(
+            source,
+            images,
+            data_root=data_root or None,
+            limit=limit,
+            spread=True,
+            seed=seed,
+            batch_size=BATCH_SIZE,
+            callback=report,
+            partial=partial,
+            model_loader=load,
+            model_name=model_name,
+            images_name=images_name,
+        )
+    return entry["result"]  # type: ignore[no-any-return]
+
+
+def id_stage(key: tuple[Any, ...], result: ProbeResult) -> Any:
+    """:func:`manifold_lab.probing.id_profile` of the probe ``key``, cached."""
+    entry = _entry(key)
+    if "ids" not in entry:
+        entry["ids"] = id_profile(result, methods=ID_METHODS, max_points=ID_MAX_POINTS)
+    return entry["ids"]
+
+
+def loss_stage(key: tuple[Any, ...], result: ProbeResult) -> Any:
+    """:func:`manifold_lab.bottleneck.analyse_bottlenecks` of the probe ``key``, cached."""
+    entry = _entry(key)
+    if "loss" not in entry:
+        entry["loss"] = analyse_bottlenecks(result.samples)
+    return entry["loss"]
 
 
 def run_probe(
@@ -84,27 +168,61 @@ def run_probe(
     seed: int,
     report: Report | None = None,
 ) -> ProbeReport:
-    """:func:`manifold_lab.probing.probe_report`, cached; ``report(fraction, text)`` tracks
-    progress when it is computed."""
+    """All three stages as one :class:`~manifold_lab.probing.ProbeReport`, cached (what the
+    page shows, without drawing); ``report(fraction, text)`` tracks progress."""
     key = (source, images, data_root, limit, seed)
-    cache = _results()
-    if key in cache:
-        cache.move_to_end(key)
-        return cache[key]
-    cache[key] = probe_report(
-        source,
-        images,
-        data_root=data_root or None,
-        limit=limit,
-        spread=True,
-        seed=seed,
-        batch_size=50,
-        callback=report,
-        model_loader=load,
+    say: Report = report or (lambda fraction, text: None)
+    inner = None if report is None else (lambda f, t: say(PROBE_SHARE * f, t))
+    result = probe_stage(key, report=inner)
+    say(PROBE_SHARE, "Intrinsic dimension of every bottleneck ...")
+    ids = id_stage(key, result)
+    say(ID_SHARE, "What a ReLU on the bottleneck would destroy ...")
+    loss = loss_stage(key, result)
+    say(1.0, "Done.")
+    return ProbeReport(result=result, id_profile=ids, bottleneck_loss=loss)
+
+
+class _Signals:
+    """Calls into Streamlit from the library's callbacks.
+
+    When the browser leaves or a widget changes, Streamlit raises its stop/rerun signal
+    from the next st call: note it, let the computation finish (so that it is cached for the
+    next run) and re-raise it afterwards with :meth:`check`.
+    """
+
+    def __init__(self) -> None:
+        self.stopped: list[BaseException] = []
+
+    def call(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> None:
+        if self.stopped:
+            return
+        try:
+            fn(*args, **kwargs)
+        except BaseException as signal:  # re-raised by check()
+            self.stopped.append(signal)
+
+    def check(self) -> None:
+        if self.stopped:
+            raise self.stopped[0]
+
+
+def _resolution(meta: dict[str, Any]) -> str:
+    res = meta.get("resolution")
+    if isinstance(res, list | tuple):
+        return "/".join(
+            "x".join(map(str, r)) if isinstance(r, list | tuple) else str(r) for r in res
+        )
+    return str(res)
+
+
+def _call(source: str, images: str, data_root: str | None, limit: int, seed: int) -> str:
+    """The library call that probes like the page does (for the regenerating code)."""
+    root = f", data_root={data_root!r}" if data_root else ""
+    return (
+        "from manifold_lab.probing import probe_source\n"
+        f"result = probe_source({source!r}, {images!r}{root}, limit={limit}, spread=True,\n"
+        f"                      seed={seed}, batch_size={BATCH_SIZE})\n"
     )
-    while len(cache) > MAX_RESULTS:
-        cache.popitem(last=False)
-    return cache[key]
 
 
 def render(bad: list[str]) -> None:
@@ -119,7 +237,7 @@ def render(bad: list[str]) -> None:
         "pixel (the paper's Figure 7) against the invertibility threshold (the block's input "
         "channels: below it Lemma 2 cannot hold), how often Lemma 2 holds exactly, the "
         "intrinsic dimension of the bottleneck vectors, and what a ReLU on the bottleneck "
-        "would destroy."
+        "would destroy. Blocks are numbered from 1 (`features.1`) in every figure and table."
     )
     sb = st.sidebar
     sb.subheader("Probe settings")
@@ -133,7 +251,7 @@ def render(bad: list[str]) -> None:
         "probe", {"pr_model": source, "pr_images": images, "pr_limit": limit, "pr_seed": seed}
     )
     data_root = None
-    bar = None
+    model_name = images_name = None  # None: the registry's display names
     store: UploadStore | None = None
     try:
         _clean_at_start_up()
@@ -160,10 +278,10 @@ def render(bad: list[str]) -> None:
         try:
             if up is not None:
                 in_use.append(store.store_file(up.getvalue(), up.name))
-                source = str(in_use[-1].path)
+                source, model_name = str(in_use[-1].path), up.name
             if zipped is not None:
                 in_use.append(store.extract_images(zipped.getvalue(), zipped.name))
-                images = str(in_use[-1].path)
+                images, images_name = str(in_use[-1].path), zipped.name
         finally:
             store.prune(keep=in_use)  # this session's earlier uploads, or all after use
         if source == "upload":
@@ -181,47 +299,117 @@ def render(bad: list[str]) -> None:
                 key="pr_data_root",
                 help="A torchvision root, cifar10-jpeg.tar.gz or its extracted folder.",
             )
-        bar = progress = st.progress(0.0, text=f"Probing on {limit} images ...")
-        stopped: list[BaseException] = []
-
-        def show(fraction: float, text: str) -> None:
-            # When the browser leaves or a widget changes, Streamlit raises its stop/rerun
-            # signal from the next st call: note it, finish the probe so that it is cached
-            # for the next run, and re-raise it afterwards.
-            if stopped:
-                return
-            try:
-                progress.progress(min(max(fraction, 0.0), 1.0), text)
-            except BaseException as signal:  # re-raised below
-                stopped.append(signal)
-
-        found = run_probe(source, images, data_root, int(limit), int(seed), report=show)
-        if stopped:
-            raise stopped[0]
-        bar.empty()
+        key = (source, images, data_root or None, int(limit), int(seed))
+        _show(key, model_name, images_name)
     except (ValueError, FileNotFoundError, RuntimeError, OSError) as exc:
-        if bar is not None:
-            bar.empty()  # no empty "Loading ..." bar above the message
         message = str(exc) if store is None else store.explain(str(exc))
         st.error(f"Could not probe: {message}")
-        return
-    result, ids, loss = found.result, found.id_profile, found.bottleneck_loss
-    meta = result.metadata
-    res = meta.get("resolution")
-    if isinstance(res, list | tuple):
-        res = "/".join(
-            "x".join(map(str, r)) if isinstance(r, list | tuple) else str(r) for r in res
+
+
+def _show(key: tuple[Any, ...], model_name: str | None, images_name: str | None) -> None:
+    """Draw the probe ``key``: the blocks' structure at once, Figure 7 filled in as batches
+    arrive, then the table, the ID profile and the bottleneck analysis as each is ready."""
+    source, images, data_root, limit, seed = key
+    caption = st.empty()
+    bar = st.progress(0.0, text="Loading the model ...")
+    chart = st.empty()
+    signals = _Signals()
+    last = [0.0]
+
+    def draw_partial(part: ProbeResult) -> None:
+        done = int(part.metadata.get("n_images", 0))
+        now = time.monotonic()
+        if done and now - last[0] < REDRAW_S:
+            return
+        last[0] = now
+        meta = part.metadata
+        state = f"{done} of {limit} images probed so far ..." if done else "probing ..."
+        signals.call(
+            caption.caption,
+            f"{meta.get('model_name')} on {meta.get('images_name')}: {_structure(part)}. {state}",
         )
-    st.caption(
-        f"{meta.get('model', source)}: {meta.get('n_images')} images at "
-        f"{res} px; Lemma 2's rank check on "
+        fig = plot_figure7(part, x="block")
+        signals.call(chart.plotly_chart, fig, width="stretch", theme=None, key=f"fig7_part_{done}")
+
+    def report(fraction: float, text: str) -> None:
+        signals.call(bar.progress, min(max(PROBE_SHARE * fraction, 0.0), 1.0), text)
+
+    try:
+        result = probe_stage(
+            key, model_name=model_name, images_name=images_name, report=report, partial=draw_partial
+        )
+    except (ValueError, FileNotFoundError, RuntimeError, OSError):
+        bar.empty()  # no empty "Loading ..." bar above the message
+        chart.empty()
+        caption.empty()
+        raise
+    signals.check()
+    meta = result.metadata
+    caption.caption(
+        f"{meta.get('model_name')} on {meta.get('images_name')}: {_structure(result)}. "
+        f"{meta.get('n_images')} images probed at {_resolution(meta)} px; Lemma 2's "
+        "rank check on "
         f"{meta.get('rank_pixels_per_batch')} pixels per batch."
     )
-    st.plotly_chart(plot_figure7(result), width="stretch", theme=None, key="fig7_chart")
-    frame = result.to_frame()
-    st.dataframe(frame, hide_index=True)
-    st.download_button("Statistics (CSV)", frame.to_csv(index=False), "probe_stats.csv", "text/csv")
+    fig = plot_figure7(result, x="block")
+    chart.plotly_chart(fig, width="stretch", theme=None, key="fig7_chart")
+    call = _call(source, images, data_root, limit, seed)
+    figure_downloads(
+        st,
+        fig,
+        name="figure7",
+        key="fig7_dl",
+        data=result.to_frame(),
+        code=call
+        + "from manifold_lab.plots import plot_figure7\n"
+        + 'fig = plot_figure7(result, x="block")\n',
+    )
+    table, same = split_constants(result.to_frame(labels=True, columns=SUMMARY_COLUMNS))
+    st.dataframe(table, hide_index=True, key="probe_table")
+    if same:
+        st.caption("In every row: " + "; ".join(f"{k}: {_fmt(v)}" for k, v in same.items()) + ".")
     st.subheader("Intrinsic dimension of the bottleneck vectors")
-    st.plotly_chart(plot_id_profile(ids, dash=None), width="stretch", theme=None, key="id_chart")
+    bar.progress(PROBE_SHARE, "Intrinsic dimension of every bottleneck ...")
+    ids = id_stage(key, result)
+    id_fig = plot_id_profile(ids, dash=None)
+    st.plotly_chart(id_fig, width="stretch", theme=None, key="id_chart")
+    figure_downloads(
+        st,
+        id_fig,
+        name="id_profile",
+        key="id_dl",
+        data=ids,
+        code=call
+        + "from manifold_lab.probing import id_profile\n"
+        + "from manifold_lab.plots import plot_id_profile\n"
+        + f"ids = id_profile(result, methods={ID_METHODS!r}, max_points={ID_MAX_POINTS})\n"
+        + "fig = plot_id_profile(ids, dash=None)\n",
+    )
     st.subheader("What a ReLU on the bottleneck would destroy")
-    st.dataframe(loss, hide_index=True)
+    bar.progress(ID_SHARE, "What a ReLU on the bottleneck would destroy ...")
+    loss = loss_stage(key, result)
+    shown, same = split_constants(loss.rename(columns=LOSS_COLUMN_LABELS))
+    st.dataframe(shown, hide_index=True, key="loss_table")
+    if same:
+        st.caption("In every row: " + "; ".join(f"{k}: {_fmt(v)}" for k, v in same.items()) + ".")
+    bar.empty()
+
+
+def _structure(result: ProbeResult) -> str:
+    """The blocks in one sentence: how many, their expansion widths and thresholds."""
+    frame = result.to_frame()
+    expanded = frame[frame["has_expansion"].astype(bool)]
+    text = f"{len(frame)} inverted-residual blocks, {len(expanded)} with an expansion layer"
+    if len(expanded):
+        width, threshold = expanded["hidden_channels"], expanded["threshold"]
+        text += (
+            f" ({width.min()} to {width.max()} channels; invertibility thresholds "
+            f"{threshold.min():.0f} to {threshold.max():.0f} input channels)"
+        )
+    return text
+
+
+def _fmt(value: Any) -> str:
+    if isinstance(value, float):
+        return "-" if math.isnan(value) else f"{value:g}"
+    return str(value)

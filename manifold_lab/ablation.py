@@ -20,6 +20,7 @@ import json
 import math
 import os
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -28,9 +29,14 @@ import torch
 from torch import nn
 
 __all__ = [
+    "SUPERSEDED_FILE",
+    "AblationStudy",
     "count_madds",
+    "find_studies",
+    "findings_frame",
     "load_runs",
     "paired_difference",
+    "read_study",
     "run_roots",
 ]
 
@@ -287,3 +293,266 @@ def load_runs(
     if not rows:
         raise ValueError(f"no runs (*/metrics.json) under {folder}")
     return pd.DataFrame(rows)
+
+
+SUPERSEDED_FILE = "superseded.json"
+"""A results folder holding this file was superseded: ``{"superseded_by": "<folder>",
+"reason": "..."}``. Readers (the explorer) archive it out of the way of the findings."""
+
+
+@dataclass(frozen=True)
+class AblationStudy:
+    """One committed CIFAR-10 ablation (a folder written by ``experiments/ablation.py
+    report``), read by :func:`read_study`.
+
+    Attributes
+    ----------
+    name : str
+        The folder's name, e.g. ``"ablation_gpu"``.
+    path : Path
+        The folder.
+    title : str
+        The first heading of its ``summary.md`` (the folder's name without one).
+    summary : pandas.DataFrame
+        ``summary.csv``: one row per variant (seeds, mean test accuracy, std, ...).
+    comparisons : pandas.DataFrame
+        The ``comparisons`` of ``comparisons.json``: one row per paired comparison
+        (``comparison``, ``n``, ``mean``, ``ci_low``, ``ci_high``, ``decision``, ...).
+    recipe : pandas.DataFrame
+        Columns ``setting`` and ``value``: the training settings every run shares (model
+        settings as ``model.<name>``), from the runs' ``config.json``; the seed and what
+        differs between variants are left out.
+    superseded_by : str or None
+        From :data:`SUPERSEDED_FILE`: the study that replaces this one (None: current).
+    superseded_reason : str
+        Why, from the same file.
+    created : str
+        When the report was written (``comparisons.json``'s provenance; ``""`` if absent).
+    """
+
+    name: str
+    path: Path
+    title: str
+    summary: Any
+    comparisons: Any
+    recipe: Any
+    superseded_by: str | None = None
+    superseded_reason: str = ""
+    created: str = ""
+
+    @property
+    def superseded(self) -> bool:
+        """Whether a later study replaces this one."""
+        return self.superseded_by is not None
+
+    def comparison_table(self) -> Any:
+        """The comparisons for people: differences and intervals in percentage points.
+
+        Returns
+        -------
+        pandas.DataFrame
+            Columns ``comparison``, ``seeds``, ``mean difference (pts)``,
+            ``95% CI (pts)`` (text), ``decision`` and, where recorded, ``per seed (pts)``
+            and ``epochs linear ahead``.
+        """
+        import pandas as pd
+
+        rows = []
+        for c in self.comparisons.to_dict("records"):
+            level = round(100 * float(c.get("level", 0.95)))
+            row: dict[str, Any] = {
+                "comparison": c["comparison"],
+                "seeds": int(c["n"]),
+                "mean difference (pts)": round(100 * float(c["mean"]), 2),
+                f"{level}% CI (pts)": f"[{100 * c['ci_low']:+.2f}, {100 * c['ci_high']:+.2f}]",
+                "decision": c["decision"],
+            }
+            diffs = c.get("differences")
+            if isinstance(diffs, list):
+                row["per seed (pts)"] = ", ".join(f"{100 * d:+.2f}" for d in diffs)
+            if "epochs_linear_ahead" in c and "epochs_compared" in c:
+                row["epochs linear ahead"] = (
+                    f"{int(c['epochs_linear_ahead'])} of {int(c['epochs_compared'])}"
+                )
+            rows.append(row)
+        return pd.DataFrame(rows)
+
+    def variant_table(self) -> Any:
+        """The variants for people: accuracies in percent, rounded.
+
+        Returns
+        -------
+        pandas.DataFrame
+        """
+        df = self.summary.copy()
+        labels = {
+            "mean_test_acc": "test accuracy, mean (%)",
+            "std": "std (pts)",
+            "min": "min (%)",
+            "max": "max (%)",
+            "minutes_per_run": "minutes per run",
+            "images_per_second": "images/s",
+        }
+        for col in ("mean_test_acc", "std", "min", "max"):
+            if col in df:
+                df[col] = (100 * df[col]).round(2)
+        for col in ("minutes_per_run", "images_per_second"):
+            if col in df:
+                df[col] = df[col].round(1)
+        return df.rename(columns=labels)
+
+
+def _flat(d: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for k, v in d.items():
+        if isinstance(v, Mapping):
+            out.update(_flat(v, f"{prefix}{k}."))
+        else:
+            out[f"{prefix}{k}"] = v
+    return out
+
+
+def _recipe(folder: Path) -> Any:
+    """The settings shared by every run's ``config.json`` under ``folder`` (seed aside)."""
+    import pandas as pd
+
+    configs = []
+    for file in sorted(folder.glob("*/config.json")):
+        data = json.loads(file.read_text(encoding="utf-8"))
+        cfg = data.get("train_config", data) if isinstance(data, dict) else {}
+        configs.append(_flat(cfg))
+    if not configs:
+        return pd.DataFrame({"setting": [], "value": []})
+    shared = {
+        k: v
+        for k, v in configs[0].items()
+        if k != "seed" and all(k in c and c[k] == v for c in configs[1:])
+    }
+    return pd.DataFrame(
+        {"setting": list(shared), "value": [json.dumps(v) for v in shared.values()]}
+    )
+
+
+def read_study(folder: str | Path) -> AblationStudy:
+    """Read one committed ablation folder (``summary.csv``, ``comparisons.json``, the runs'
+    ``config.json`` and, when present, :data:`SUPERSEDED_FILE`).
+
+    Parameters
+    ----------
+    folder : str or Path
+        A folder written by ``experiments/ablation.py report``.
+
+    Returns
+    -------
+    AblationStudy
+
+    Raises
+    ------
+    ValueError
+        When ``summary.csv`` or ``comparisons.json`` is missing or unreadable; the message
+        names the file.
+
+    Examples
+    --------
+    >>> root = run_roots({})[0]
+    >>> study = read_study(root / "ablation_cpu")
+    >>> study.superseded, study.comparison_table()["decision"].tolist()[0]
+    (False, 'linear wins')
+    >>> read_study(root / "ablation_cpu_6ep_v1").superseded_by
+    'ablation_cpu'
+    """
+    import pandas as pd
+
+    path = Path(folder)
+    files = {name: path / name for name in ("summary.csv", "comparisons.json")}
+    for name, file in files.items():
+        if not file.is_file():
+            raise ValueError(f"{path.name} has no {name} (written by experiments/ablation.py)")
+    try:
+        summary = pd.read_csv(files["summary.csv"], comment="#")
+        data = json.loads(files["comparisons.json"].read_text(encoding="utf-8"))
+        comparisons = pd.DataFrame(data["comparisons"])
+        created = str((data.get("provenance") or {}).get("created", ""))
+    except (ValueError, KeyError, TypeError) as exc:
+        raise ValueError(f"{path.name}: unreadable results ({exc})") from None
+    title = path.name
+    md = path / "summary.md"
+    if md.is_file():
+        first = md.read_text(encoding="utf-8").split("\n", 1)[0]
+        title = first.lstrip("# ").strip() or title
+    superseded_by, reason = None, ""
+    marker = path / SUPERSEDED_FILE
+    if marker.is_file():
+        try:
+            info = json.loads(marker.read_text(encoding="utf-8"))
+        except json.JSONDecodeError as exc:
+            raise ValueError(f"{path.name}/{SUPERSEDED_FILE} is not JSON ({exc.msg})") from None
+        superseded_by = str(info.get("superseded_by") or "a later study")
+        reason = str(info.get("reason", ""))
+    return AblationStudy(
+        name=path.name,
+        path=path,
+        title=title,
+        summary=summary,
+        comparisons=comparisons,
+        recipe=_recipe(path),
+        superseded_by=superseded_by,
+        superseded_reason=reason,
+        created=created,
+    )
+
+
+def find_studies(root: str | Path) -> list[AblationStudy]:
+    """Every ablation study (``ablation_*`` folders with results) under ``root``.
+
+    Current studies come first, the newest report first, then the superseded ones.
+
+    Parameters
+    ----------
+    root : str or Path
+        E.g. ``experiments/results``.
+
+    Returns
+    -------
+    list of AblationStudy
+
+    Examples
+    --------
+    >>> [s.name for s in find_studies(run_roots({})[0])]
+    ['ablation_gpu', 'ablation_cpu', 'ablation_cpu_6ep_v1']
+    """
+    studies = [
+        read_study(f)
+        for f in sorted(Path(root).glob("ablation_*"))
+        if (f / "summary.csv").is_file() and (f / "comparisons.json").is_file()
+    ]
+
+    newest = sorted(studies, key=lambda s: (s.created, s.name), reverse=True)
+    return sorted(newest, key=lambda s: s.superseded)
+
+
+def findings_frame(studies: Sequence[AblationStudy]) -> Any:
+    """The comparisons of several studies in one long table (what
+    :func:`~manifold_lab.plots.plot_ablation_findings` draws).
+
+    Parameters
+    ----------
+    studies : sequence of AblationStudy
+
+    Returns
+    -------
+    pandas.DataFrame
+        The columns of :attr:`AblationStudy.comparisons` and ``study`` (the folder's name),
+        in the order of ``studies``.
+
+    Examples
+    --------
+    >>> frame = findings_frame(find_studies(run_roots({})[0])[:1])
+    >>> frame[["study", "comparison", "decision"]].values.tolist()
+    [['ablation_gpu', 'linear - relu6', 'linear wins']]
+    """
+    import pandas as pd
+
+    if not studies:
+        raise ValueError("no studies to tabulate")
+    return pd.concat([s.comparisons.assign(study=s.name) for s in studies], ignore_index=True)

@@ -50,6 +50,7 @@ from ._validation import check_points, check_random_state, check_scalar
 
 __all__ = [
     "BOTTLENECK_ACTIVATIONS",
+    "LOSS_COLUMN_LABELS",
     "RectificationLoss",
     "analyse_bottlenecks",
     "bottleneck_probe_comparison",
@@ -59,6 +60,27 @@ __all__ = [
 
 BOTTLENECK_ACTIVATIONS: tuple[str, ...] = ("identity", "relu", "relu6")
 """Activations that :func:`rectification_loss` can apply to a bottleneck."""
+
+LOSS_COLUMN_LABELS: dict[str, str] = {
+    "block": "block",
+    "channels": "channels",
+    "n_pixels": "pixel vectors",
+    "zeroed_fraction_relu": "zeroed by ReLU",
+    "zeroed_fraction_relu6": "zeroed by ReLU6",
+    "clipped_fraction_relu6": "clipped at 6 by ReLU6",
+    "vectors_losing_relu": "vectors losing a coordinate, ReLU",
+    "vectors_losing_relu6": "vectors losing a coordinate, ReLU6",
+    "recon_error_identity": "reconstruction error, linear",
+    "recon_error_relu": "reconstruction error, ReLU",
+    "recon_error_relu6": "reconstruction error, ReLU6",
+    "r2_relu": "R² after ReLU",
+    "r2_relu6": "R² after ReLU6",
+    "n_images": "images",
+    "probe_acc_identity": "linear-probe accuracy, linear",
+    "probe_acc_relu": "linear-probe accuracy, ReLU",
+    "probe_acc_relu6": "linear-probe accuracy, ReLU6",
+}
+"""Human names of the columns of :func:`analyse_bottlenecks` (for tables shown to people)."""
 
 _RELU6_CAP = 6.0
 

@@ -112,6 +112,38 @@ def test_probe_page_shows_figure7_and_reacts(probe_app: AppTest) -> None:
     assert _data(_chart(at, "id_chart")) != ids  # another seeded sample of vectors
 
 
+def test_probe_page_labels_and_code(probe_app: AppTest, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Display names, human column names, constants once, registry labels in legends, and
+    regenerating code that runs."""
+    at = probe_app
+    text = " ".join(c.value for c in at.caption)
+    assert "random initialisation (CIFAR-10 MobileNetV2)" in text
+    assert "built-in CIFAR-10 sample" in text
+    assert "17 inverted-residual blocks, 16 with an expansion layer" in text  # the structure
+    table = at.dataframe[0].value
+    assert {"block", "expansion channels", "threshold (input channels)"} & set(table.columns)
+    assert "hidden_channels" not in table.columns and "model" not in table.columns
+    assert "In every row: model: random initialisation" in text
+    names = {t.get("name") for t in _chart(at, "id_chart")["data"]}
+    assert {"TwoNN", "PCA (90% variance)"} <= names
+    fig7 = _chart(at, "fig7_chart")
+    assert fig7["layout"]["xaxis"]["title"]["text"] == "block index"
+    assert _chart(at, "id_chart")["layout"]["xaxis"]["title"]["text"] == "block index"
+    codes = [c.value for c in at.code]
+    assert len(codes) == 2
+    for code in codes:
+        assert _run_code(code, monkeypatch).data
+
+
+def test_probe_page_names_the_builtin_model() -> None:
+    at = _app(page="probe", pr_model="builtin", pr_limit="8")
+    assert not at.exception and not at.error
+    text = " ".join(c.value for c in at.caption)
+    assert "built-in CIFAR-10 model" in text
+    shown = text + " ".join(d.value.to_csv() for d in at.dataframe)
+    assert "_data/" not in shown and "checkpoint:" not in shown
+
+
 def test_probe_page_uploads(tmp_path: Path) -> None:
     at = _app(page="probe", pr_model="upload", pr_images="upload", pr_limit="8")
     assert not at.exception
@@ -176,6 +208,40 @@ def test_ablation_page_runs() -> None:
     assert any("Could not read runs" in e.value for e in at.error)
 
 
+def _run_code(code: str, monkeypatch: pytest.MonkeyPatch) -> Any:
+    """Run a page's regenerating code from the repository root; return its ``fig``."""
+    monkeypatch.chdir(APP.parents[1])
+    namespace: dict[str, Any] = {}
+    exec(compile(code, "<figure code>", "exec"), namespace)
+    return namespace["fig"]
+
+
+def test_ablation_page_leads_with_findings(monkeypatch: pytest.MonkeyPatch) -> None:
+    at = _app(page="ablation")
+    assert not at.exception and not at.error
+    table = at.dataframe[0].value  # the findings lead the page
+    assert {"comparison", "decision", "95% CI (pts)"} <= set(table.columns)
+    assert "linear - relu6" in set(table["comparison"])
+    assert not table["study"].str.contains("6ep").any()
+    assert not table["95% CI (pts)"].str.contains("inf").any()
+    _chart(at, "findings_chart")
+    # no raw JSON recipe in the page's text; recipes are tables inside expanders
+    assert not any('{"amp"' in m.value or '"batch_size"' in m.value for m in at.markdown)
+    recipes = [e for e in at.expander if e.label.startswith("Recipe")]
+    assert recipes and all(len(e.dataframe) == 1 for e in recipes)
+    assert "epochs" in set(recipes[0].dataframe[0].value["setting"])
+    # the superseded study is archived (decided by its superseded.json), not among the findings
+    archived = [e for e in at.expander if e.label.startswith("Archived runs")]
+    assert len(archived) == 1
+    assert any("ablation_cpu_6ep_v1" in m.value for m in archived[0].markdown)
+    # every figure's regenerating code really regenerates it
+    codes = [c.value for c in at.code]
+    assert len(codes) >= 4
+    for code in codes:
+        fig = _run_code(code, monkeypatch)
+        assert fig.data, code
+
+
 def test_page_switch_keeps_the_url_in_step() -> None:
     at = _app()
     at.radio(key="page").set_value("ablation").run()
@@ -210,12 +276,14 @@ def test_probe_runner_drives_a_progress_bar(monkeypatch: pytest.MonkeyPatch) -> 
         "random-cifar", "cifar10-sample", None, 120, 0, report=lambda f, t: calls.append((f, t))
     )
     assert isinstance(found, ProbeReport) and found.result.metadata["n_images"] == 120
-    assert page_probe.run_probe("random-cifar", "cifar10-sample", None, 120, 0) is found  # cached
+    again = page_probe.run_probe("random-cifar", "cifar10-sample", None, 120, 0)  # cached
+    assert again.result is found.result and again.id_profile is found.id_profile
+    assert again.bottleneck_loss is found.bottleneck_loss
     fractions = [f for f, _ in calls]
     assert fractions == sorted(fractions) and fractions[0] == 0.0 and fractions[-1] == 1.0
     texts = [t for _, t in calls]
     assert any("50 of 120 images" in t for t in texts) and any("120 of 120" in t for t in texts)
-    assert len(calls) >= 6  # loading, three batches, ID, bottleneck loss, done
+    assert len(calls) >= 6  # loading, five batches, ID, bottleneck loss, done
 
 
 def test_probe_page_downloads_torchvision_weights(torchvision_server: dict[str, Path]) -> None:

@@ -91,7 +91,7 @@ def test_probe_keeps_the_zips_folders_apart(uploads: Path) -> None:
     at = _probe(pr_model="random-cifar", pr_images="upload")
     _upload_zip(at, "two.zip", buf.getvalue())
     assert not at.exception and not at.error, [e.value for e in at.error]
-    assert any(": 2 images at" in c.value for c in at.caption), [c.value for c in at.caption]
+    assert any(" 2 images probed at" in c.value for c in at.caption), [c.value for c in at.caption]
 
 
 def test_probe_upload_errors_name_the_users_file_and_leave_no_bar(uploads: Path) -> None:

@@ -594,7 +594,10 @@ def test_figure7_and_id_profile():
     with pytest.raises(ValueError, match="relative"):
         plot_figure7(res, relative="sometimes")
     df = pd.DataFrame({"block": [2, 3], "estimator": ["twonn"] * 2, "dimension": [3.0, 4.0]})
-    assert len(plot_id_profile(df).data) == 1
+    assert [t.name for t in plot_id_profile(df).data] == ["TwoNN"]
+    assert [t.name for t in plot_id_profile(df, labels={"twonn": "2-NN"}).data] == ["2-NN"]
+    structure = plot_figure7(ProbeResult.from_blocks(find_blocks(tiny_model())))
+    assert {t.name for t in structure.data} == {"total", "threshold"}
 
 
 def test_id_profile():
@@ -692,3 +695,70 @@ def test_lemma2_rank_test_equals_the_eigenvalue_test(c: int, d: int) -> None:
         expected.append(bool(a.shape[0] >= d and ev[-1] > 0 and ev[0] > 1e-10 * ev[-1]))
     assert got.tolist() == expected
     assert 0 < sum(expected) < len(expected)
+def test_partial_results_stream_the_counts():
+    """``partial`` gets the structure first (through probe_source), then growing counts; the
+    final result is the same as without it."""
+    from manifold_lab.data import cifar10_sample
+    from manifold_lab.weights import load_model
+
+    def loader(weights):
+        return load_model(weights, config=TINY, seed=0, progress=False)
+
+    parts: list[ProbeResult] = []
+    options = {"limit": 40, "spread": True, "batch_size": 10, "model_loader": loader}
+    with_parts = probe_source("random", "cifar10-sample", partial=parts.append, **options)
+    plain = probe_source("random", "cifar10-sample", **options)
+    seen = [p.metadata["n_images"] for p in parts]
+    assert seen == [0, 10, 20, 30]  # the structure, then every batch but the last
+    structure = parts[0].to_frame()
+    assert structure["pos_mean"].isna().all() and (structure["threshold"].dropna() > 0).all()
+    assert parts[1].samples == {} and parts[1].metadata["model_name"].startswith("random")
+    pd.testing.assert_frame_equal(with_parts.to_frame(), plain.to_frame())
+    assert len(cifar10_sample()) >= 40
+    with pytest.raises(ValueError, match="partial must be callable"):
+        probe_source("random", "cifar10-sample", partial="no", **options)
+
+
+def test_display_names_and_labelled_tables(tmp_path):
+    from manifold_lab.probing import COLUMN_LABELS, SUMMARY_COLUMNS, split_constants
+    from manifold_lab.registry import model_display_name
+
+    assert model_display_name("builtin") == "built-in CIFAR-10 model"
+    assert model_display_name(tmp_path / "mine.pt") == "mine.pt"
+    assert model_display_name("random") == "random initialisation (ImageNet MobileNetV2)"
+    res = probe(MobileNetV2(TINY), torch.rand(2, 3, 32, 32), progress=False, images="noise")
+    res.metadata.update(model_name="my model", images_name="two noise images")
+    raw = res.to_frame()
+    assert set(raw.columns) <= set(COLUMN_LABELS)  # every column has a human name
+    labelled = res.to_frame(labels=True)
+    assert list(labelled.columns) == [COLUMN_LABELS[c] for c in raw.columns]
+    assert set(labelled["model"]) == {"my model"} and set(raw["model"]) == {"MobileNetV2"}
+    short, same = split_constants(res.to_frame(columns=SUMMARY_COLUMNS))
+    assert same["model"] == "MobileNetV2" and same["n_images"] == 2
+    assert "model" not in short.columns and "hidden_channels" in short.columns
+    with pytest.raises(ValueError, match="no probe columns"):
+        res.to_frame(columns=["bogus"])
+
+
+def test_loss_columns_are_labelled():
+    from manifold_lab.bottleneck import LOSS_COLUMN_LABELS, analyse_bottlenecks
+
+    rng = np.random.default_rng(0)
+    samples = {
+        "b": {
+            "pixels": rng.standard_normal((300, 4)).astype(np.float32),
+            "images": rng.standard_normal((40, 4)).astype(np.float32),
+            "labels": np.arange(40) % 2,
+        }
+    }
+    assert set(analyse_bottlenecks(samples).columns) <= set(LOSS_COLUMN_LABELS)
+
+
+def test_id_estimator_labels_match_the_estimators():
+    from manifold_lab.intrinsic_dimension import MLE, PCADimension
+    from manifold_lab.intrinsic_dimension.estimate import ID_ESTIMATORS
+    from manifold_lab.registry import ID_ESTIMATOR_LABELS
+
+    assert set(ID_ESTIMATOR_LABELS) == set(ID_ESTIMATORS)
+    assert f"{PCADimension().threshold:.0%} variance" in ID_ESTIMATOR_LABELS["pca"]
+    assert f"k={MLE().k}" in ID_ESTIMATOR_LABELS["mle"]

@@ -106,3 +106,35 @@ def test_load_runs_and_learning_curves(tmp_path: Path) -> None:
     assert {t.line.color for t in alone.data} == {colour["relu6"]} != {colour["linear"]}
     with pytest.raises(ValueError, match="no runs"):
         load_runs(tmp_path / "empty")
+
+
+def test_studies_are_read_and_superseded_ones_marked(tmp_path: Path) -> None:
+    import shutil
+
+    from manifold_lab.ablation import SUPERSEDED_FILE, find_studies, findings_frame, read_study
+    from manifold_lab.plots import plot_ablation_findings
+
+    results = Path(__file__).resolve().parents[1] / "experiments" / "results"
+    for name in ("ablation_cpu", "ablation_cpu_6ep_v1"):
+        shutil.copytree(results / name, tmp_path / name)
+    studies = find_studies(tmp_path)
+    assert [s.name for s in studies] == ["ablation_cpu", "ablation_cpu_6ep_v1"]
+    assert [s.superseded for s in studies] == [False, True]
+    recipe = dict(zip(studies[0].recipe["setting"], studies[0].recipe["value"], strict=True))
+    assert recipe["epochs"] == "12" and "seed" not in recipe
+    assert "model.bottleneck_activation" not in recipe  # differs between variants
+    table = studies[0].comparison_table()
+    assert table["95% CI (pts)"].iloc[0] == "[+6.71, +7.75]"
+    fig = plot_ablation_findings(findings_frame(studies[:1]))
+    assert sum(len(t.x) for t in fig.data) == len(table)
+    # the marker decides, whatever the folder is called
+    (tmp_path / "ablation_cpu_6ep_v1" / SUPERSEDED_FILE).unlink()
+    (tmp_path / "ablation_cpu" / SUPERSEDED_FILE).write_text(
+        json.dumps({"superseded_by": "ablation_cpu_6ep_v1", "reason": "test"})
+    )
+    assert [s.name for s in find_studies(tmp_path) if s.superseded] == ["ablation_cpu"]
+    (tmp_path / "ablation_cpu" / SUPERSEDED_FILE).write_text("{not json")
+    with pytest.raises(ValueError, match="is not JSON"):
+        read_study(tmp_path / "ablation_cpu")
+    with pytest.raises(ValueError, match=r"has no summary\.csv"):
+        read_study(tmp_path)

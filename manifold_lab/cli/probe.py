@@ -144,14 +144,18 @@ def run(args: argparse.Namespace) -> None:
     meta = result.metadata
     skipped = f" ({meta['n_skipped']} unreadable skipped)" if meta.get("n_skipped") else ""
     print(
-        f"weights {meta['model']}; images {args.images}: {meta['n_images']}{skipped} at "
+        f"weights {meta.get('model_name') or meta['model']}; images "
+        f"{meta.get('images_name') or args.images}: {meta['n_images']}{skipped} at "
         f"{' / '.join('x'.join(map(str, r)) for r in meta['resolution'])}"
     )
     print(format_summary(frame))
     path = result.save(out)
     print(f"wrote {len(frame)} rows to {path}", file=sys.stderr)
     if args.figure is not None:
-        title = f"Figure 7: {meta['model']} on {args.images} ({meta['n_images']} images)"
+        title = (
+            f"Figure 7: {meta.get('model_name') or meta['model']} on "
+            f"{meta.get('images_name') or args.images} ({meta['n_images']} images)"
+        )
         fig_path = save_figure(plot_figure7(result, title=title), args.figure)
         print(f"wrote {fig_path}", file=sys.stderr)
     if args.samples is not None:

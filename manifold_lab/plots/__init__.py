@@ -15,7 +15,8 @@ module                      figures
 :mod:`.figure7`             :func:`plot_figure7`: positive channels per expansion layer
 :mod:`.id_profile`          :func:`plot_id_profile`: intrinsic dimension across blocks
 :mod:`.partition`           :func:`plot_partition`: a layer's linear regions in the plane
-:mod:`.ablation`            :func:`plot_learning_curves`, :func:`plot_toy_ablation`
+:mod:`.ablation`            :func:`plot_learning_curves`, :func:`plot_toy_ablation`,
+                            :func:`plot_ablation_findings`
 :mod:`.animation`           :func:`plot_width_animation`, :func:`save_animation`
 :mod:`.export`              :func:`save_figure`, :func:`figure_format`
 :mod:`.style`               the palette, template and axis styles
@@ -24,7 +25,7 @@ module                      figures
 
 from __future__ import annotations
 
-from .ablation import plot_learning_curves, plot_toy_ablation
+from .ablation import plot_ablation_findings, plot_learning_curves, plot_toy_ablation
 from .animation import plot_width_animation, save_animation
 from .case import plot_case
 from .curves import plot_width_curves
@@ -39,6 +40,7 @@ __all__ = [
     "FIGURE_FORMATS",
     "figure7_frame",
     "figure_format",
+    "plot_ablation_findings",
     "plot_case",
     "plot_figure1",
     "plot_figure7",

@@ -36,7 +36,9 @@ def figure7_frame(data: Any) -> pd.DataFrame:
     Returns
     -------
     pandas.DataFrame
-        Sorted by block index.
+        Sorted by block index. A result that has counted nothing yet
+        (:meth:`ProbeResult.from_blocks <manifold_lab.probing.ProbeResult.from_blocks>`)
+        gives the blocks with NaN counts.
     """
     frame = data.to_frame() if hasattr(data, "to_frame") else data
     if not isinstance(frame, pd.DataFrame):
@@ -49,7 +51,10 @@ def figure7_frame(data: Any) -> pd.DataFrame:
         raise ValueError(f"the frame lacks the probe columns {missing}; pass ProbeResult data")
     if "has_expansion" in frame.columns:
         frame = frame[frame["has_expansion"].astype(bool)]
-    frame = frame[frame["hidden_channels"].notna() & frame["pos_mean"].notna()]
+    counted = frame["pos_mean"].notna()
+    if counted.any():  # else nothing is counted yet: the structure alone
+        frame = frame[counted]
+    frame = frame[frame["hidden_channels"].notna()]
     if frame.empty:
         raise ValueError("no block with an expansion layer to draw")
     frame = frame.sort_values("index").reset_index(drop=True)
@@ -98,6 +103,10 @@ def plot_figure7(
         Shade average +- one standard deviation.
     title : str or None, default=None
         Figure title.
+
+    Before any image is counted (a result from :meth:`ProbeResult.from_blocks
+    <manifold_lab.probing.ProbeResult.from_blocks>`) only the widths and the threshold are
+    drawn.
 
     Returns
     -------
@@ -157,7 +166,7 @@ def plot_figure7(
             scale = width if rel else np.ones_like(width)
             mean = frame[f"{prefix}_mean"].to_numpy(float) / scale
             std = frame[f"{prefix}_std"].to_numpy(float) / scale
-            if band:
+            if band and np.isfinite(mean).any():
                 add(
                     go.Scatter(
                         x=np.concatenate([xs, xs[::-1]]),
@@ -179,6 +188,8 @@ def plot_figure7(
                 ("average", mean, "solid", 1.4, "lines+markers"),
             ]
             for name, y, dash, lw, mode in lines:
+                if not np.isfinite(y).any():
+                    continue
                 add(
                     go.Scatter(
                         x=xs,

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import pandas as pd
 import plotly.graph_objects as go
 
+from ..registry import ID_ESTIMATOR_LABELS
 from .style import TEMPLATE, TICK_AXIS, color_of
 
 __all__ = ["plot_id_profile"]
@@ -19,6 +22,7 @@ def plot_id_profile(
     color: str = "estimator",
     dash: str | None = "model",
     show_width: bool = False,
+    labels: Mapping[str, str] | None = None,
     title: str | None = None,
 ) -> go.Figure:
     """Intrinsic dimension across blocks: one line per estimator (and per model).
@@ -36,6 +40,10 @@ def plot_id_profile(
         One dash style per value of this column, when it exists and has several values.
     show_width : bool, default=False
         Also draw the ambient dimension (column ``n_features``) in grey.
+    labels : mapping of str to str or None, default=None
+        Legend names of the values of the ``color`` column; None names estimators by
+        :data:`~manifold_lab.registry.ID_ESTIMATOR_LABELS` (``"twonn"`` as ``"TwoNN"``) and
+        shows other values as they are.
     title : str or None, default=None
         Figure title.
 
@@ -50,7 +58,7 @@ def plot_id_profile(
     >>> df = pd.DataFrame({"index": [2, 3, 2, 3], "estimator": ["twonn"] * 2 + ["mle"] * 2,
     ...                    "dimension": [5.0, 7.0, 6.0, 8.0]})
     >>> [t.name for t in plot_id_profile(df).data]
-    ['twonn', 'mle']
+    ['TwoNN', 'MLE (Levina-Bickel, k=20)']
     """
     if not isinstance(df, pd.DataFrame) or df.empty:
         raise ValueError("plot_id_profile needs a non-empty DataFrame")
@@ -61,6 +69,9 @@ def plot_id_profile(
     for col in (x, color, "dimension"):
         if col not in df.columns:
             raise ValueError(f"the frame has no column {col!r}")
+    names = dict(labels) if labels is not None else {}
+    if labels is None and color == "estimator":
+        names = dict(ID_ESTIMATOR_LABELS)
     use_dash = dash is not None and dash in df.columns and df[dash].nunique() > 1
     groups = list(dict.fromkeys(df[color]))
     dash_values = list(dict.fromkeys(df[dash])) if use_dash else [None]
@@ -74,7 +85,8 @@ def plot_id_profile(
                 continue
             if pd.api.types.is_numeric_dtype(part[x]):
                 part = part.sort_values(x)
-            name = f"{g}" if not use_dash else f"{g}, {dv}"
+            shown = names.get(str(g), str(g))
+            name = shown if not use_dash else f"{shown}, {dv}"
             fig.add_trace(
                 go.Scatter(
                     x=part[x],

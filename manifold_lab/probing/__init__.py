@@ -64,10 +64,12 @@ from .blocks import BlockInfo, find_blocks
 from .dimension import id_profile
 from .hooks import ActivationProbe
 from .pipeline import ProbeReport, probe_report, probe_source
-from .result import BlockStats, ProbeResult
+from .result import COLUMN_LABELS, SUMMARY_COLUMNS, BlockStats, ProbeResult, split_constants
 from .run import probe
 
 __all__ = [
+    "COLUMN_LABELS",
+    "SUMMARY_COLUMNS",
     "ActivationProbe",
     "BlockInfo",
     "BlockStats",
@@ -78,4 +80,5 @@ __all__ = [
     "probe",
     "probe_report",
     "probe_source",
+    "split_constants",
 ]

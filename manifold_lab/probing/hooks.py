@@ -255,11 +255,14 @@ class ActivationProbe:
         """
         return sum(s.nbytes() for s in self._states.values())
 
-    def result(self, **metadata: Any) -> ProbeResult:
+    def result(self, *, samples: bool = True, **metadata: Any) -> ProbeResult:
         """The statistics so far as a :class:`ProbeResult` (moved to the CPU).
 
         Parameters
         ----------
+        samples : bool, default=True
+            Also copy the reservoir samples; False leaves them out (cheaper: for partial
+            results while the probe runs).
         **metadata
             Stored in :attr:`ProbeResult.metadata` (e.g. ``images="cifar10-sample"``).
 
@@ -278,7 +281,7 @@ class ActivationProbe:
         if all(s.bn_images == 0 for s in states):
             raise ValueError("no images have been probed yet: run the model inside the probe")
         blocks: list[BlockStats] = []
-        samples: dict[str, dict[str, np.ndarray]] = {}
+        bn_samples: dict[str, dict[str, np.ndarray]] = {}
         exp_samples: dict[str, dict[str, np.ndarray]] = {}
         index: dict[str, dict[str, np.ndarray]] = {}
         layer = 0
@@ -287,9 +290,11 @@ class ActivationProbe:
             if s.info.has_expansion:
                 layer += 1
             blocks.append(s.stats(layer if s.info.has_expansion else None))
+            if not samples:
+                continue
             entry, idx, exp_entry = s.samples()
             if entry:
-                samples[name] = entry
+                bn_samples[name] = entry
                 index[name] = idx
             if exp_entry:
                 exp_samples[name] = exp_entry
@@ -310,7 +315,7 @@ class ActivationProbe:
         meta.update(metadata)
         return ProbeResult(
             blocks=blocks,
-            samples=samples,
+            samples=bn_samples,
             expansion_samples=exp_samples,
             sample_image_index=index,
             metadata=meta,

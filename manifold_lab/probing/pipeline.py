@@ -88,6 +88,8 @@ def probe_source(
     progress: bool = False,
     callback: ReportCallback | None = None,
     model_loader: ModelLoader | None = None,
+    model_name: str | None = None,
+    images_name: str | None = None,
     **probe_options: Any,
 ) -> ProbeResult:
     """Load the model ``weights`` names, open the images ``images`` names, and probe them.
@@ -125,9 +127,18 @@ def probe_source(
         ``model_loader(weights) -> nn.Module`` instead of
         ``load_model(weights, device="cpu")``, e.g. a cached one. torchvision's weights are
         downloaded before it is called.
+    model_name, images_name : str or None, default=None
+        How captions and tables name the model and the images (``metadata["model_name"]``,
+        ``metadata["images_name"]``), e.g. the name of a file a user uploaded; None takes
+        the source's display name from the registry
+        (:func:`~manifold_lab.registry.model_display_name`, ``"built-in CIFAR-10 model"``).
     **probe_options
         Passed to :func:`~manifold_lab.probing.probe` (``pixel_samples``,
-        ``image_samples``, ``sample_expansion``, ``rank_pixels_per_batch``, ``blocks``, ...).
+        ``image_samples``, ``sample_expansion``, ``rank_pixels_per_batch``, ``blocks``,
+        ``partial``, ...). ``partial(result)`` is also called once as soon as the model
+        is loaded, with the structure of its blocks alone
+        (:meth:`ProbeResult.from_blocks <manifold_lab.probing.ProbeResult.from_blocks>`,
+        ``metadata["n_images"]`` 0): enough to draw the widths and thresholds of Figure 7.
 
     Returns
     -------
@@ -146,14 +157,32 @@ def probe_source(
     ...                       model_loader=loader)
     >>> result.metadata["n_images"], result.metadata["images"], len(result.blocks)
     (20, 'cifar10-sample', 17)
+    >>> result.metadata["model_name"], result.metadata["images_name"]
+    ('random initialisation (ImageNet MobileNetV2)', 'built-in CIFAR-10 sample')
     """
     from ..data import TensorImageDataset, open_images
+    from ..registry import image_display_name, model_display_name
     from ..weights import load_model
 
     if callback is not None and not callable(callback):
         raise ValueError(f"callback must be callable or None, got {callback!r}")
     if model_loader is not None and not callable(model_loader):
         raise ValueError(f"model_loader must be callable or None, got {model_loader!r}")
+    names = {
+        "model_name": model_name or model_display_name(weights),
+        "images_name": images_name or image_display_name(images),
+    }
+    on_partial = probe_options.pop("partial", None)
+    if on_partial is not None and not callable(on_partial):
+        raise ValueError(f"partial must be callable or None, got {on_partial!r}")
+
+    def named_partial(part: ProbeResult) -> None:
+        part.metadata.update(names)
+        on_partial(part)
+
+    if on_partial is not None:
+        probe_options["partial"] = named_partial
+
     report: ReportCallback = callback or (lambda fraction, text: None)
     report(0.0, "Loading the model and the images ...")
 
@@ -168,6 +197,13 @@ def probe_source(
         model = load_model(weights, device="cpu", progress=fetch_progress)
     else:
         model = model_loader(weights)
+    if on_partial is not None:
+        from .blocks import find_blocks
+
+        structure = ProbeResult.from_blocks(
+            find_blocks(model, probe_options.get("blocks")), images=os.fspath(images)
+        )
+        named_partial(structure)
     dataset: Any = open_images(images, data_root=data_root, progress=progress)
     if spread and limit is not None and isinstance(dataset, TensorImageDataset):
         if 0 < limit < len(dataset):
@@ -177,7 +213,7 @@ def probe_source(
         share = done / total if total else 0.5
         report(share, f"Probing the blocks: {done} of {total or '?'} images ...")
 
-    return probe(
+    result = probe(
         model,
         dataset,
         batch_size=batch_size,
@@ -190,6 +226,8 @@ def probe_source(
         callback=on_batch if callback is not None else None,
         **probe_options,
     )
+    result.metadata.update(names)
+    return result
 
 
 def probe_report(

@@ -15,7 +15,106 @@ import numpy as np
 import torch
 from torch import Tensor
 
-__all__ = ["BlockStats", "ProbeResult"]
+__all__ = ["COLUMN_LABELS", "SUMMARY_COLUMNS", "BlockStats", "ProbeResult", "split_constants"]
+
+_COUNT_LABELS = {"pos": "positive", "informative": "informative", "clipped": "clipped"}
+_STAT_LABELS = {"min": "min", "max": "max", "mean": "mean", "std": "std"}
+
+#: A human name for every column of :meth:`ProbeResult.to_frame` (``to_frame(labels=True)``).
+COLUMN_LABELS: dict[str, str] = {
+    "model": "model",
+    "images": "images",
+    "name": "block",
+    "index": "block index",
+    "expansion_layer": "expansion layer",
+    "has_expansion": "has expansion",
+    "in_channels": "input channels",
+    "hidden_channels": "expansion channels",
+    "out_channels": "output channels",
+    "stride": "stride",
+    "use_res_connect": "residual",
+    "expansion_skip": "expansion shortcut",
+    "bottleneck_activation": "bottleneck activation",
+    "threshold": "threshold (input channels)",
+    "threshold_rel": "threshold / width",
+    "n_images": "images probed",
+    "n_pixels": "pixels",
+    **{
+        f"{key}_{stat}{rel}": f"{label} channels, {slabel}" + (" / width" if rel else "")
+        for key, label in _COUNT_LABELS.items()
+        for stat, slabel in _STAT_LABELS.items()
+        for rel in ("", "_rel")
+    },
+    "below_threshold_fraction": "pixels below threshold",
+    "positive_enough_fraction": "pixels with >= threshold positive",
+    "enough_channels_fraction": "pixels with >= threshold informative",
+    "lemma2_fraction": "pixels where Lemma 2 holds",
+    "rank_full_fraction": "full rank among checked",
+    "lemma2_fraction_se": "Lemma 2 fraction, s.e.",
+    "rank_pixels_checked": "pixels rank-checked",
+    "dead_channels": "dead channels",
+    "always_on_channels": "always-on channels",
+    "dead_channels_rel": "dead channels / width",
+    "always_on_channels_rel": "always-on channels / width",
+    "firing_rate_mean": "firing rate, mean",
+    "firing_rate_min": "firing rate, min",
+    "firing_rate_max": "firing rate, max",
+    "ever_clipped_channels": "channels ever clipped",
+    "bottleneck_pixels": "bottleneck pixels",
+    "bottleneck_negative_fraction": "bottleneck negative fraction",
+}
+
+#: The columns of a short table of a probe (the explorer's): structure, Figure 7, Lemma 2.
+SUMMARY_COLUMNS: tuple[str, ...] = (
+    "model",
+    "images",
+    "name",
+    "index",
+    "expansion_layer",
+    "in_channels",
+    "hidden_channels",
+    "out_channels",
+    "stride",
+    "use_res_connect",
+    "bottleneck_activation",
+    "n_images",
+    "pos_mean",
+    "pos_std",
+    "pos_min",
+    "pos_max",
+    "informative_mean",
+    "below_threshold_fraction",
+    "lemma2_fraction",
+    "dead_channels",
+    "bottleneck_negative_fraction",
+)
+
+
+def split_constants(frame: Any) -> tuple[Any, dict[str, Any]]:
+    """Split the columns that hold one value in every row off a table.
+
+    Parameters
+    ----------
+    frame : pandas.DataFrame
+
+    Returns
+    -------
+    varying : pandas.DataFrame
+        The other columns (all of them when the table has one row).
+    constants : dict
+        ``{column: value}`` of the constant columns (NaN counts as a value), in order.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> varying, constants = split_constants(pd.DataFrame({"a": [1, 2], "b": ["x", "x"]}))
+    >>> list(varying.columns), constants
+    (['a'], {'b': 'x'})
+    """
+    if len(frame) < 2:
+        return frame, {}
+    same = [c for c in frame.columns if frame[c].nunique(dropna=False) == 1]
+    return frame.drop(columns=same), {c: frame[c].iloc[0] for c in same}
 
 
 def _hist_summary(hist: np.ndarray | None) -> tuple[float, float, float, float]:
@@ -233,7 +332,7 @@ class ProbeResult:
     sample_image_index: dict[str, dict[str, np.ndarray]] = field(default_factory=dict)
     metadata: dict[str, Any] = field(default_factory=dict)
 
-    def to_frame(self) -> Any:
+    def to_frame(self, *, labels: bool = False, columns: Any = None) -> Any:
         """One row per block: channels, threshold, Figure 7 statistics, Lemma 2, channels.
 
         Counts are absolute and relative to the width (``*_rel``). ``pos_*`` count positive
@@ -244,10 +343,31 @@ class ProbeResult:
         at those channels have full column rank. Rows of blocks without an expansion hold NaN
         in these columns.
 
+        Parameters
+        ----------
+        labels : bool, default=False
+            Human column names (:data:`COLUMN_LABELS`, e.g. ``"expansion channels"`` for
+            ``hidden_channels``), and the model and images by their display names
+            (``metadata["model_name"]``, ``metadata["images_name"]``) instead of their
+            source strings: a table for people. False keeps the names files and code use.
+        columns : sequence of str or None, default=None
+            Only these columns (names as with ``labels=False``, e.g.
+            :data:`SUMMARY_COLUMNS`), in this order; None: all.
+
         Returns
         -------
         pandas.DataFrame
             ``attrs["metadata"]`` holds :attr:`metadata`.
+
+        Examples
+        --------
+        >>> import torch
+        >>> from manifold_lab.mobilenet import MobileNetV2, MobileNetV2Config
+        >>> from manifold_lab.probing import probe
+        >>> model = MobileNetV2(MobileNetV2Config(num_classes=10, stem="cifar", width_mult=0.25))
+        >>> res = probe(model, torch.rand(2, 3, 32, 32), progress=False, images="noise")
+        >>> res.to_frame(labels=True, columns=["name", "hidden_channels"]).columns.tolist()
+        ['block', 'expansion channels']
         """
         import pandas as pd
 
@@ -255,9 +375,80 @@ class ProbeResult:
         df = pd.DataFrame([b.row(rank_enabled) for b in self.blocks])
         for key in ("model", "images"):
             if key in self.metadata:
-                df.insert(0, key, str(self.metadata[key]))
+                value = self.metadata.get(f"{key}_name") if labels else None
+                df.insert(0, key, str(value or self.metadata[key]))
+        if columns is not None:
+            missing = [c for c in columns if c not in df.columns]
+            if missing:
+                raise ValueError(f"no probe columns {missing}; see COLUMN_LABELS for the names")
+            df = df[list(columns)]
+        if labels:
+            df = df.rename(columns=COLUMN_LABELS)
         df.attrs["metadata"] = dict(self.metadata)
         return df
+
+    @classmethod
+    def from_blocks(cls, blocks: Any, **metadata: Any) -> ProbeResult:
+        """A result that has counted nothing yet: the structure of the blocks alone.
+
+        Its table holds the blocks' channels, strides and thresholds, and NaN (or 0) in
+        every count, so :func:`~manifold_lab.plots.plot_figure7` draws the widths and the
+        invertibility threshold before the first batch has been probed.
+
+        Parameters
+        ----------
+        blocks : sequence of BlockInfo
+            From :func:`~manifold_lab.probing.find_blocks`.
+        **metadata
+            Stored in :attr:`metadata` (``n_images`` is 0).
+
+        Returns
+        -------
+        ProbeResult
+
+        Examples
+        --------
+        >>> from manifold_lab.mobilenet import MobileNetV2
+        >>> from manifold_lab.probing import find_blocks
+        >>> empty = ProbeResult.from_blocks(find_blocks(MobileNetV2()))
+        >>> frame = empty.to_frame()
+        >>> int(frame["threshold"].iloc[1]), int(frame["n_images"].iloc[1])
+        (16, 0)
+        """
+        stats = []
+        layer = 0
+        for info in blocks:
+            layer += int(info.has_expansion)
+            stats.append(
+                BlockStats(
+                    name=info.name,
+                    index=info.index,
+                    expansion_layer=layer if info.has_expansion else None,
+                    in_channels=info.in_channels,
+                    hidden_channels=info.hidden_channels,
+                    out_channels=info.out_channels,
+                    stride=info.stride,
+                    has_expansion=info.has_expansion,
+                    use_res_connect=info.use_res_connect,
+                    expansion_skip=info.expansion_skip,
+                    bottleneck_activation=info.bottleneck_activation,
+                    clip=info.clip,
+                    n_images=0,
+                    n_pixels=0,
+                    n_bottleneck_pixels=0,
+                    hist_positive=None,
+                    hist_informative=None,
+                    hist_clipped=None,
+                    channel_positive=None,
+                    channel_clipped=None,
+                    rank_checked=0,
+                    rank_full=0,
+                    lemma2_pixels=0.0,
+                    rank_subsampled=False,
+                    bottleneck_negative=0,
+                )
+            )
+        return cls(blocks=stats, metadata={**metadata, "n_images": 0})
 
     def histograms(self, kind: str = "positive", *, relative: bool = False) -> Any:
         """Long table of a per-pixel count histogram: block, count, pixels (or fraction).

@@ -107,6 +107,8 @@ def probe(
     seed: int = 0,
     cpu_threads: int | None = 1,
     callback: Callable[[int, int | None], None] | None = None,
+    partial: Callable[[ProbeResult], None] | None = None,
+    partial_every: int = 1,
     on_error: str = "skip",
 ) -> ProbeResult:
     """Probe every inverted residual block of ``model`` over a dataset, in batches.
@@ -160,6 +162,13 @@ def probe(
         Called after every batch as ``callback(images_done, images_total)``, with
         ``images_total`` None when the data has no length; for progress bars in user
         interfaces (the app's probe page uses it).
+    partial : callable or None, default=None
+        Called as ``partial(result)`` every ``partial_every`` batches with the statistics so
+        far (a :class:`ProbeResult` without reservoir samples; ``metadata["n_images"]`` says
+        how many images it counts), e.g. to draw Figure 7 while the probe runs. Not called
+        after the last batch: the returned result is the final one.
+    partial_every : int, default=1
+        Batches between calls of ``partial``.
     on_error : {"skip", "raise"}, default="skip"
         For a Dataset, an image that cannot be read (corrupt file): ``"skip"`` leaves it out
         with a warning, the statistics of every other image are kept and the metadata count
@@ -188,6 +197,9 @@ def probe(
     num_workers = check_scalar(num_workers, "num_workers", kind=int, minimum=0)
     if callback is not None and not callable(callback):
         raise ValueError(f"callback must be callable or None, got {callback!r}")
+    if partial is not None and not callable(partial):
+        raise ValueError(f"partial must be callable or None, got {partial!r}")
+    partial_every = check_scalar(partial_every, "partial_every", kind=int, minimum=1)
     dev = resolve_device(device)
     p = ActivationProbe(
         model,
@@ -227,7 +239,7 @@ def probe(
     images_total = _count_images(data)
     if images_total is not None and limit is not None:
         images_total = min(images_total, int(limit))
-    seen = 0
+    seen = n_batches = 0
     with p, torch.no_grad():
         bar = progress_bar(batches, total=total, desc="probe", unit="batch", disable=not progress)
         for batch in bar:
@@ -250,10 +262,13 @@ def probe(
                 )
             p.run(x.to(dev, non_blocking=True), labels)
             seen += x.shape[0]
+            n_batches += 1
             if callback is not None:
                 callback(seen + skips.n_skipped, images_total)
             if limit is not None and seen >= limit:
                 break
+            if partial is not None and n_batches % partial_every == 0:
+                partial(p.result(samples=False, images=images, images_total=images_total))
         if hasattr(bar, "close"):
             bar.close()
     if seen == 0:

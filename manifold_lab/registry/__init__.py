@@ -35,13 +35,21 @@ from . import settings
 from ._base import Entry, LoadedView, Param, Registry, load_object, normalise_name
 from .activations import ACTIVATION_REGISTRY, ActivationEntry, register_activation
 from .manifolds import MANIFOLD_REGISTRY, ManifoldEntry, register_manifold
-from .measures import METHOD_REGISTRY, METRIC_REGISTRY, MethodEntry, MetricEntry
+from .measures import (
+    ID_ESTIMATOR_LABELS,
+    METHOD_REGISTRY,
+    METRIC_REGISTRY,
+    MethodEntry,
+    MetricEntry,
+)
 from .sources import (
     IMAGE_SOURCE_REGISTRY,
     MODEL_SOURCE_REGISTRY,
     TORCHVISION_WEIGHTS,
     SourceEntry,
+    image_display_name,
     menu_sources,
+    model_display_name,
     resolve_image_source,
     resolve_model_source,
     sources_epilog,
@@ -49,6 +57,7 @@ from .sources import (
 
 __all__ = [
     "ACTIVATION_REGISTRY",
+    "ID_ESTIMATOR_LABELS",
     "IMAGE_SOURCE_REGISTRY",
     "MANIFOLD_REGISTRY",
     "METHOD_REGISTRY",
@@ -64,8 +73,10 @@ __all__ = [
     "Param",
     "Registry",
     "SourceEntry",
+    "image_display_name",
     "load_object",
     "menu_sources",
+    "model_display_name",
     "normalise_name",
     "register_activation",
     "register_manifold",

@@ -10,7 +10,13 @@ from dataclasses import dataclass
 
 from ._base import Entry, Registry
 
-__all__ = ["METHOD_REGISTRY", "METRIC_REGISTRY", "MethodEntry", "MetricEntry"]
+__all__ = [
+    "ID_ESTIMATOR_LABELS",
+    "METHOD_REGISTRY",
+    "METRIC_REGISTRY",
+    "MethodEntry",
+    "MetricEntry",
+]
 
 
 @dataclass(frozen=True)
@@ -160,3 +166,13 @@ METRIC_REGISTRY: Registry[MetricEntry] = Registry(
     ],
 )
 """Metrics by name, in the column order of results."""
+
+ID_ESTIMATOR_LABELS: dict[str, str] = {
+    "twonn": "TwoNN",
+    "mle": "MLE (Levina-Bickel, k=20)",
+    "pca": "PCA (90% variance)",
+    "pr": "participation ratio",
+}
+"""Legend and table labels of the intrinsic-dimension estimators of
+:data:`manifold_lab.intrinsic_dimension.ID_ESTIMATORS`, by name, at their default parameters
+(a test checks the keys and the defaults named here)."""

@@ -20,7 +20,9 @@ __all__ = [
     "MODEL_SOURCE_REGISTRY",
     "TORCHVISION_WEIGHTS",
     "SourceEntry",
+    "image_display_name",
     "menu_sources",
+    "model_display_name",
     "resolve_image_source",
     "resolve_model_source",
     "sources_epilog",
@@ -68,6 +70,10 @@ class SourceEntry(Entry):
         ``fetcher(argument, progress=...)`` downloads the files the loader needs into a
         local cache (a ``"module:attribute"`` string or the callable); None: nothing to
         download.
+    display : str
+        How captions, tables and the CLI name a source of this entry: a template where
+        ``{argument}`` is the argument and ``{file}`` its last path component (a user's
+        file name, never the full path); ``""`` uses :attr:`label`.
     """
 
     argument: str = ""
@@ -77,6 +83,19 @@ class SourceEntry(Entry):
     menu: bool = False
     needs_data_root: bool = False
     fetcher: Any = None
+    display: str = ""
+
+    def display_name(self, argument: str = "") -> str:
+        """This entry's :attr:`display` name for ``argument``.
+
+        Examples
+        --------
+        >>> MODEL_SOURCE_REGISTRY["checkpoint"].display_name("/runs/linear_s0/model.pt")
+        'model.pt'
+        """
+        template = self.display or self.label
+        file = os.path.basename(os.path.normpath(argument)) if argument else ""
+        return template.format(argument=argument, file=file)
 
     def usage(self) -> str:
         """How to write it, e.g. ``"tflite:PATH"`` or ``"cifar10:{test,train}"``.
@@ -106,6 +125,7 @@ MODEL_SOURCE_REGISTRY: Registry[SourceEntry] = Registry(
             f"{_W}:builtin_source",
             aliases=("built-in", "default"),
             menu=True,
+            display="built-in CIFAR-10 model",
         ),
         SourceEntry(
             "random-cifar",
@@ -113,6 +133,7 @@ MODEL_SOURCE_REGISTRY: Registry[SourceEntry] = Registry(
             "a CIFAR-10 MobileNetV2 (32 px stem, 10 classes) with seeded random weights",
             f"{_W}:random_cifar_source",
             menu=True,
+            display="random initialisation (CIFAR-10 MobileNetV2)",
         ),
         SourceEntry(
             "random",
@@ -120,6 +141,7 @@ MODEL_SOURCE_REGISTRY: Registry[SourceEntry] = Registry(
             "freshly initialised weights of the paper's Table 2 network (or of config=)",
             f"{_W}:random_source",
             aliases=("none", "scratch"),
+            display="random initialisation (ImageNet MobileNetV2)",
         ),
         SourceEntry(
             "torchvision",
@@ -132,6 +154,7 @@ MODEL_SOURCE_REGISTRY: Registry[SourceEntry] = Registry(
             default_argument="IMAGENET1K_V2",
             menu=True,
             fetcher=f"{_W}:torchvision_weights_file",
+            display="torchvision MobileNetV2 ({argument})",
         ),
         SourceEntry(
             "tflite",
@@ -140,6 +163,7 @@ MODEL_SOURCE_REGISTRY: Registry[SourceEntry] = Registry(
             f"{_W}:tflite_source",
             argument="PATH",
             suffixes=(".tflite",),
+            display="TF-slim MobileNetV2 (ImageNet), {file}",
         ),
         SourceEntry(
             "checkpoint",
@@ -149,6 +173,7 @@ MODEL_SOURCE_REGISTRY: Registry[SourceEntry] = Registry(
             f"{_W}:checkpoint_source",
             argument="PATH",
             suffixes=(".pt", ".pth", ".ckpt", ".bin"),
+            display="{file}",
         ),
     ],
 )
@@ -164,6 +189,7 @@ IMAGE_SOURCE_REGISTRY: Registry[SourceEntry] = Registry(
             f"{_D}:sample_source",
             aliases=("sample",),
             menu=True,
+            display="built-in CIFAR-10 sample",
         ),
         SourceEntry(
             "cifar10",
@@ -176,6 +202,7 @@ IMAGE_SOURCE_REGISTRY: Registry[SourceEntry] = Registry(
             default_argument="test",
             menu=True,
             needs_data_root=True,
+            display="CIFAR-10 {argument} split",
         ),
         SourceEntry(
             "folder",
@@ -184,6 +211,7 @@ IMAGE_SOURCE_REGISTRY: Registry[SourceEntry] = Registry(
             "are unlabelled)",
             f"{_D}:folder_source",
             argument="PATH",
+            display="folder {file}",
         ),
     ],
 )
@@ -315,6 +343,53 @@ def resolve_image_source(spec: Any) -> tuple[SourceEntry, str]:
         return IMAGE_SOURCE_REGISTRY["folder"], text
     usages = ", ".join(e.usage() for e in IMAGE_SOURCE_REGISTRY)
     raise ValueError(f"unknown image source {spec!r}; use one of: {usages}, or a folder path")
+
+
+def model_display_name(weights: Any) -> str:
+    """How captions, tables and the CLI name a weights source: its entry's display name.
+
+    Parameters
+    ----------
+    weights : str, path-like or None
+        As for :func:`resolve_model_source`.
+
+    Returns
+    -------
+    str
+        E.g. ``"built-in CIFAR-10 model"``; a file's name (not its path) for a checkpoint.
+
+    Examples
+    --------
+    >>> model_display_name("builtin")
+    'built-in CIFAR-10 model'
+    >>> model_display_name("torchvision")
+    'torchvision MobileNetV2 (IMAGENET1K_V2)'
+    >>> model_display_name("tflite:/data/mobilenet_v2_1.0_224.tflite")
+    'TF-slim MobileNetV2 (ImageNet), mobilenet_v2_1.0_224.tflite'
+    """
+    entry, argument = resolve_model_source(weights)
+    return entry.display_name(argument)
+
+
+def image_display_name(images: Any) -> str:
+    """How captions, tables and the CLI name an image source: its entry's display name.
+
+    Parameters
+    ----------
+    images : str or path-like
+        As for :func:`resolve_image_source`.
+
+    Returns
+    -------
+    str
+
+    Examples
+    --------
+    >>> image_display_name("cifar10-sample"), image_display_name("cifar10:train")
+    ('built-in CIFAR-10 sample', 'CIFAR-10 train split')
+    """
+    entry, argument = resolve_image_source(images)
+    return entry.display_name(argument)
 
 
 def menu_sources(registry: Registry[SourceEntry]) -> dict[str, str]:
