@@ -695,6 +695,8 @@ def test_lemma2_rank_test_equals_the_eigenvalue_test(c: int, d: int) -> None:
         expected.append(bool(a.shape[0] >= d and ev[-1] > 0 and ev[0] > 1e-10 * ev[-1]))
     assert got.tolist() == expected
     assert 0 < sum(expected) < len(expected)
+
+
 def test_partial_results_stream_the_counts():
     """``partial`` gets the structure first (through probe_source), then growing counts; the
     final result is the same as without it."""
