@@ -21,9 +21,13 @@ class MethodEntry(Entry):
     ----------
     needs_inverse : bool
         Uses the activation's exact inverse (unavailable for GELU and user callables).
+    needs_span_width : bool
+        Needs a width ``n`` at least the dimension ``k`` of the manifold's linear span
+        (``T`` restricted to the span must have full column rank to be undone).
     """
 
     needs_inverse: bool = False
+    needs_span_width: bool = False
 
 
 @dataclass(frozen=True)
@@ -62,6 +66,7 @@ METHOD_REGISTRY: Registry[MethodEntry] = Registry(
             "pinv",
             "Pseudo-inverse (the paper's T^-1)",
             "x_hat = pinv(T) ReLU(T x): the paper's Figure 1 reconstruction.",
+            needs_span_width=True,
         ),
         MethodEntry(
             "lstsq",
