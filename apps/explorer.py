@@ -46,7 +46,6 @@ PAGES = {
 }
 
 
-
 def sidebar_width() -> int:
     """Sidebar width in pixels that shows the longest menu label in full (Streamlit's
     default, 300 px, cuts labels such as the probe's model sources)."""

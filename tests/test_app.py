@@ -154,7 +154,7 @@ def test_shown_code_regenerates_the_figure() -> None:
     at = _app(manifold="sphere", width="7", activation="relu6", bias="0.1", seed="2")
     (code,) = [c.value for c in at.get("code") if "plot_case" in c.value]
     scope: dict[str, Any] = {}
-    exec(code.replace("fig.show()", ""), scope)  # noqa: S102 - the page's own code string
+    exec(code.replace("fig.show()", ""), scope)  # the page's own code string
     assert json.loads(scope["fig"].to_json())["data"] == _chart(at)["data"]
 
 
