@@ -31,6 +31,8 @@ def plot_width_curves(
     log_y: Any = ("nmse",),
     title: str | None = None,
     theory_d: int | None = None,
+    panel_height: int = 280,
+    log_band_floor: float = 0.1,
 ) -> go.Figure:
     """Metrics against width: mean over seeds with its confidence band, theory overlaid.
 
@@ -58,6 +60,14 @@ def plot_width_curves(
         Figure title.
     theory_d : int or None, default=None
         Deprecated alias of ``theory_k``; it warns and will be removed in the next release.
+    panel_height : int, default=280
+        Height of each panel in pixels; the figure's height follows from the rows, with
+        room between rows for the axis title above and the panel title below.
+    log_band_floor : float, default=0.1
+        On logarithmic panels the band's lower edge is drawn no lower than this fraction
+        of the mean (a Student-t band reaching zero or below, as for a heavy-tailed error
+        over few seeds, would otherwise run down to 1e-16); the figure's subtitle says so
+        when it happens. ``summary`` keeps the raw interval. 0 draws the raw edges.
 
     Returns
     -------
@@ -111,15 +121,21 @@ def plot_width_curves(
             f"{', '.join(varying) or 'unknown'}): the curves would mix them; colour by the "
             "column that varies or keep one value of it"
         )
+    if not 0 <= log_band_floor < 1:
+        raise ValueError(f"log_band_floor must be in [0, 1), got {log_band_floor!r}")
     cols = min(2, len(metric_list))
     rows = -(-len(metric_list) // cols)
+    gap = 90  # px between rows: the x-axis title above, the panel title below
+    area = rows * panel_height + (rows - 1) * gap
+    top, bottom = (95 if title else 50), 120
     fig = make_subplots(
         rows=rows,
         cols=cols,
         subplot_titles=[_axis_label(m) for m in metric_list],
         horizontal_spacing=0.08,
-        vertical_spacing=0.14,
+        vertical_spacing=gap / area if rows > 1 else 0.0,
     )
+    clipped = False
     groups = list(dict.fromkeys(summary[color]))
     shown: set[str] = set()
     for i, metric in enumerate(metric_list):
@@ -142,6 +158,9 @@ def plot_width_curves(
             mean = d["mean"].to_numpy()
             if floor is not None:
                 lo, hi, mean = (np.maximum(a, floor) for a in (lo, hi, mean))
+                shown_lo = np.maximum(lo, log_band_floor * mean)
+                clipped |= bool((shown_lo > lo).any())
+                lo = shown_lo
             if np.isfinite(lo).any():
                 fig.add_trace(
                     go.Scatter(
@@ -219,9 +238,23 @@ def plot_width_curves(
     fig.update_yaxes(**FRAME_AXIS)
     # Title pinned to the top and legend to the bottom of the figure, so that neither
     # collides with the panels (or each other) whatever size the figure is drawn at.
+    note = (
+        f"log panels: the 95% band is drawn down to {log_band_floor:g} x the mean at most "
+        "(the data keep the raw interval)"
+        if clipped
+        else ""
+    )
     fig.update_layout(
         template=TEMPLATE,
-        title={"text": title, "yref": "container", "y": 1, "yanchor": "top", "pad": {"t": 14}},
+        height=top + area + bottom,
+        title={
+            "text": title,
+            "subtitle": {"text": note},
+            "yref": "container",
+            "y": 1,
+            "yanchor": "top",
+            "pad": {"t": 14},
+        },
         legend={
             "orientation": "h",
             "yref": "container",
@@ -230,7 +263,7 @@ def plot_width_curves(
             "xanchor": "left",
             "x": 0,
         },
-        margin={"l": 50, "r": 20, "t": 70 if title else 40, "b": 120},
+        margin={"l": 50, "r": 20, "t": top, "b": bottom},
     )
     return fig
 
