@@ -28,8 +28,8 @@ kind that those calls do:
 ``sweeps``
     one per sweep (the manifold, the span, the input distances, the results table).
 
-:func:`calibrate` times a few small calls of the same engine once per process and device
-(about a second; cached), one per kind of work, and turns them into seconds per unit;
+:func:`calibrate` times a few small sweeps once per process and device (cached), each
+dominated by one kind of work, and turns them into seconds per unit;
 :func:`estimate_sweep_seconds` multiplies. ``benchmarks/bench_sweep_cost.py`` compares the
 estimate with measured sweeps from under a second to about a minute.
 """
@@ -44,7 +44,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-import numpy as np
 import torch
 
 from . import _sector
@@ -225,22 +224,21 @@ def sweep_work(
     return total
 
 
-def _timed(fn: Callable[[], Any], repeats: int = 3) -> float:
-    """Median seconds of ``fn()`` over ``repeats`` runs (after one warm-up run)."""
-    fn()
+def _timed(fn: Callable[[], Any], repeats: int = 2) -> float:
+    """Shortest seconds of ``fn()`` over ``repeats`` runs (load only ever slows a run)."""
     times = []
     for _ in range(repeats):
         t0 = time.perf_counter()
         fn()
         times.append(time.perf_counter() - t0)
-    return float(np.median(times))
+    return min(times)
 
 
 # Small sweeps, each dominated by one kind of work, in the order they are solved for: the
 # units of the kinds before are subtracted from each measured time.
 _CALIBRATION: tuple[tuple[str, dict[str, Any]], ...] = (
     ("sweeps", {"widths": [2], "seeds": [0], "n_samples": 64, "algorithm": "dense"}),
-    ("calls", {"widths": "2:49", "seeds": [0], "n_samples": 64, "algorithm": "dense"}),
+    ("calls", {"widths": "2:17", "seeds": [0], "n_samples": 64, "algorithm": "dense"}),
     (
         "dense",
         {
@@ -296,6 +294,9 @@ _CALIBRATION: tuple[tuple[str, dict[str, Any]], ...] = (
 def _calibrate(device: str, dtype: str) -> CostModel:
     t_start = time.perf_counter()
     unit = dict.fromkeys(KINDS, 0.0)
+    # warm-up: the first sweep of a process loads and initialises what it uses
+    sweep("spiral", widths=[2], seeds=[0], n_samples=64, device=device, dtype=dtype,
+          progress=False)  # fmt: skip
     for kind, setting in _CALIBRATION:
         kw = {"manifold": "spiral", "metrics": ["nmse"], **setting}
 
@@ -318,9 +319,10 @@ _LOCK = threading.Lock()
 def calibrate(device: Any = None, dtype: Any = None) -> CostModel:
     """Seconds per unit of work on this machine, measured once per process and device.
 
-    Times small calls of the sweep's own engine, one per kind of work (about a second in
-    all); later calls return the cached model. Thread-safe: a call made while another
-    thread calibrates waits for it (an app can calibrate in the background at start-up).
+    Times small sweeps, each dominated by one kind of work (``CostModel.calibration_s``
+    says how long it took); later calls return the cached model. Thread-safe: a call
+    made while another thread calibrates waits for it (an app can calibrate in the
+    background at start-up).
 
     Parameters
     ----------
@@ -350,13 +352,14 @@ def estimate_sweep_seconds(
     """Estimated seconds of ``sweep(manifold, widths, seeds, **kwargs)`` on this machine.
 
     The work of the sweep (:func:`sweep_work`) times the seconds per unit measured by
-    :func:`calibrate` (the first call of a process calibrates, about a second).
+    :func:`calibrate` (the first call of a process calibrates).
 
     Parameters
     ----------
     manifold, widths, seeds, device, dtype, **kwargs
         :func:`~manifold_lab.sweep`'s arguments (``activation``, ``method``, ``metrics``,
-        ``n_samples``, ``bias``, ``manifold_kwargs``, ...); ``progress`` is ignored.
+        ``n_samples``, ``bias``, ``manifold_kwargs``, ...); ``progress``, ``embedding``
+        and ``collapse_tol`` do not change the estimate.
 
     Returns
     -------
@@ -370,6 +373,7 @@ def estimate_sweep_seconds(
     >>> bool(0 < small < large)
     True
     """
-    kwargs.pop("progress", None)
+    for ignored in ("progress", "embedding", "collapse_tol"):  # no bearing on the work
+        kwargs.pop(ignored, None)
     work = sweep_work(manifold, widths, seeds, **kwargs)
     return calibrate(device, dtype).seconds(work)
