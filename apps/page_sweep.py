@@ -248,6 +248,7 @@ def _sweep_section(kwargs: dict[str, Any], key: str, seconds: float) -> None:
         "color": "activation",
         "theory_k": span if "invertible_fraction" in metrics else None,
         "thresholds": True,
+        "log_y": [m for m in metrics if METRIC_REGISTRY[m].log_scale],
         "title": f"{kwargs['manifold']}: {', '.join(kwargs['activation'])}, "
         f"{kwargs['method']}, {len(kwargs['seeds'])} seeds",
     }

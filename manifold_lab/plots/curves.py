@@ -55,7 +55,8 @@ def plot_width_curves(
         legend (:data:`manifold_lab.INJECTIVITY_THRESHOLDS`).
     log_y : sequence of str, default=("nmse",)
         Metrics drawn on a logarithmic axis; values and band edges below ``1e-16`` (float64
-        rounding) are drawn at ``1e-16``.
+        rounding) are drawn at ``1e-16``. The band of a fraction (``METRIC_REGISTRY``'s
+        ``fraction``) is drawn within [0, 1].
     title : str or None, default=None
         Figure title.
     theory_d : int or None, default=None
@@ -156,6 +157,9 @@ def plot_width_curves(
             x = d["width"].to_numpy()
             lo, hi = d["ci_low"].to_numpy(), d["ci_high"].to_numpy()
             mean = d["mean"].to_numpy()
+            entry = METRIC_REGISTRY.get(metric)
+            if entry is not None and entry.fraction:  # a fraction's band stays in [0, 1]
+                lo, hi = np.clip(lo, 0.0, 1.0), np.clip(hi, 0.0, 1.0)
             if floor is not None:
                 lo, hi, mean = (np.maximum(a, floor) for a in (lo, hi, mean))
                 shown_lo = np.maximum(lo, log_band_floor * mean)
@@ -166,6 +170,7 @@ def plot_width_curves(
                     go.Scatter(
                         x=np.concatenate([x, x[::-1]]),
                         y=np.concatenate([hi, lo[::-1]]),
+                        mode="lines",
                         fill="toself",
                         fillcolor=rgba(hue, 0.18),
                         line={"width": 0},
