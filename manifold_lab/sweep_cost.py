@@ -18,7 +18,7 @@ kind that those calls do:
     ``k x k`` eigen-decompositions, one per point and seed, when the span has ``k > 2``
     dimensions (``k <= 2`` has closed forms, counted as dense work);
 ``neighbors``
-    the output distances of the neighbour metrics, ``seeds x m^2 x (width + 40)`` for
+    the output distances of the neighbour metrics, ``seeds x m^2 x (width + 64)`` for
     ``m`` neighbour points;
 ``knn``
     the nearest output neighbours of ``knn_recall``, ``seeds x m^2`` (a partial sort of
@@ -135,9 +135,9 @@ def _chunk_work(
         work["small"] = float(S * N * n_small * k**3)
     if any(m in metrics for m in NEIGHBOR_METRICS):
         m = n_neighbor_points
-        # the distances' products (width) and about as many passes over the m x m
-        # matrix as a width of 40 (square root, clamp, diagonal, comparisons)
-        work["neighbors"] = S * m * m * (w + 40.0)
+        # the distances' products (width) and passes over the m x m matrix (square root,
+        # clamp, diagonal, comparisons) that cost about as much as a width of 64
+        work["neighbors"] = S * m * m * (w + 64.0)
         if "knn_recall" in metrics:
             kk = min(n_neighbors, m - 1)
             work["knn"] = S * m * m * math.log2(kk + 1) + S * m * kk * kk
@@ -224,18 +224,18 @@ def sweep_work(
     return total
 
 
-def _timed(fn: Callable[[], Any], repeats: int = 2) -> float:
-    """Shortest seconds of ``fn()`` over ``repeats`` runs (load only ever slows a run)."""
+def _timed(fn: Callable[[], Any], repeats: int = 3) -> float:
+    """Median seconds of ``fn()`` over ``repeats`` runs."""
     times = []
     for _ in range(repeats):
         t0 = time.perf_counter()
         fn()
         times.append(time.perf_counter() - t0)
-    return min(times)
+    return sorted(times)[len(times) // 2]
 
 
-# Small sweeps, each dominated by one kind of work, in the order they are solved for: the
-# units of the kinds before are subtracted from each measured time.
+# Small sweeps, each dominated by one kind of work (so that the noise of the kinds solved
+# before, subtracted from its time, stays small), in the order they are solved for.
 _CALIBRATION: tuple[tuple[str, dict[str, Any]], ...] = (
     ("sweeps", {"widths": [2], "seeds": [0], "n_samples": 64, "algorithm": "dense"}),
     ("calls", {"widths": "2:17", "seeds": [0], "n_samples": 64, "algorithm": "dense"}),
@@ -254,35 +254,35 @@ _CALIBRATION: tuple[tuple[str, dict[str, Any]], ...] = (
         {
             "manifold": "blob",
             "manifold_kwargs": {"dim": 3},
-            "widths": [12],
-            "seeds": "0:3",
-            "n_samples": 3000,
+            "widths": [3],
+            "seeds": "0:15",
+            "n_samples": 4000,
             "metrics": ["invertible_fraction"],
         },
     ),
     (
         "neighbors",
         {
-            "widths": [64],
+            "widths": [8, 32],
             "seeds": "0:1",
             "n_samples": 1000,
             "metrics": ["collapsed_fraction"],
         },
     ),
-    (
+    (  # the same sweep as for "neighbors", plus kNN recall
         "knn",
         {
-            "widths": [24],
-            "seeds": "0:3",
-            "n_samples": 500,
+            "widths": [8, 32],
+            "seeds": "0:1",
+            "n_samples": 1000,
             "metrics": ["collapsed_fraction", "knn_recall"],
         },
     ),
     (
         "sector",
         {
-            "widths": [6, 40],
-            "seeds": "0:31",
+            "widths": [64, 96],
+            "seeds": "0:99",
             "n_samples": 200,
             "metrics": ["nmse", "invertible_fraction"],
         },
