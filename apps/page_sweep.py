@@ -114,19 +114,29 @@ def _parts(widths: list[int], seconds: float) -> list[list[int]]:
     return [widths[i : i + size] for i in range(0, len(widths), size)]
 
 
-MAX_FINISHED = 16
-"""Finished sweeps kept for every session (the oldest goes first)."""
+MAX_RUNS = 16
+"""Sweeps (finished or not) kept for every session; the oldest goes first."""
+
+RUNS: OrderedDict[str, dict[str, Any]] = OrderedDict()
+"""Sweeps by settings, shared by every session of this process (a sweep's numbers depend
+only on its settings): the parts done so far survive a Stop, a closed tab or a change of
+settings, and a finished sweep is drawn at once for anyone who asks for it again."""
+
+_RUNS_LOCK = threading.Lock()
 
 
-@st.cache_resource
-def _finished() -> OrderedDict[str, dict[str, Any]]:
-    """Finished sweeps by settings, shared by every session of this process (a sweep's
-    numbers depend only on its settings); unfinished ones stay in their session."""
-    return OrderedDict()
+def _run_of(key: str) -> dict[str, Any]:
+    """The shared record of the sweep ``key`` (created empty; the newest kept last)."""
+    with _RUNS_LOCK:
+        run = RUNS.setdefault(key, {"parts": [], "done": [], "elapsed": 0.0, "stopped": False})
+        RUNS.move_to_end(key)
+        while len(RUNS) > MAX_RUNS:
+            RUNS.popitem(last=False)
+        return run
 
 
 def _stop(key: str) -> None:
-    st.session_state.sw_runs[key]["stopped"] = True
+    _run_of(key)["stopped"] = True
 
 
 def sweep_code(kwargs: dict[str, Any], plot: dict[str, Any]) -> str:
@@ -166,21 +176,26 @@ def phase_code(max_dim: int, n_seeds: int, title: str) -> str:
 
 def _run_sweep(key: str, kwargs: dict[str, Any], seconds: float) -> None:
     """Run the widths not done yet in parts, with a progress bar and a Stop button; each
-    finished part is kept in session state, so a stop (a rerun) keeps it."""
-    run = st.session_state.sw_runs.setdefault(key, {"parts": [], "done": [], "elapsed": 0.0})
+    finished part is kept in :data:`RUNS` at once, so a stop (a rerun) keeps it."""
+    run = _run_of(key)
     run["stopped"] = False
-    todo = [w for w in kwargs["widths"] if w not in set(run["done"])]
     total = len(kwargs["widths"])
+    todo = [w for w in kwargs["widths"] if w not in set(run["done"])]
     stop = st.empty()
     stop.button("Stop", key="sw_stop", on_click=_stop, args=(key,), icon=":material/stop:")
     bar = st.progress(len(run["done"]) / total, text="Sweeping widths and seeds ...")
     t0 = time.perf_counter()
     for part in _parts(todo, seconds * len(todo) / total):
+        part = [w for w in part if w not in set(run["done"])]  # another session's?
+        if not part:
+            continue
         started = time.perf_counter()
         df = ml.sweep(**{**kwargs, "widths": part}, progress=False)
-        run["parts"].append(df)
-        run["done"] += part
-        run["elapsed"] += time.perf_counter() - started
+        with _RUNS_LOCK:
+            if not set(part) & set(run["done"]):
+                run["parts"].append(df)
+                run["done"] += part
+                run["elapsed"] += time.perf_counter() - started
         bar.progress(
             len(run["done"]) / total,
             text=f"{len(run['done'])} of {total} widths, {time.perf_counter() - t0:.0f} s "
@@ -188,19 +203,15 @@ def _run_sweep(key: str, kwargs: dict[str, Any], seconds: float) -> None:
         )
     bar.empty()
     stop.empty()
-    if len(run["done"]) == total:  # finished: share it, keep one combined table
-        run["parts"] = [ml.combine_sweeps(run["parts"])]
-        finished = _finished()
-        finished[key] = st.session_state.sw_runs.pop(key)
-        while len(finished) > MAX_FINISHED:
-            finished.popitem(last=False)
+    with _RUNS_LOCK:
+        if len(run["done"]) == total and len(run["parts"]) > 1:  # keep one combined table
+            run["parts"] = [ml.combine_sweeps(run["parts"])]
 
 
 def _sweep_section(kwargs: dict[str, Any], key: str, seconds: float) -> None:
-    runs = st.session_state.setdefault("sw_runs", {})
     total = len(kwargs["widths"])
     n_cases = total * len(kwargs["seeds"]) * len(kwargs["activation"])
-    run = runs.get(key) or _finished().get(key)
+    run = RUNS.get(key)
     complete = run is not None and len(run["done"]) == total
     note = st.empty()
     notice: Any = None
@@ -210,7 +221,7 @@ def _sweep_section(kwargs: dict[str, Any], key: str, seconds: float) -> None:
             f"{len(kwargs['seeds'])} seeds x {len(kwargs['activation'])} activation"
             f"{'s' if len(kwargs['activation']) > 1 else ''})."
         )
-        if run is not None and run["done"]:
+        if run is not None and run["done"] and (run["stopped"] or seconds > CONFIRM_S):
             start = st.button(
                 f"Continue ({total - len(run['done'])} widths left)", key="sw_go", type="primary"
             )
@@ -229,7 +240,7 @@ def _sweep_section(kwargs: dict[str, Any], key: str, seconds: float) -> None:
             start = True
         if start:
             _run_sweep(key, kwargs, seconds)
-            run = runs.get(key) or _finished()[key]
+            run = RUNS[key]
             if notice is not None:
                 notice.empty()
     if run is not None and len(run["done"]) == total:

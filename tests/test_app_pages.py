@@ -171,7 +171,7 @@ def test_stopped_sweep_keeps_its_part_and_continues(monkeypatch: pytest.MonkeyPa
         at.query_params[name] = value
     at.query_params["sw_metrics"] = "nmse"
     run = {"parts": [part], "done": [2, 3, 4], "elapsed": 0.1, "stopped": True}
-    at.session_state["sw_runs"] = {key: run}
+    monkeypatch.setitem(page_sweep.RUNS, key, run)  # shared by the sessions of the process
     at.run()
     assert not at.exception and not at.error
     assert any("Stopped after 3 of 9 widths" in w.value for w in at.warning)
