@@ -21,6 +21,16 @@ from pathlib import Path
 
 import streamlit as st
 
+from manifold_lab.registry import (
+    ACTIVATION_REGISTRY,
+    IMAGE_SOURCE_REGISTRY,
+    MANIFOLD_REGISTRY,
+    METHOD_REGISTRY,
+    METRIC_REGISTRY,
+    MODEL_SOURCE_REGISTRY,
+    menu_sources,
+)
+
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # the page modules beside this file
 
 import page_ablation
@@ -35,8 +45,25 @@ PAGES = {
     "ablation": ("Ablation results", page_ablation.render),
 }
 
-st.set_page_config(page_title="manifold_lab explorer", layout="wide")
-st.title("manifold_lab explorer")
+
+def sidebar_width() -> int:
+    """Sidebar width in pixels that shows the longest menu label in full (Streamlit's
+    default, 300 px, cuts labels such as the probe's model sources)."""
+    menus = [r.labels() for r in (MANIFOLD_REGISTRY, ACTIVATION_REGISTRY, METHOD_REGISTRY)]
+    menus += [METRIC_REGISTRY.labels()]
+    menus += [menu_sources(MODEL_SOURCE_REGISTRY), menu_sources(IMAGE_SOURCE_REGISTRY)]
+    longest = max(len(label) for menu in menus for label in menu.values())
+    # about 7.5 px a character at the sidebar's font, plus the box's arrow and the padding
+    return max(300, min(600, round(7.2 * longest) + 100))
+
+
+st.set_page_config(
+    page_title="manifold_lab explorer", layout="wide", initial_sidebar_state=sidebar_width()
+)
+# The app's name small at the top of the sidebar; each page's title is the only heading,
+# with less of Streamlit's empty band above it.
+st.sidebar.markdown("**manifold_lab explorer**")
+st.html("<style>[data-testid='stMainBlockContainer'] {padding-top: 2.5rem}</style>")
 
 bad: list[str] = []
 if "page" not in st.session_state:

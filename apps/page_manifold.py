@@ -5,10 +5,21 @@ from __future__ import annotations
 import math
 from typing import Any
 
+import pandas as pd
 import streamlit as st
-from _common import Spec, from_param, init_state, select, slider, sync_query, warn_bad
+from _common import (
+    Spec,
+    figure_downloads,
+    from_param,
+    init_state,
+    select,
+    slider,
+    sync_query,
+    warn_bad,
+)
 
 import manifold_lab as ml
+from manifold_lab.core import span_basis
 from manifold_lab.plots import plot_case
 from manifold_lab.registry import (
     ACTIVATION_REGISTRY,
@@ -36,6 +47,31 @@ def spec() -> Spec:
     }
 
 
+def _manifold_kwargs(noise: float, dim: int | None, ambient_dim: int | None) -> dict[str, Any]:
+    kwargs: dict[str, Any] = {"noise": noise}
+    if dim is not None:
+        kwargs["dim"] = dim
+    if ambient_dim is not None:
+        kwargs["ambient_dim"] = ambient_dim
+    return kwargs
+
+
+@st.cache_data(max_entries=64, show_spinner=False)
+def span_dim(
+    manifold: str,
+    n_samples: int,
+    noise: float,
+    dim: int | None,
+    ambient_dim: int | None,
+    seed: int,
+) -> int:
+    """Dimension of the manifold's linear span (Theorem 1's ``k``), as the case computes it."""
+    m = ml.make_manifold(
+        manifold, n_samples, seed=seed, **_manifold_kwargs(noise, dim, ambient_dim)
+    )
+    return int(span_basis(m.X).shape[1])
+
+
 @st.cache_data(max_entries=64, show_spinner="Embedding the manifold ...")
 def compute_case(
     manifold: str,
@@ -50,11 +86,6 @@ def compute_case(
     method: str,
 ) -> ml.CaseResult:
     """Run one case (``result.k`` is the dimension of the manifold's span)."""
-    kwargs: dict[str, Any] = {"noise": noise}
-    if dim is not None:
-        kwargs["dim"] = dim
-    if ambient_dim is not None:
-        kwargs["ambient_dim"] = ambient_dim
     return ml.run_case(
         manifold,
         width=width,
@@ -64,9 +95,46 @@ def compute_case(
         bias=bias,
         n_samples=n_samples,
         manifold_seed=seed,
-        manifold_kwargs=kwargs,
+        manifold_kwargs=_manifold_kwargs(noise, dim, ambient_dim),
         max_neighbor_points=None,
     )
+
+
+def case_code(settings: dict[str, Any]) -> str:
+    """The library call that regenerates the page's figure (shown under it)."""
+    s = settings
+    kwargs = _manifold_kwargs(s["noise"], s["dim"], s["ambient_dim"])
+    return (
+        "import manifold_lab as ml\n"
+        "from manifold_lab.plots import plot_case\n\n"
+        f"result = ml.run_case(\n"
+        f"    {s['manifold']!r},\n"
+        f"    width={s['width']},\n"
+        f"    seed={s['seed']},\n"
+        f"    activation={s['activation']!r},\n"
+        f"    method={s['method']!r},\n"
+        f"    bias={s['bias']!r},\n"
+        f"    n_samples={s['n_samples']},\n"
+        f"    manifold_seed={s['seed']},\n"
+        f"    manifold_kwargs={kwargs!r},\n"
+        "    max_neighbor_points=None,\n"
+        ")\n"
+        "fig = plot_case(result)\n"
+        "fig.show()"
+    )
+
+
+def case_data(result: ml.CaseResult) -> pd.DataFrame:
+    """The figure's numbers: each point, its reconstruction, colour and marks."""
+    m = result.manifold
+    d = m.ambient_dim
+    cols: dict[str, Any] = {f"x{i + 1}": m.X[:, i] for i in range(d)}
+    cols.update({f"x_hat{i + 1}": result.X_hat[:, i] for i in range(d)})
+    cols["color"] = m.color
+    if result.invertible is not None:
+        cols["invertible"] = result.invertible
+    cols["collapsed"] = result.collapsed
+    return pd.DataFrame(cols)
 
 
 def _fraction(value: float) -> str:
@@ -85,18 +153,88 @@ def _check_dims() -> list[str]:
     return [bad]
 
 
+def usable_method(method: str, width: int, k: int, activation: str) -> tuple[str, str]:
+    """The method to compute with, and why it replaces ``method`` (empty: it does not).
+
+    A method that needs ``width >= k`` (``needs_span_width``) or the activation's exact
+    inverse (``needs_inverse``) is replaced by the first registered method that works here.
+    """
+    act = ACTIVATION_REGISTRY[activation]
+
+    def problem(name: str) -> str:
+        entry = METHOD_REGISTRY[name]
+        if entry.needs_span_width and width < k:
+            plural = "s" if width > 1 else ""
+            return (
+                f"{entry.label} needs a width of at least k = {k}, the dimension of the "
+                f"manifold's linear span: with n = {width} row{plural}, T maps the span onto at "
+                f"most {width} dimension{plural} and cannot be undone"
+            )
+        if entry.needs_inverse and not act.exact_inverse:
+            return (
+                f"{entry.label} reads the pre-activation back, and {act.label} has no exact inverse"
+            )
+        return ""
+
+    why = problem(method)
+    if not why:
+        return method, ""
+    works = next((e for e in METHOD_REGISTRY if not problem(e.name)), None)
+    if works is None:
+        return method, ""  # nothing works: the library's error says why
+    return works.name, f"{why}. Showing the **{works.label}** instead, which works here."
+
+
+def _tiles(result: ml.CaseResult, activation: str, bias: float, width: int) -> None:
+    """The metric tiles; the Theorem 1 tile only where Theorem 1 applies."""
+    m = result.metrics
+    act = ACTIVATION_REGISTRY[activation]
+    applies = act.theorem1 and bias == 0
+    tiles = ["nmse", "invertible_fraction", "collapsed_fraction", "knn_recall", "n_patterns"]
+    if applies:
+        tiles.insert(2, "theorem1")
+    shown = [n for n in tiles if n == "theorem1" or not math.isnan(m[n])]
+    per_row = 3
+    for row in range(0, len(shown), per_row):
+        cols = st.columns(per_row)
+        for col, name in zip(cols, shown[row : row + per_row], strict=False):
+            if name == "theorem1":
+                theory = float(ml.preserved_fraction(width, result.k))
+                col.metric(
+                    "Theorem 1",
+                    _fraction(theory),
+                    help=f"Predicted invertible fraction P(Binomial(n, 1/2) >= k) for "
+                    f"n={width} and k={result.k}, the dimension of the manifold's span.",
+                )
+                continue
+            metric = METRIC_REGISTRY[name]
+            value = m[name]
+            if metric.fraction:
+                text = _fraction(value)
+            elif name == "n_patterns":
+                text = "n/a" if math.isnan(value) else f"{int(value)}"
+            else:
+                text = f"{value:.3g}"
+            col.metric(metric.label, text, help=metric.description)
+    skipped = [METRIC_REGISTRY[n].label for n in tiles if n != "theorem1" and math.isnan(m[n])]
+    notes = []
+    if not applies:
+        theorem_acts = " or ".join(e.label for e in ACTIVATION_REGISTRY if e.theorem1)
+        why = f"the layer has a bias ({bias:g})" if act.theorem1 else f"this is {act.label}"
+        notes.append(
+            f"No Theorem 1 tile: the theorem describes a Gaussian layer with {theorem_acts} "
+            f"and no bias, and {why}."
+        )
+    if skipped:
+        notes.append(f"{' and '.join(skipped)}: not defined for {act.label}.")
+    if notes:
+        st.caption(" ".join(notes))
+
+
 def render(bad: list[str]) -> None:
     """Draw the page (``bad``: unreadable URL settings to report)."""
     st.header("Manifold lab")
-    st.markdown(
-        "Figure 1 of the MobileNetV2 paper embeds a 2-D spiral into *n* dimensions with a "
-        "random matrix *T*, applies ReLU and projects back with *T*<sup>-1</sup>: for small "
-        "*n* points of the spiral collapse into each other (information is lost), for large "
-        "*n* the map stays invertible. Pick a manifold, a width and an activation to see where "
-        "the layer stops losing information; red crosses mark points where the paper's "
-        "Lemma 2 fails, circles mark collapsed points.",
-        unsafe_allow_html=True,
-    )
+    intro = st.container()
 
     first_run = "ambient_dim" not in st.session_state
     bad += init_state(spec())
@@ -141,36 +279,32 @@ def render(bad: list[str]) -> None:
     }
     sync_query("manifold", settings)
 
+    intro.markdown(
+        f"**{entry.label}.** {entry.intro_text()} The layer embeds the points into *n* "
+        "dimensions with a random Gaussian matrix *T*, applies the activation and reads the "
+        "input back (the reconstruction method); where too few rows stay informative, points "
+        "collapse into each other and information is lost. Red crosses mark points where the "
+        "paper's Lemma 2 fails, circles collapsed points; the colour is the "
+        f"{entry.color_label}."
+    )
     try:
-        result = compute_case(**settings)
-        span_dim = result.k  # Theorem 1 concerns the span's dimension, as invertible_fraction
+        k = span_dim(manifold, n_samples, noise, dim, ambient_dim, int(seed))
+        shown, why = usable_method(method, width, k, activation)
+        if why:
+            st.info(why, icon=":material/info:")
+        case = {**settings, "method": shown}
+        result = compute_case(**case)
     except ValueError as exc:
         st.error(str(exc))
-    else:
-        m = result.metrics
-        act = ACTIVATION_REGISTRY[activation]
-        tiles = ["nmse", "invertible_fraction", "theorem1", "collapsed_fraction", "knn_recall"]
-        tiles.append("n_patterns")
-        cols = st.columns(len(tiles))
-        for col, name in zip(cols, tiles, strict=True):
-            if name == "theorem1":
-                applies = act.theorem1 and bias == 0
-                theory = float(ml.preserved_fraction(width, span_dim)) if applies else math.nan
-                col.metric(
-                    "Theorem 1",
-                    _fraction(theory),
-                    help=f"Predicted invertible fraction P(Binomial(n, 1/2) >= k) for n={width} "
-                    f"and k={span_dim}, the dimension of the manifold's span"
-                    + ("." if applies else f"; does not apply to {act.label} with this bias."),
-                )
-                continue
-            metric = METRIC_REGISTRY[name]
-            value = m[name]
-            if metric.fraction:
-                text = _fraction(value)
-            elif name == "n_patterns":
-                text = "n/a" if math.isnan(value) else f"{int(value)}"
-            else:
-                text = f"{value:.3g}"
-            col.metric(metric.label, text, help=metric.description)
-        st.plotly_chart(plot_case(result), width="stretch", theme=None, key="case_chart")
+        return
+    _tiles(result, activation, bias, width)
+    fig = plot_case(result)
+    st.plotly_chart(fig, width="stretch", theme=None, key="case_chart")
+    figure_downloads(
+        st,
+        fig,
+        name=f"case_{manifold}_w{width}_{activation}_{shown}",
+        key="case_dl",
+        data=case_data(result),
+        code=case_code(case),
+    )

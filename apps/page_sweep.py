@@ -2,13 +2,26 @@
 
 from __future__ import annotations
 
+import math
+import threading
+import time
+from collections import OrderedDict
 from typing import Any
 
 import streamlit as st
-from _common import Spec, from_param, init_state, select, slider, sync_query, warn_bad
+from _common import (
+    Spec,
+    figure_downloads,
+    from_param,
+    init_state,
+    select,
+    slider,
+    sync_query,
+    warn_bad,
+)
 
 import manifold_lab as ml
-from manifold_lab.injectivity import critical_ratios, phase_diagram
+from manifold_lab.injectivity import critical_ratios, phase_diagram, ratio_table
 from manifold_lab.plots import plot_phase_diagram, plot_width_curves
 from manifold_lab.registry import (
     ACTIVATION_REGISTRY,
@@ -17,6 +30,17 @@ from manifold_lab.registry import (
     METRIC_REGISTRY,
 )
 from manifold_lab.registry.settings import CURVES, PHASE, SWEEP
+from manifold_lab.sweep_cost import calibrate, estimate_sweep_seconds
+
+CONFIRM_S = 20.0
+"""Sweeps estimated to take longer than this many seconds start only when asked."""
+
+# Calibrate the cost model in the background as soon as the explorer starts, so the page's
+# first estimate does not wait for it (calibrate() is cached and waits for this thread).
+threading.Thread(target=calibrate, name="sweep-cost-calibration", daemon=True).start()
+
+STEP_S = 1.0
+"""The sweep runs in parts of about this many seconds, so progress shows and Stop is quick."""
 
 
 def spec() -> Spec:
@@ -40,25 +64,214 @@ def spec() -> Spec:
     }
 
 
-@st.cache_data(max_entries=16, show_spinner="Sweeping widths and seeds ...")
-def compute_sweep(
+def sweep_kwargs(
     manifold: str,
-    activations: tuple[str, ...],
+    activations: list[str],
     method: str,
     max_width: int,
     n_seeds: int,
     n_points: int,
-    metrics: tuple[str, ...],
-) -> Any:
-    return ml.sweep(
-        manifold,
-        widths=range(2, max_width + 1),
-        seeds=range(n_seeds),
-        activation=list(activations),
-        method=method,
-        metrics=list(metrics),
-        n_samples=n_points,
-        progress=False,
+    metrics: list[str],
+) -> dict[str, Any]:
+    """The page's settings as :func:`manifold_lab.sweep`'s arguments."""
+    return {
+        "manifold": manifold,
+        "widths": list(range(2, max_width + 1)),
+        "seeds": list(range(n_seeds)),
+        "activation": list(activations),
+        "method": method,
+        "metrics": list(metrics),
+        "n_samples": n_points,
+    }
+
+
+@st.cache_data(max_entries=64, show_spinner=False)
+def estimate(kwargs_key: str, kwargs: dict[str, Any]) -> float:
+    """Estimated seconds of the sweep (``kwargs_key``: its settings, for the cache)."""
+    return estimate_sweep_seconds(**kwargs)
+
+
+def _calibrated() -> None:
+    """Calibrate the cost model once per process (a spinner says so the first time)."""
+    if "sw_calibrated" not in st.session_state:
+        with st.spinner("Measuring this machine's speed for the time estimate (once) ..."):
+            calibrate()
+        st.session_state.sw_calibrated = True
+
+
+def _duration(seconds: float) -> str:
+    if seconds < 1:
+        return "under a second"
+    if seconds < 90:
+        return f"{seconds:.0f} s"
+    return f"{seconds / 60:.0f} min"
+
+
+def _parts(widths: list[int], seconds: float) -> list[list[int]]:
+    """``widths`` in consecutive parts of about :data:`STEP_S` seconds each."""
+    n = max(1, min(len(widths), math.ceil(seconds / STEP_S)))
+    size = math.ceil(len(widths) / n)
+    return [widths[i : i + size] for i in range(0, len(widths), size)]
+
+
+MAX_RUNS = 16
+"""Sweeps (finished or not) kept for every session; the oldest goes first."""
+
+RUNS: OrderedDict[str, dict[str, Any]] = OrderedDict()
+"""Sweeps by settings, shared by every session of this process (a sweep's numbers depend
+only on its settings): the parts done so far survive a Stop, a closed tab or a change of
+settings, and a finished sweep is drawn at once for anyone who asks for it again."""
+
+_RUNS_LOCK = threading.Lock()
+
+
+def _run_of(key: str) -> dict[str, Any]:
+    """The shared record of the sweep ``key`` (created empty; the newest kept last)."""
+    with _RUNS_LOCK:
+        run = RUNS.setdefault(key, {"parts": [], "done": [], "elapsed": 0.0, "stopped": False})
+        RUNS.move_to_end(key)
+        while len(RUNS) > MAX_RUNS:
+            RUNS.popitem(last=False)
+        return run
+
+
+def _stop(key: str) -> None:
+    _run_of(key)["stopped"] = True
+
+
+def sweep_code(kwargs: dict[str, Any], plot: dict[str, Any]) -> str:
+    """The library calls that regenerate the sweep's figure."""
+    w = kwargs["widths"]
+    args = ",\n".join(
+        f"    {k}={v!r}"
+        for k, v in {
+            "widths": f"range({w[0]}, {w[-1] + 1})",
+            "seeds": f"range({len(kwargs['seeds'])})",
+        }.items()
+    ).replace("'", "")
+    rest = ",\n".join(
+        f"    {k}={kwargs[k]!r}" for k in ("activation", "method", "metrics", "n_samples")
+    )
+    plot_args = ",\n".join(f"    {k}={v!r}" for k, v in plot.items())
+    return (
+        "import manifold_lab as ml\n"
+        "from manifold_lab.plots import plot_width_curves\n\n"
+        f"df = ml.sweep(\n    {kwargs['manifold']!r},\n{args},\n{rest},\n)\n"
+        f"fig = plot_width_curves(\n    ml.summarize(df),\n{plot_args},\n)\n"
+        "fig.show()"
+    )
+
+
+def phase_code(max_dim: int, n_seeds: int, title: str) -> str:
+    """The library calls that regenerate the phase diagram."""
+    return (
+        "from manifold_lab.injectivity import critical_ratios, phase_diagram\n"
+        "from manifold_lab.plots import plot_phase_diagram\n\n"
+        f"df = phase_diagram(range(1, {max_dim + 1}), max_ratio={PHASE['max_ratio'].default!r}, "
+        f"seeds=range({n_seeds}))\n"
+        f"fig = plot_phase_diagram(df, ratios=critical_ratios(df), title={title!r})\n"
+        "fig.show()"
+    )
+
+
+def _run_sweep(key: str, kwargs: dict[str, Any], seconds: float) -> None:
+    """Run the widths not done yet in parts, with a progress bar and a Stop button; each
+    finished part is kept in :data:`RUNS` at once, so a stop (a rerun) keeps it."""
+    run = _run_of(key)
+    run["stopped"] = False
+    total = len(kwargs["widths"])
+    todo = [w for w in kwargs["widths"] if w not in set(run["done"])]
+    stop = st.empty()
+    stop.button("Stop", key="sw_stop", on_click=_stop, args=(key,), icon=":material/stop:")
+    bar = st.progress(len(run["done"]) / total, text="Sweeping widths and seeds ...")
+    t0 = time.perf_counter()
+    for part in _parts(todo, seconds * len(todo) / total):
+        part = [w for w in part if w not in set(run["done"])]  # another session's?
+        if not part:
+            continue
+        started = time.perf_counter()
+        df = ml.sweep(**{**kwargs, "widths": part}, progress=False)
+        with _RUNS_LOCK:
+            if not set(part) & set(run["done"]):
+                run["parts"].append(df)
+                run["done"] += part
+                run["elapsed"] += time.perf_counter() - started
+        bar.progress(
+            len(run["done"]) / total,
+            text=f"{len(run['done'])} of {total} widths, {time.perf_counter() - t0:.0f} s "
+            f"(estimated {_duration(seconds)} in all)",
+        )
+    bar.empty()
+    stop.empty()
+    with _RUNS_LOCK:
+        if len(run["done"]) == total and len(run["parts"]) > 1:  # keep one combined table
+            run["parts"] = [ml.combine_sweeps(run["parts"])]
+
+
+def _sweep_section(kwargs: dict[str, Any], key: str, seconds: float) -> None:
+    total = len(kwargs["widths"])
+    n_cases = total * len(kwargs["seeds"]) * len(kwargs["activation"])
+    run = RUNS.get(key)
+    complete = run is not None and len(run["done"]) == total
+    note = st.empty()
+    notice: Any = None
+    if not complete:
+        note.caption(
+            f"Estimated time: {_duration(seconds)} for {n_cases:,} cases ({total} widths x "
+            f"{len(kwargs['seeds'])} seeds x {len(kwargs['activation'])} activation"
+            f"{'s' if len(kwargs['activation']) > 1 else ''})."
+        )
+        if run is not None and run["done"] and (run["stopped"] or seconds > CONFIRM_S):
+            start = st.button(
+                f"Continue ({total - len(run['done'])} widths left)", key="sw_go", type="primary"
+            )
+            notice = st.empty()
+            notice.warning(f"Stopped after {len(run['done'])} of {total} widths; showing those.")
+        elif seconds > CONFIRM_S:
+            notice = st.empty()
+            notice.info(
+                f"This sweep would take about {_duration(seconds)}. Start it, or choose fewer "
+                "widths, seeds or points in the sidebar."
+            )
+            start = st.button(
+                f"Run the sweep (about {_duration(seconds)})", key="sw_go", type="primary"
+            )
+        else:
+            start = True
+        if start:
+            _run_sweep(key, kwargs, seconds)
+            run = RUNS[key]
+            if notice is not None:
+                notice.empty()
+    if run is not None and len(run["done"]) == total:
+        note.caption(
+            f"{n_cases:,} cases computed in {run['elapsed']:.1f} s (estimated "
+            f"{_duration(seconds)} before they ran)."
+        )
+    if run is None or not run["parts"]:
+        return
+    df = ml.combine_sweeps(run["parts"])
+    summary = ml.summarize(df)
+    span = int(df["k"].iloc[0])  # dimension of the manifold's span (Theorem 1's k)
+    metrics = kwargs["metrics"]
+    plot = {
+        "metrics": metrics,
+        "color": "activation",
+        "theory_k": span if "invertible_fraction" in metrics else None,
+        "thresholds": True,
+        "log_y": [m for m in metrics if METRIC_REGISTRY[m].log_scale],
+        "title": f"{kwargs['manifold']}: {', '.join(kwargs['activation'])}, "
+        f"{kwargs['method']}, {len(kwargs['seeds'])} seeds",
+    }
+    fig = plot_width_curves(summary, **plot)
+    st.plotly_chart(fig, width="stretch", theme=None, key="sweep_chart")
+    figure_downloads(
+        st,
+        fig,
+        name=f"width_sweep_{kwargs['manifold']}",
+        key="sweep_dl",
+        data=df,
+        code=sweep_code(kwargs, plot),
     )
 
 
@@ -72,33 +285,6 @@ def compute_phase(max_dim: int, n_seeds: int) -> Any:
     )
 
 
-def _downloads(fig: Any, data: Any, stem: str, key: str) -> None:
-    cols = st.columns(4)
-    cols[0].download_button(
-        "Data (CSV)", data.to_csv(index=False), f"{stem}.csv", "text/csv", key=f"{key}_csv"
-    )
-    cols[1].download_button(
-        "Figure (HTML)",
-        fig.to_html(include_plotlyjs="cdn"),
-        f"{stem}.html",
-        "text/html",
-        key=f"{key}_html",
-    )
-    if cols[2].button("Prepare PNG and SVG", key=f"{key}_static"):
-        try:
-            st.session_state[f"{key}_png"] = fig.to_image(format="png", scale=2)
-            st.session_state[f"{key}_svg"] = fig.to_image(format="svg")
-        except Exception as exc:  # kaleido needs Chromium; say so instead of failing
-            st.error(f"Static export needs Chrome/Chromium for kaleido: {exc}")
-    if f"{key}_png" in st.session_state:
-        cols[2].download_button(
-            "Figure (PNG)", st.session_state[f"{key}_png"], f"{stem}.png", key=f"{key}_dpng"
-        )
-        cols[3].download_button(
-            "Figure (SVG)", st.session_state[f"{key}_svg"], f"{stem}.svg", key=f"{key}_dsvg"
-        )
-
-
 def render(bad: list[str]) -> None:
     """Draw the page (``bad``: unreadable URL settings to report)."""
     bad += init_state(spec())
@@ -107,7 +293,9 @@ def render(bad: list[str]) -> None:
     st.markdown(
         "Each curve is the mean over seeds with its 95% confidence band; the dashed curve is "
         "Theorem 1's prediction P(Binomial(n, 1/2) >= k) for the invertible fraction, and the "
-        "vertical lines the injectivity literature's widths for all of R^k."
+        "vertical lines the injectivity literature's widths for all of R^k. On log-scale "
+        "panels the band is drawn down to a tenth of the mean at most (the CSV keeps the "
+        "raw interval)."
     )
     sb = st.sidebar
     sb.subheader("Sweep settings")
@@ -144,24 +332,14 @@ def render(bad: list[str]) -> None:
     if not activations or not metrics:
         st.info("Choose at least one activation and one metric.")
         return
+    kwargs = sweep_kwargs(manifold, activations, method, max_width, n_seeds, n_points, metrics)
+    key = repr(sorted(kwargs.items()))
     try:
-        df = compute_sweep(
-            manifold, tuple(activations), method, max_width, n_seeds, n_points, tuple(metrics)
-        )
-        summary = ml.summarize(df)
-        span = int(df["k"].iloc[0])  # dimension of the manifold's span (Theorem 1's k)
-        fig = plot_width_curves(
-            summary,
-            color="activation",
-            theory_k=span if "invertible_fraction" in metrics else None,
-            thresholds=True,
-            title=f"{manifold}: {', '.join(activations)}, {method}, {n_seeds} seeds",
-        )
+        _calibrated()
+        seconds = estimate(key, kwargs)
+        _sweep_section(kwargs, key, seconds)
     except ValueError as exc:
         st.error(str(exc))
-        return
-    st.plotly_chart(fig, width="stretch", theme=None, key="sweep_chart")
-    _downloads(fig, df, f"width_sweep_{manifold}", "sweep")
 
     st.subheader("Injectivity phase diagram")
     st.markdown(
@@ -172,10 +350,18 @@ def render(bad: list[str]) -> None:
     try:
         ph = compute_phase(max_dim, ph_seeds)
         ratios = critical_ratios(ph)
-        ph_fig = plot_phase_diagram(ph, ratios=ratios, title=f"k = 1..{max_dim}, {ph_seeds} seeds")
+        title = f"k = 1..{max_dim}, {ph_seeds} seeds"
+        ph_fig = plot_phase_diagram(ph, ratios=ratios, title=title)
     except ValueError as exc:
         st.error(str(exc))
         return
     st.plotly_chart(ph_fig, width="stretch", theme=None, key="phase_chart")
-    st.dataframe(ratios, hide_index=True)
-    _downloads(ph_fig, ph, "phase_diagram", "phase")
+    figure_downloads(
+        st,
+        ph_fig,
+        name="phase_diagram",
+        key="phase_dl",
+        data=ph,
+        code=phase_code(max_dim, ph_seeds, title),
+    )
+    st.dataframe(ratio_table(ratios), hide_index=True)

@@ -135,6 +135,24 @@ class Prepared:
         return int(self.U.shape[1])
 
 
+def span_basis(X: np.ndarray) -> np.ndarray:
+    """Orthonormal basis of the linear span of the rows of ``X``, shape ``(d, k)``.
+
+    ``k`` is the numerical rank (singular values above ``max(X.shape) * 10 eps`` times the
+    largest): the ``k`` of Lemma 2 and Theorem 1, which :attr:`CaseResult.k` reports.
+
+    Examples
+    --------
+    >>> from manifold_lab.manifolds import make_sphere
+    >>> span_basis(make_sphere(100, seed=0)[0]).shape  # a 2-sphere spans R^3
+    (3, 3)
+    """
+    s = np.linalg.svd(X, compute_uv=False)
+    _, _, Vt = np.linalg.svd(X, full_matrices=False)
+    rank = int((s > s[0] * max(X.shape) * np.finfo(np.float64).eps * 10).sum())
+    return np.asarray(Vt[:rank].T)
+
+
 def neighbor_points(n_points: int, max_neighbor_points: int | None) -> int:
     """Size of the neighbour metrics' subsample: ``max_neighbor_points`` (None: all)."""
     return n_points if max_neighbor_points is None else min(n_points, int(max_neighbor_points))
@@ -154,10 +172,7 @@ def prepare(
     tv = float(((X64 - X64.mean(axis=0)) ** 2).sum(axis=1).mean())
     if not tv > 0:
         raise ValueError("all points are identical: the total variance is 0, nothing to measure")
-    s = np.linalg.svd(X64, compute_uv=False)
-    _, _, Vt = np.linalg.svd(X64, full_matrices=False)
-    rank = int((s > s[0] * max(X64.shape) * np.finfo(np.float64).eps * 10).sum())
-    U = Vt[:rank].T
+    U = span_basis(X64)
     scale = float(np.sqrt((X64**2).sum(axis=1).mean()))
     prep = Prepared(
         manifold=manifold,
@@ -500,13 +515,18 @@ class CaseResult:
 
 
 def check_width_for(width: int, k: int, methods: Sequence[str]) -> None:
-    """Refuse a width below 1, or below the span dimension ``k`` for the pseudo-inverse."""
+    """Refuse a width below 1, or below the span dimension ``k`` for a method that needs it
+    (``METHOD_REGISTRY[name].needs_span_width``: the pseudo-inverse)."""
     if width < 1:
         raise ValueError(f"width must be >= 1, got {width}")
-    if "pinv" in methods and width < k:
+    need = [METHOD_REGISTRY[m] for m in methods if METHOD_REGISTRY[m].needs_span_width]
+    if need and width < k:
+        works = [e.name for e in METHOD_REGISTRY if not e.needs_span_width]
+        what = need[0].label.split(" (")[0].lower()  # "pseudo-inverse"
         raise ValueError(
-            f"the pseudo-inverse method needs width >= {k} (the dimension of the manifold's "
-            f"span) to undo T, got width {width}; use method='lstsq' or a larger width"
+            f"the {what} method needs width >= {k} (the "
+            f"dimension of the manifold's span) to undo T, got width {width}; use "
+            f"method={works[0]!r} or a larger width"
         )
 
 

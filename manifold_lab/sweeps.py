@@ -44,7 +44,7 @@ from .manifolds import make_manifold
 from .records import provenance
 from .registry.settings import DEFAULT_WIDTHS, SWEEP
 
-__all__ = ["ALGORITHMS", "summarize", "sweep"]
+__all__ = ["ALGORITHMS", "combine_sweeps", "summarize", "sweep"]
 
 ALGORITHMS = ("auto", "dense", "sector")
 """``dense`` evaluates every point; ``sector`` is the exact O(n log N) algorithm for 2-D
@@ -223,12 +223,11 @@ def sweep(
     w_max = widths_l[-1]
     # Seeds are processed in blocks whose raw rows (at the largest width) are drawn once;
     # every width takes a prefix (see manifold_lab.embedding).
-    block_seeds = max(1, min(len(seeds_l), 2**22 // max(1, w_max * D)))
+    block_seeds = seed_block(len(seeds_l), w_max, D)
 
     def chunk_of(w: int, sector: bool) -> int:
         """Seeds evaluated at once at width ``w`` (bounded by ``max_chunk_elements``)."""
-        per_seed = max(N * w, m_nb * m_nb if neighbors else 0, 1)
-        return block_seeds if sector else max(1, max_chunk_elements // per_seed)
+        return chunk_seeds(w, N, m_nb if neighbors else 0, sector, block_seeds, max_chunk_elements)
 
     _check_sweep_memory(
         prep,
@@ -322,6 +321,25 @@ def sweep(
     return df
 
 
+def seed_block(n_seeds: int, max_width: int, d: int) -> int:
+    """Seeds whose raw rows (at the largest width) :func:`sweep` draws at once."""
+    return max(1, min(n_seeds, 2**22 // max(1, max_width * d)))
+
+
+def chunk_seeds(
+    width: int,
+    n_points: int,
+    n_neighbor_points: int,
+    sector: bool,
+    block_seeds: int,
+    max_chunk_elements: int,
+) -> int:
+    """Seeds :func:`sweep` evaluates at once at ``width`` (``n_neighbor_points``: 0 without
+    neighbour metrics); the sector algorithm takes the whole block."""
+    per_seed = max(n_points * width, n_neighbor_points * n_neighbor_points, 1)
+    return block_seeds if sector else max(1, max_chunk_elements // per_seed)
+
+
 def _check_sweep_memory(
     prep: Prepared,
     widths: list[int],
@@ -402,6 +420,47 @@ def _block(
         else:
             block[name] = math.nan
     return block
+
+
+def combine_sweeps(parts: list[pd.DataFrame]) -> pd.DataFrame:
+    """One sweep's results from the sweeps of its parts (e.g. run width by width).
+
+    A case's numbers do not depend on the other widths or seeds (see :func:`sweep`), so
+    sweeping the widths in parts and combining gives the rows of one sweep, in its order
+    (activation, width, seed, method). The provenance is the first part's, with the widths
+    and seeds of all parts.
+
+    Examples
+    --------
+    >>> kw = dict(seeds=range(3), metrics=["nmse"], n_samples=200, progress=False)
+    >>> whole = sweep("circle", widths=[3, 5, 8], **kw)
+    >>> parts = combine_sweeps([sweep("circle", widths=[3], **kw),
+    ...                         sweep("circle", widths=[5, 8], **kw)])
+    >>> bool(parts.equals(whole))
+    True
+    """
+    if not parts:
+        raise ValueError("give at least one part")
+    df = pd.concat(parts, ignore_index=True)
+    acts = list(dict.fromkeys(df["activation"]))
+    meths = list(dict.fromkeys(df["method"]))
+    order = np.lexsort(
+        (
+            df["method"].map(meths.index).to_numpy(),
+            df["seed"].to_numpy(),
+            df["width"].to_numpy(),
+            df["activation"].map(acts.index).to_numpy(),
+        )
+    )
+    df = df.iloc[order].reset_index(drop=True)
+    prov = dict(parts[0].attrs.get("provenance", {}))
+    if "parameters" in prov:
+        params = dict(prov["parameters"])
+        params["widths"] = sorted({int(w) for w in df["width"]})
+        params["seeds"] = sorted({int(s) for s in df["seed"]})
+        prov["parameters"] = params
+    df.attrs["provenance"] = prov
+    return df
 
 
 def summarize(

@@ -40,7 +40,10 @@ def test_runs_with_defaults(default_app: AppTest) -> None:
     assert not at.exception
     assert not at.error
     assert not at.warning
-    assert at.title[0].value == "manifold_lab explorer"
+    # one heading: the page's title; the app's name is small text in the sidebar
+    assert not at.title
+    assert [h.value for h in at.header] == ["Manifold lab"]
+    assert any(m.value == "**manifold_lab explorer**" for m in at.sidebar.markdown)
     fig = _chart(at)
     titles = [a["text"] for a in fig["layout"]["annotations"]]
     assert titles[:2] == ["Input", "Output/dim=15"]
@@ -98,23 +101,61 @@ def test_dimension_widgets_only_for_manifolds_that_take_them() -> None:
     assert at.query_params["dim"] == "5"
 
 
-def test_invalid_method_width_shows_an_error() -> None:
+def test_width_below_the_span_guides_to_a_method_that_works() -> None:
     at = _app(width="1")  # pinv needs width >= 2 on the spiral
-    assert not at.exception
-    assert len(at.error) == 1
-    assert "width" in at.error[0].value
-    assert not at.get("plotly_chart")
-    # the page stays usable: fixing the width brings the chart back
-    at.sidebar.selectbox(key="method").set_value("lstsq").run()
     assert not at.exception and not at.error
-    assert _chart(at)
+    (note,) = at.info
+    assert "k = 2" in note.value and "Best affine decoder" in note.value
+    assert _chart(at)["layout"]["title"]["text"].endswith("method lstsq, seed 0")
+    assert at.sidebar.selectbox(key="method").value == "pinv"  # the user's choice is kept
+    assert at.query_params["method"] == "pinv"
+    at.sidebar.slider(key="width").set_value(2).run()  # wide enough: no notice, pinv drawn
+    assert not at.info and not at.error
+    assert _chart(at)["layout"]["title"]["text"].endswith("method pinv, seed 0")
 
 
-def test_lemma2_with_gelu_shows_an_error() -> None:
+def test_lemma2_with_gelu_falls_back_with_a_notice() -> None:
     at = _app(activation="gelu", method="lemma2")
-    assert not at.exception
-    assert len(at.error) == 1
-    assert "lemma2" in at.error[0].value
+    assert not at.exception and not at.error
+    (note,) = at.info
+    assert "no exact inverse" in note.value
+    assert "method pinv" in _chart(at)["layout"]["title"]["text"]
+
+
+@pytest.mark.parametrize("activation", ["gelu", "leaky_relu", "softplus", "identity"])
+def test_theorem1_tile_only_where_theorem1_applies(activation: str) -> None:
+    at = _app(activation=activation)
+    assert not at.exception and not at.error
+    assert "Theorem 1" not in _metrics(at)
+    assert any("No Theorem 1 tile" in c.value for c in at.caption)
+    at.sidebar.selectbox(key="activation").set_value("relu").run()
+    assert "Theorem 1" in _metrics(at)
+    at.sidebar.slider(key="bias").set_value(0.5).run()  # a bias: Theorem 1 does not apply
+    assert "Theorem 1" not in _metrics(at)
+    assert any("bias" in c.value for c in at.caption)
+
+
+def test_intro_and_colour_bar_follow_the_manifold() -> None:
+    from manifold_lab.registry import MANIFOLD_REGISTRY
+
+    at = _app()
+    for name in ("spiral", "sphere", "torus"):
+        at.sidebar.selectbox(key="manifold").set_value(name).run()
+        entry = MANIFOLD_REGISTRY[name]
+        text = " ".join(m.value for m in at.markdown)
+        assert entry.intro_text() in text and entry.color_label in text
+        bar = _chart(at)["layout"]["coloraxis"]["colorbar"]["title"]["text"]
+        assert bar.replace("<br>", " ") == entry.color_label
+    assert "spiral" not in MANIFOLD_REGISTRY["sphere"].intro_text().lower()
+
+
+def test_shown_code_regenerates_the_figure() -> None:
+    """The code under the figure is a library call that draws the same figure."""
+    at = _app(manifold="sphere", width="7", activation="relu6", bias="0.1", seed="2")
+    (code,) = [c.value for c in at.get("code") if "plot_case" in c.value]
+    scope: dict[str, Any] = {}
+    exec(code.replace("fig.show()", ""), scope)  # the page's own code string
+    assert json.loads(scope["fig"].to_json())["data"] == _chart(at)["data"]
 
 
 def test_bad_query_parameter_falls_back_with_a_warning() -> None:

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import base64
 import io
 import json
 import zipfile
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 import torch
 from PIL import Image
@@ -30,6 +32,18 @@ def _chart(at: AppTest, key: str) -> dict[str, Any]:
         if c.proto.id and key in c.proto.id:
             return json.loads(c.proto.spec)
     raise AssertionError(f"no chart {key!r} among {[c.proto.id for c in charts]}")
+
+
+def _array(value: Any) -> np.ndarray:
+    """A figure's array as NumPy (plotly's JSON packs arrays as base64 ``bdata``)."""
+    if isinstance(value, dict) and "bdata" in value:
+        return np.frombuffer(base64.b64decode(value["bdata"]), dtype=value["dtype"])
+    return np.asarray(value)
+
+
+def _trace(fig: dict[str, Any], name: str, yaxis: str = "y") -> dict[str, Any]:
+    (trace,) = [t for t in fig["data"] if t.get("name") == name and t.get("yaxis") == yaxis]
+    return trace
 
 
 def _data(fig: dict[str, Any]) -> str:
@@ -71,8 +85,102 @@ def test_sweep_page_reacts_and_round_trips() -> None:
         assert _data(_chart(at, "sweep_chart")) != before, key
     at.slider(key="ph_max_dim").set_value(3).run()
     assert _data(_chart(at, "phase_chart")) != phase
-    labels = {b.label for b in at.get("download_button")}
-    assert {"Data (CSV)", "Figure (HTML)"} <= labels
+    labels = [b.label for b in at.get("download_button")]
+    assert labels.count("PNG") == 2 and labels.count("CSV") == 2  # both figures
+
+
+SMALL_SWEEP = {
+    "page": "sweep",
+    "sw_max_width": "12",
+    "sw_seeds": "4",
+    "sw_points": "200",
+    "ph_max_dim": "1",
+    "ph_seeds": "5",
+}
+
+
+def test_sweep_page_shows_estimate_result_and_readable_figures() -> None:
+    at = _app(**SMALL_SWEEP, sw_metrics="knn_recall,nmse,invertible_fraction")
+    assert not at.exception and not at.error
+    (note,) = [c.value for c in at.caption if "cases computed" in c.value]
+    assert "44 cases computed in" in note and "estimated" in note
+    fig = _chart(at, "sweep_chart")
+    titles = [a["text"] for a in fig["layout"]["annotations"]][:3]
+    assert titles == ["kNN recall", "normalised error", "invertible fraction (Lemma 2)"]
+    assert fig["layout"]["height"] >= 2 * 250 + 120  # two rows of panels >= 250 px each
+    # the log panel's band stops at a tenth of the mean (the raw interval reaches <= 0)
+    (band,) = [t for t in fig["data"] if t.get("fill") == "toself" and t["yaxis"] == "y2"]
+    mean = _array(_trace(fig, "relu", "y2")["y"])
+    lower = _array(band["y"])[len(mean) :][::-1]
+    assert (lower / mean >= 0.1 - 1e-12).all()
+    assert "band is drawn down to 0.1 x the mean" in fig["layout"]["title"]["subtitle"]["text"]
+    phase = _chart(at, "phase_chart")
+    assert not phase["layout"]["annotations"][0]["text"].startswith("(")
+    table = at.dataframe[0].value
+    assert list(table.columns) == [
+        "input dimension k",
+        "P(injective) reaches",
+        "critical ratio n/k",
+        "95% CI low",
+        "95% CI high",
+        "seeds",
+        "injectivity check",
+    ]
+    assert set(table["injectivity check"]) == {"exact (1-D)"}
+
+
+def test_sweep_page_code_regenerates_its_figure() -> None:
+    at = _app(**SMALL_SWEEP)
+    (code,) = [c.value for c in at.get("code") if "plot_width_curves" in c.value]
+    scope: dict[str, Any] = {}
+    exec(code.replace("fig.show()", ""), scope)  # the page's own code string
+    assert json.loads(scope["fig"].to_json())["data"] == _chart(at, "sweep_chart")["data"]
+
+
+def test_long_sweep_asks_before_running(monkeypatch: pytest.MonkeyPatch) -> None:
+    at = _app(page="sweep", sw_max_width="128", sw_seeds="100", sw_points="5000", ph_max_dim="1")
+    assert not at.exception and not at.error
+    assert any("Estimated time" in c.value and "12,700 cases" in c.value for c in at.caption)
+    assert any("would take about" in i.value for i in at.info)
+    assert next(b.label for b in at.button if b.key == "sw_go").startswith("Run the sweep")
+    assert not [c for c in at.get("plotly_chart") if "sweep_chart" in c.proto.id]
+    # a sweep above the threshold runs when asked
+    monkeypatch.syspath_prepend(str(APP.parent))
+    import page_sweep
+
+    monkeypatch.setattr(page_sweep, "CONFIRM_S", 0.0)
+    at = _app(**{**SMALL_SWEEP, "sw_seeds": "3"})
+    assert not [c for c in at.get("plotly_chart") if "sweep_chart" in c.proto.id]
+    at.button(key="sw_go").click().run()
+    assert not at.exception and not at.error
+    _chart(at, "sweep_chart")
+
+
+def test_stopped_sweep_keeps_its_part_and_continues(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A stop (a rerun in the middle) keeps the widths done; Continue does the rest."""
+    monkeypatch.syspath_prepend(str(APP.parent))
+    import page_sweep
+
+    import manifold_lab as ml
+
+    kwargs = page_sweep.sweep_kwargs("spiral", ["relu"], "pinv", 10, 3, 200, ["nmse"])
+    key = repr(sorted(kwargs.items()))
+    part = ml.sweep(**{**kwargs, "widths": [2, 3, 4]}, progress=False)
+    at = AppTest.from_file(str(APP), default_timeout=240)
+    for name, value in {**SMALL_SWEEP, "sw_max_width": "10", "sw_seeds": "3"}.items():
+        at.query_params[name] = value
+    at.query_params["sw_metrics"] = "nmse"
+    run = {"parts": [part], "done": [2, 3, 4], "elapsed": 0.1, "stopped": True}
+    monkeypatch.setitem(page_sweep.RUNS, key, run)  # shared by the sessions of the process
+    at.run()
+    assert not at.exception and not at.error
+    assert any("Stopped after 3 of 9 widths" in w.value for w in at.warning)
+    assert _array(_trace(_chart(at, "sweep_chart"), "relu")["x"]).tolist() == [2, 3, 4]
+    at.button(key="sw_go").click().run()
+    assert not at.warning and not at.error
+    assert any("27 cases computed" in c.value for c in at.caption)
+    full = _chart(at, "sweep_chart")
+    assert _array(_trace(full, "relu")["x"]).tolist() == list(range(2, 11))
 
 
 def test_sweep_page_bad_parameters_fall_back() -> None:

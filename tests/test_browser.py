@@ -136,7 +136,8 @@ def _load(server: str, query: str, shot: Path, profile: Path) -> str:
 
 PAGES = {
     "explorer": ("", "stMetric"),
-    "sweep": ("?page=sweep&sw_seeds=5&sw_max_width=20&ph_max_dim=2&ph_seeds=10", "Width sweep"),
+    # the sweep's result, not its progress bar: the note that replaces the estimate
+    "sweep": ("?page=sweep&sw_seeds=5&sw_max_width=20&ph_max_dim=2&ph_seeds=10", "cases computed"),
     "probe": ("?page=probe&pr_limit=48", "Figure 7"),
     "ablation": ("?page=ablation", "Ablation results"),
 }
@@ -153,4 +154,5 @@ def test_page_renders_a_chart_in_chromium(server: str, tmp_path: Path, page: str
     assert "stException" not in dom
     assert "manifold_lab explorer" in dom
     assert marker in dom
+    assert "stAppDeployButton" not in dom  # .streamlit/config.toml: toolbarMode = "viewer"
     assert shot.exists() and shot.stat().st_size > 50_000, "the screenshot looks empty"

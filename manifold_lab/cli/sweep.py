@@ -10,6 +10,9 @@ from ..registry.settings import SWEEP
 from .options import add_manifold_options, add_sweep_options, sweep_kwargs
 
 DEFAULTS: dict[str, Any] = {name: p.default for name, p in SWEEP.items()}
+ESTIMATE_FROM_CASES = 2000
+"""Sweeps of at least this many cases print their estimated time first (the estimate
+times a few small sweeps on this machine first)."""
 _FORMATS = {".csv": "csv", ".json": "json"}
 
 
@@ -49,7 +52,9 @@ def run(args: argparse.Namespace) -> None:
     from ..sweeps import summarize, sweep
 
     fmt = output_format(args.out, args.format)
-    df = sweep(args.manifold, **sweep_kwargs(args))
+    kwargs = sweep_kwargs(args)
+    _print_estimate(args.manifold, kwargs)
+    df = sweep(args.manifold, **kwargs)
     if args.summary:
         df = summarize(df)
     if args.out:
@@ -57,3 +62,20 @@ def run(args: argparse.Namespace) -> None:
         print(f"wrote {len(df)} records to {path}", file=sys.stderr)
     else:
         sys.stdout.write(results_to_text(df, df.attrs["provenance"], fmt))
+
+
+def _print_estimate(manifold: Any, kwargs: dict[str, Any]) -> None:
+    """Print the estimated time of a long sweep to stderr (shorter ones start at once)."""
+    from .._validation import check_seeds, check_widths
+    from ..sweep_cost import estimate_sweep_seconds
+
+    act = kwargs["activation"]
+    n_acts = len(act) if isinstance(act, list | tuple) else 1
+    cases = len(check_widths(kwargs["widths"])) * len(check_seeds(kwargs["seeds"])) * n_acts
+    if cases < ESTIMATE_FROM_CASES:
+        return
+    seconds = estimate_sweep_seconds(manifold, **kwargs)
+    print(
+        f"sweep of {cases} cases: estimated {seconds:.0f} s on this machine",
+        file=sys.stderr,
+    )

@@ -23,17 +23,25 @@ Modules: :mod:`.active_rows` (:func:`min_active_rows` and its methods, built on
 
 from __future__ import annotations
 
-from .active_rows import DEFAULT_EXACT_MAX_SUBSETS, MIN_ACTIVE_METHODS, min_active_rows
-from .critical import check_levels, critical_ratios, level_crossing
+from .active_rows import (
+    DEFAULT_EXACT_MAX_SUBSETS,
+    MIN_ACTIVE_LABELS,
+    MIN_ACTIVE_METHODS,
+    min_active_rows,
+)
+from .critical import RATIO_COLUMNS, check_levels, critical_ratios, level_crossing, ratio_table
 from .phase import QUANTITIES, phase_diagram
 
 __all__ = [
     "DEFAULT_EXACT_MAX_SUBSETS",
+    "MIN_ACTIVE_LABELS",
     "MIN_ACTIVE_METHODS",
     "QUANTITIES",
+    "RATIO_COLUMNS",
     "check_levels",
     "critical_ratios",
     "level_crossing",
     "min_active_rows",
     "phase_diagram",
+    "ratio_table",
 ]

@@ -55,6 +55,7 @@ from .sampled import sampled_refined
 
 __all__ = [
     "DEFAULT_EXACT_MAX_SUBSETS",
+    "MIN_ACTIVE_LABELS",
     "MIN_ACTIVE_METHODS",
     "check_method",
     "min_active_counts",
@@ -71,6 +72,15 @@ MIN_ACTIVE_METHODS: tuple[str, ...] = (
     "sampled+refined",
 )
 """Methods of :func:`min_active_rows` (see this module's documentation)."""
+
+MIN_ACTIVE_LABELS: dict[str, str] = {
+    "auto": "automatic",
+    "exact-1d": "exact (1-D)",
+    "exact-sectors": "exact (angular sectors, 2-D)",
+    "exact-vertices": "exact (vertices)",
+    "sampled+refined": "sampled + refined (upper bound)",
+}
+"""Labels of :data:`MIN_ACTIVE_METHODS` for tables and figures."""
 
 DEFAULT_EXACT_MAX_SUBSETS = 2_000_000
 """``"auto"`` enumerates vertices exactly while ``C(n, k - 1)`` is at most this."""

@@ -10,7 +10,18 @@ import pandas as pd
 
 from .._validation import check_scalar
 
-__all__ = ["check_levels", "critical_ratios", "level_crossing"]
+__all__ = ["RATIO_COLUMNS", "check_levels", "critical_ratios", "level_crossing", "ratio_table"]
+
+RATIO_COLUMNS: dict[str, str] = {
+    "k": "input dimension k",
+    "level": "P(injective) reaches",
+    "ratio": "critical ratio n/k",
+    "ci_low": "95% CI low",
+    "ci_high": "95% CI high",
+    "n_seeds": "seeds",
+    "method": "injectivity check",
+}
+"""Human names of :func:`critical_ratios`' columns, for tables."""
 
 
 def check_levels(levels: Any) -> list[float]:
@@ -180,3 +191,30 @@ def critical_ratios(
                 }
             )
     return pd.DataFrame(out)
+
+
+def ratio_table(ratios: pd.DataFrame) -> pd.DataFrame:
+    """:func:`critical_ratios`' output for reading: human column names
+    (:data:`RATIO_COLUMNS`), the level as a percentage and the methods by their labels
+    (:data:`~manifold_lab.injectivity.MIN_ACTIVE_LABELS`). The numbers are unchanged.
+
+    Examples
+    --------
+    >>> df = pd.DataFrame({"k": 1, "width": [1, 1, 2, 2, 3, 3], "seed": [0, 1] * 3,
+    ...                    "injective": [False, False, False, True, True, True],
+    ...                    "method": "exact-1d"})
+    >>> t = ratio_table(critical_ratios(df, levels=0.5, n_boot=0))
+    >>> t.columns.tolist()[:3], t["injectivity check"].tolist(), t["P(injective) reaches"].tolist()
+    (['input dimension k', 'P(injective) reaches', 'critical ratio n/k'], ['exact (1-D)'], ['50%'])
+    """
+    from .active_rows import MIN_ACTIVE_LABELS
+
+    out = ratios.copy()
+    if "level" in out:
+        out["level"] = [f"{100 * v:g}%" for v in out["level"]]
+    if "method" in out:
+        out["method"] = [
+            " / ".join(MIN_ACTIVE_LABELS.get(p, p) for p in str(v).split(" / "))
+            for v in out["method"]
+        ]
+    return out.rename(columns=RATIO_COLUMNS)

@@ -9,6 +9,7 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from ..core import CaseResult
+from ..registry import MANIFOLD_REGISTRY
 from .panels import curve_order, highlight_masks, point_trace, project
 from .style import AXIS3, BOX_AXIS, COLORSCALE, LINE_COLOR, TEMPLATE
 
@@ -21,6 +22,7 @@ def plot_case(
     color: bool = True,
     highlight: bool = True,
     title: str | None = None,
+    color_label: str | None = None,
 ) -> go.Figure:
     """Show the input points and their reconstruction side by side, as in Figure 1.
 
@@ -44,6 +46,10 @@ def plot_case(
     title : str or None, default=None
         Figure title; ``None`` describes the case (manifold, activation, width, method,
         seed).
+    color_label : str or None, default=None
+        Title of the colour bar; ``None`` says what the colour is from the manifold's
+        registry entry (``MANIFOLD_REGISTRY[name].color_label``, e.g. "angle t along the
+        spiral (rad)"), or "t" for user points.
 
     Returns
     -------
@@ -60,6 +66,8 @@ def plot_case(
     ['Input', 'Output/dim=3']
     >>> sorted({t.name for t in fig.data if t.showlegend})
     ['collapsed', 'not invertible (Lemma 2)']
+    >>> fig.layout.coloraxis.colorbar.title.text
+    'angle t along the spiral (rad)'
 
     Data in more than three dimensions is drawn on its first two principal components:
 
@@ -70,6 +78,9 @@ def plot_case(
     (2, True)
     """
     m = result.manifold
+    if color_label is None:
+        entry = MANIFOLD_REGISTRY.get(m.name)
+        color_label = entry.color_label if entry is not None else "t"
     X, X_hat = m.X, np.asarray(result.X_hat)
     P_in, P_out, note = project(X, X_hat)
     three_d = P_in.shape[1] == 3
@@ -101,7 +112,9 @@ def plot_case(
                 marker=marker,
                 name="input" if col == 1 else "reconstruction",
                 showlegend=False,
-                hovertemplate="t=%{marker.color:.3g}<extra></extra>" if color else None,
+                hovertemplate=f"{color_label}: %{{marker.color:.3g}}<extra></extra>"
+                if color
+                else None,
             ),
             row=1,
             col=col,
@@ -136,7 +149,10 @@ def plot_case(
         title={"text": title, "subtitle": {"text": note or ""}},
         margin={"l": 20, "r": 20, "t": 90 if note else 70, "b": 20},
         legend={"orientation": "h", "yanchor": "top", "y": -0.02, "xanchor": "left", "x": 0},
-        coloraxis={"colorscale": COLORSCALE, "colorbar": {"title": {"text": "t"}}},
+        coloraxis={
+            "colorscale": COLORSCALE,
+            "colorbar": {"title": {"text": _wrap(color_label), "side": "right"}},
+        },
         coloraxis_showscale=color,
     )
     if three_d:
@@ -147,3 +163,15 @@ def plot_case(
         fig.update_xaxes(scaleanchor="y", scaleratio=1, row=1, col=1)
         fig.update_xaxes(scaleanchor="y2", scaleratio=1, row=1, col=2)
     return fig
+
+
+def _wrap(text: str, width: int = 36) -> str:
+    """``text`` broken into lines of about ``width`` characters (``<br>``), for a colour
+    bar's title."""
+    lines: list[str] = []
+    for word in text.split():
+        if lines and len(lines[-1]) + 1 + len(word) <= width:
+            lines[-1] += " " + word
+        else:
+            lines.append(word)
+    return "<br>".join(lines)

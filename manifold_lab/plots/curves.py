@@ -31,6 +31,8 @@ def plot_width_curves(
     log_y: Any = ("nmse",),
     title: str | None = None,
     theory_d: int | None = None,
+    panel_height: int = 280,
+    log_band_floor: float = 0.1,
 ) -> go.Figure:
     """Metrics against width: mean over seeds with its confidence band, theory overlaid.
 
@@ -53,11 +55,20 @@ def plot_width_curves(
         legend (:data:`manifold_lab.INJECTIVITY_THRESHOLDS`).
     log_y : sequence of str, default=("nmse",)
         Metrics drawn on a logarithmic axis; values and band edges below ``1e-16`` (float64
-        rounding) are drawn at ``1e-16``.
+        rounding) are drawn at ``1e-16``. The band of a fraction (``METRIC_REGISTRY``'s
+        ``fraction``) is drawn within [0, 1].
     title : str or None, default=None
         Figure title.
     theory_d : int or None, default=None
         Deprecated alias of ``theory_k``; it warns and will be removed in the next release.
+    panel_height : int, default=280
+        Height of each panel in pixels; the figure's height follows from the rows, with
+        room between rows for the axis title above and the panel title below.
+    log_band_floor : float, default=0.1
+        On logarithmic panels the band's lower edge is drawn no lower than this fraction
+        of the mean (a Student-t band reaching zero or below, as for a heavy-tailed error
+        over few seeds, would otherwise run down to 1e-16); the figure's subtitle says so
+        when it happens. ``summary`` keeps the raw interval. 0 draws the raw edges.
 
     Returns
     -------
@@ -113,15 +124,21 @@ def plot_width_curves(
             f"{', '.join(varying) or 'unknown'}): the curves would mix them; colour by the "
             "column that varies or keep one value of it"
         )
+    if not 0 <= log_band_floor < 1:
+        raise ValueError(f"log_band_floor must be in [0, 1), got {log_band_floor!r}")
     cols = min(2, len(metric_list))
     rows = -(-len(metric_list) // cols)
+    gap = 90  # px between rows: the x-axis title above, the panel title below
+    area = rows * panel_height + (rows - 1) * gap
+    top, bottom = (95 if title else 50), 120
     fig = make_subplots(
         rows=rows,
         cols=cols,
         subplot_titles=[_axis_label(m) for m in metric_list],
         horizontal_spacing=0.08,
-        vertical_spacing=0.14,
+        vertical_spacing=gap / area if rows > 1 else 0.0,
     )
+    clipped = False
     groups = list(dict.fromkeys(summary[color]))
     shown: set[str] = set()
     for i, metric in enumerate(metric_list):
@@ -142,13 +159,20 @@ def plot_width_curves(
             x = d["width"].to_numpy()
             lo, hi = d["ci_low"].to_numpy(), d["ci_high"].to_numpy()
             mean = d["mean"].to_numpy()
+            entry = METRIC_REGISTRY.get(metric)
+            if entry is not None and entry.fraction:  # a fraction's band stays in [0, 1]
+                lo, hi = np.clip(lo, 0.0, 1.0), np.clip(hi, 0.0, 1.0)
             if floor is not None:
                 lo, hi, mean = (np.maximum(a, floor) for a in (lo, hi, mean))
+                shown_lo = np.maximum(lo, log_band_floor * mean)
+                clipped |= bool((shown_lo > lo).any())
+                lo = shown_lo
             if np.isfinite(lo).any():
                 fig.add_trace(
                     go.Scatter(
                         x=np.concatenate([x, x[::-1]]),
                         y=np.concatenate([hi, lo[::-1]]),
+                        mode="lines",
                         fill="toself",
                         fillcolor=rgba(hue, 0.18),
                         line={"width": 0},
@@ -221,9 +245,23 @@ def plot_width_curves(
     fig.update_yaxes(**FRAME_AXIS)
     # Title pinned to the top and legend to the bottom of the figure, so that neither
     # collides with the panels (or each other) whatever size the figure is drawn at.
+    note = (
+        f"log panels: the 95% band is drawn down to {log_band_floor:g} x the mean at most "
+        "(the data keep the raw interval)"
+        if clipped
+        else ""
+    )
     fig.update_layout(
         template=TEMPLATE,
-        title={"text": title, "yref": "container", "y": 1, "yanchor": "top", "pad": {"t": 14}},
+        height=top + area + bottom,
+        title={
+            "text": title,
+            "subtitle": {"text": note},
+            "yref": "container",
+            "y": 1,
+            "yanchor": "top",
+            "pad": {"t": 14},
+        },
         legend={
             "orientation": "h",
             "yref": "container",
@@ -232,7 +270,7 @@ def plot_width_curves(
             "xanchor": "left",
             "x": 0,
         },
-        margin={"l": 50, "r": 20, "t": 70 if title else 40, "b": 120},
+        margin={"l": 50, "r": 20, "t": top, "b": bottom},
     )
     return fig
 

@@ -25,8 +25,8 @@ _LEVEL_STYLES = (  # line colour and marker edge, legible on Viridis and in the 
     {"color": "#e377c2", "edge": "black"},
 )
 _PANEL_TITLES = {
-    "injective": "(b) P(ReLU(T x) injective on the ball)",
-    "invertible_fraction": "(a) pointwise invertible fraction (Lemma 2)",
+    "injective": "P(ReLU(T x) injective on the ball)",
+    "invertible_fraction": "pointwise invertible fraction (Lemma 2)",
 }
 
 
@@ -121,7 +121,11 @@ default="injective"
     fig = make_subplots(
         rows=1,
         cols=len(qs),
-        subplot_titles=[_PANEL_TITLES[q] for q in qs],
+        # panels are lettered (a), (b), ... only when there are several
+        subplot_titles=[
+            (f"({chr(97 + i)}) " if len(qs) > 1 else "") + _PANEL_TITLES[q]
+            for i, q in enumerate(qs)
+        ],
         horizontal_spacing=0.07,
     )
     y_lo, y_hi = ks[0] - 0.5, ks[-1] + 0.5

@@ -37,9 +37,13 @@ class MethodEntry(Entry):
         Other names that resolve to this entry.
     needs_inverse : bool, default=False
         Uses the activation's exact inverse (unavailable for GELU and user callables).
+    needs_span_width : bool
+        Needs a width ``n`` at least the dimension ``k`` of the manifold's linear span
+        (``T`` restricted to the span must have full column rank to be undone).
     """
 
     needs_inverse: bool = False
+    needs_span_width: bool = False
 
 
 @dataclass(frozen=True)
@@ -94,6 +98,7 @@ METHOD_REGISTRY: Registry[MethodEntry] = Registry(
             "pinv",
             "Pseudo-inverse (the paper's T^-1)",
             "x_hat = pinv(T) ReLU(T x): the paper's Figure 1 reconstruction.",
+            needs_span_width=True,
         ),
         MethodEntry(
             "lstsq",
