@@ -218,3 +218,106 @@ def test_gride_bad_input():
         Gride(n1=50, device="cpu").fit(X)
     with pytest.raises(ValueError, match="n1 < n2"):
         gride_dimension(torch.ones(3), 2, 2)
+
+
+# ------------------------------------------------------------------------------------------
+# a probed network: the expansion before its activation, and the profile across scales
+
+
+def _probed(blocks=("features.2", "features.9"), n_images=3, **kwargs):
+    from manifold_lab.mobilenet import MobileNetV2, MobileNetV2Config
+    from manifold_lab.probing import probe
+
+    torch.manual_seed(0)
+    config = MobileNetV2Config(num_classes=10, stem="cifar", width_mult=0.25)
+    model = MobileNetV2(config).eval()
+    x = torch.rand(n_images, 3, 32, 32, generator=torch.Generator().manual_seed(1))
+    kw = {"progress": False, "rank_pixels_per_batch": 0, "pixel_samples": 300, "seed": 2}
+    return model, x, probe(model, x, blocks=list(blocks), **{**kw, **kwargs})
+
+
+def test_probe_samples_the_expansion_before_its_activation():
+    from manifold_lab.probing import find_blocks
+
+    model, x, res = _probed()
+    assert (
+        set(res.preactivation_samples)
+        == set(res.expansion_samples)
+        == {
+            "features.2",
+            "features.9",
+        }
+    )
+    for info in find_blocks(model, ["features.2", "features.9"]):
+        pre = res.preactivation_samples[info.name]["pixels"]
+        post = res.expansion_samples[info.name]["pixels"]
+        n = min(300, res.block(info.name).n_pixels)
+        assert pre.shape == post.shape == (n, info.hidden_channels)
+        assert set(res.preactivation_samples[info.name]) == {"pixels"}
+        # the same pixels: the activation of the pre-activation sample is the post sample
+        np.testing.assert_array_equal(np.clip(pre, 0, info.clip), post)
+        assert (pre < 0).any()  # really before the ReLU6
+        # and they are the expansion's norm output at those pixels (computed directly)
+        seen: dict[str, torch.Tensor] = {}
+
+        def keep(m, a, out, seen=seen):
+            seen.setdefault("y", out.detach().clone())
+
+        handle = info.expansion_norm.register_forward_hook(keep)
+        with torch.no_grad():
+            model(x)
+        handle.remove()
+        y = seen["y"].permute(0, 2, 3, 1).reshape(-1, info.hidden_channels).numpy()
+        rows = {tuple(np.round(v, 4)) for v in y}
+        assert all(tuple(np.round(v, 4)) in rows for v in pre[:20])
+    # disabled with the expansion samples
+    _, _, off = _probed(sample_expansion=False)
+    assert off.preactivation_samples == {} and off.expansion_samples == {}
+
+
+def test_preactivation_samples_saved(tmp_path):
+    _, _, res = _probed(blocks=("features.2",))
+    path = res.save_samples(tmp_path / "s.pt")
+    loaded = torch.load(path, weights_only=True)
+    np.testing.assert_array_equal(
+        loaded["preactivation_samples"]["features.2"]["pixels"].numpy(),
+        res.preactivation_samples["features.2"]["pixels"],
+    )
+
+
+def test_id_scale_profile_and_plot():
+    from manifold_lab.plots import plot_id_scale
+    from manifold_lab.probing import id_profile, id_scale_profile
+
+    _, _, res = _probed()
+    df = id_scale_profile(res, max_rank=16, n_bootstrap=20, max_points=200, device="cpu")
+    assert list(df["layer"].unique()) == ["bottleneck", "preactivation", "expansion"]
+    assert list(df["name"].unique()) == ["features.2", "features.9"]
+    assert df.groupby(["name", "layer"]).size().eq(4).all()  # n1 = 1, 2, 4, 8
+    assert {"ci_low", "ci_high", "scale", "n_duplicates", "n_features"} <= set(df.columns)
+    ok = df["ci_low"].notna()
+    assert ((df["ci_low"] <= df["dimension"]) & (df["dimension"] <= df["ci_high"]))[ok].all()
+    assert (df["n_points"] <= 200).all()
+    again = id_scale_profile(res, max_rank=16, n_bootstrap=20, max_points=200, device="cpu")
+    pd_testing = pytest.importorskip("pandas.testing")
+    pd_testing.assert_frame_equal(df, again)
+    pre = id_profile(res, methods="pca", layer="preactivation", device="cpu")
+    assert (pre["n_features"] == pre["n_features"].max()).any()
+    fig = plot_id_scale(df)
+    lines = [t for t in fig.data if t.mode == "lines+markers"]
+    assert len(lines) == 6 and sum(t.showlegend for t in lines) == 3
+    assert len([t for t in fig.data if t.fill == "toself"]) == 6
+    assert plot_id_scale(df, x="scale").layout.xaxis.type == "log"
+    single = plot_id_scale(id_scale(_gaussian(300, 3, 0), max_rank=8, seed=0).to_frame())
+    assert len(single.data) == 2
+    with pytest.raises(ValueError, match="layer"):
+        id_scale_profile(res, layers=["voxels"])
+    with pytest.raises(ValueError, match="layers is empty"):
+        id_scale_profile(res, layers=[])
+    with pytest.raises(ValueError, match="x must"):
+        plot_id_scale(df, x="distance")
+    with pytest.raises(ValueError, match="non-empty"):
+        plot_id_scale(df.iloc[:0])
+    _, _, none = _probed(pixel_samples=0)
+    with pytest.raises(ValueError, match="no pixel samples"):
+        id_scale_profile(none)

@@ -182,6 +182,10 @@ class ActivationProbe:
             if info.expansion is not None:
                 hook = self._hook(state.on_expansion)
                 self._handles.append(info.expansion.register_forward_hook(hook))
+                before = info.expansion_norm or info.expansion_conv  # output before activation
+                if state.pre_pixels.size and before is not None:
+                    hook = self._hook(state.on_preactivation)
+                    self._handles.append(before.register_forward_hook(hook))
             hook = self._hook(state.on_bottleneck)
             self._handles.append(info.bottleneck.register_forward_hook(hook))
         if self._stop_after is not None:
@@ -252,6 +256,7 @@ class ActivationProbe:
         blocks: list[BlockStats] = []
         samples: dict[str, dict[str, np.ndarray]] = {}
         exp_samples: dict[str, dict[str, np.ndarray]] = {}
+        pre_samples: dict[str, dict[str, np.ndarray]] = {}
         index: dict[str, dict[str, np.ndarray]] = {}
         layer = 0
         for s in states:
@@ -259,12 +264,14 @@ class ActivationProbe:
             if s.info.has_expansion:
                 layer += 1
             blocks.append(s.stats(layer if s.info.has_expansion else None))
-            entry, idx, exp_entry = s.samples()
+            entry, idx, exp_entry, pre_entry = s.samples()
             if entry:
                 samples[name] = entry
                 index[name] = idx
             if exp_entry:
                 exp_samples[name] = exp_entry
+            if pre_entry:
+                pre_samples[name] = pre_entry
         n_images = max(s.bn_images for s in states)
         meta: dict[str, Any] = {
             "model": _model_name(self.model),
@@ -284,6 +291,7 @@ class ActivationProbe:
             blocks=blocks,
             samples=samples,
             expansion_samples=exp_samples,
+            preactivation_samples=pre_samples,
             sample_image_index=index,
             metadata=meta,
         )
