@@ -69,9 +69,9 @@ def plot_id_scale(
         raise ValueError("plot_id_scale needs a non-empty DataFrame")
     if x not in _X_TITLES:
         raise ValueError(f"x must be one of {sorted(_X_TITLES)}, got {x!r}")
-    for col in (x, "dimension"):
-        if col not in df.columns:
-            raise ValueError(f"the frame has no column {col!r}")
+    for name in (x, "dimension"):
+        if name not in df.columns:
+            raise ValueError(f"the frame has no column {name!r}")
     if not isinstance(columns, int) or isinstance(columns, bool) or columns < 1:
         raise ValueError(f"columns must be a positive integer, got {columns!r}")
     df = df.copy()
@@ -141,8 +141,8 @@ def plot_id_scale(
         ticks = sorted(int(v) for v in df[x].dropna().unique())
         fig.update_xaxes(tickvals=ticks, ticktext=[str(t) for t in ticks])
     fig.update_yaxes(**TICK_AXIS, rangemode="tozero")
-    for c in range(1, ncols + 1):
-        fig.update_xaxes(title_text=_X_TITLES[x], row=nrows, col=c)
+    for j in range(1, ncols + 1):
+        fig.update_xaxes(title_text=_X_TITLES[x], row=nrows, col=j)
     for r in range(1, nrows + 1):
         fig.update_yaxes(title_text="intrinsic dimension", row=r, col=1)
     level = df.attrs.get("confidence")
