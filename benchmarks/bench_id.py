@@ -24,7 +24,14 @@ missed, so it is a lower bound).
 scikit-dimension is first timed on 5,000 points; if that predicts more than 3 minutes at the
 full size (time grows as n^2), it is not run at the full size and the JSON says so.
 
-Run: ``python benchmarks/bench_id.py`` (``--quick`` for 5,000 points and one repeat).
+The limit: a bare exact neighbour search in torch on the same data and dtype, timed in the
+same run: ``torch.cdist`` of 2,048-row slabs against all rows, then ``topk`` of the ``k + 1``
+smallest (the point itself included), ``k = 2`` for TwoNN and ``k = 20`` for MLE (the
+numpy-to-torch conversion included, as in ours). ``limit_ratio_*`` is our time over the
+limit's (< 1.3 is the goal; < 1 is possible because ours computes each pair once).
+
+Run: ``python benchmarks/bench_id.py`` (``--quick`` for 5,000 points and one repeat,
+``--no-skdim`` to time only ours against the limit).
 """
 
 from __future__ import annotations
@@ -146,10 +153,32 @@ def finite_or_none(x: float) -> float | None:
     return round(x, 6) if math.isfinite(x) else None
 
 
+LIMIT_SLAB = 2048
+
+
+def limit_search(X: np.ndarray, k: int, dtype: torch.dtype) -> float:
+    """The limit: bare ``torch.cdist`` + ``topk`` of the ``k + 1`` nearest, in slabs of rows."""
+    T = torch.from_numpy(X).to(dtype)
+    last = 0.0
+    for i0 in range(0, T.shape[0], LIMIT_SLAB):
+        d = torch.cdist(T[i0 : i0 + LIMIT_SLAB], T)
+        last = float(torch.topk(d, k + 1, dim=1, largest=False).values[-1, -1])
+    return last
+
+
+def limits(X: np.ndarray) -> dict[str, Callable[[], float]]:
+    return {
+        f"limit_k{k}_{name}": (lambda k=k, dt=dt: limit_search(X, k, dt))
+        for k in (2, 20)
+        for name, dt in (("float64", torch.float64), ("float32", torch.float32))
+    }
+
+
 def contenders(
     X: np.ndarray, use_skdim: bool, keep_duplicates: bool = False
 ) -> dict[str, Callable[[], float]]:
     out: dict[str, Callable[[], float]] = {
+        **limits(X),
         "ours_twonn_float64": lambda: TwoNN(device="cpu").fit(X).dimension_,
         "ours_twonn_float32": lambda: TwoNN(device="cpu", dtype="float32").fit(X).dimension_,
         "ours_mle_float64": lambda: MLE(k=20, device="cpu").fit(X).dimension_,
@@ -186,6 +215,10 @@ def run_dataset(name: str, X: np.ndarray, repeats: int, skdim_ok: bool) -> dict[
             "times_s": [round(r[1], 3) for r in rr],
             "peak_rss_growth_mb": round(max(r[2] for r in rr), 1),
         }
+    for est, k in (("twonn", 2), ("mle", 20)):
+        for prec in ("float64", "float32"):
+            limit = res[f"limit_k{k}_{prec}"]["time_s"]
+            res[f"limit_ratio_{est}_{prec}"] = round(res[f"ours_{est}_{prec}"]["time_s"] / limit, 3)
     if skdim_ok:
         for est in ("twonn", "mle"):
             sk = res[f"skdim_{est}"]
@@ -204,8 +237,16 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="5,000 points and one repeat")
     ap.add_argument("--repeats", type=int, default=None, help="timings per contender")
-    ap.add_argument("--out", default=str(Path(__file__).parent / "results" / "bench_id.json"))
+    ap.add_argument("--no-skdim", action="store_true", help="time only ours and the limit")
+    ap.add_argument(
+        "--out",
+        default=None,
+        help="default: results/bench_id.json (results/bench_id_limit.json with --no-skdim)",
+    )
     args = ap.parse_args()
+    results_dir = Path(__file__).parent / "results"
+    if args.out is None:
+        args.out = str(results_dir / ("bench_id_limit.json" if args.no_skdim else "bench_id.json"))
     n = SMALL_N if args.quick else 20_000
     repeats = args.repeats or (1 if args.quick else 2)
     try:
@@ -233,6 +274,10 @@ def main() -> None:
                 "points; the *_keep_duplicates rows (drop_duplicates=False) search every row, "
                 "the same work as skdim"
             )
+        if args.no_skdim:
+            entry["full"] = run_dataset(name, X, repeats, False)
+            results[name] = entry
+            continue
         # small-n timing of skdim predicts the full-size time (quadratic in n)
         small = X[:SMALL_N] if n > SMALL_N else X
         sk_small = {est: timed(contenders(small, True)[f"skdim_{est}"]) for est in ("twonn", "mle")}
@@ -259,6 +304,8 @@ def main() -> None:
             "repeats": repeats,
             "timing": "median wall time of the repeats, interleaved, same process",
             "speed_ratio": "skdim time / our time (> 1: ours is faster)",
+            "limit": "bare torch.cdist (2048-row slabs) + topk(k + 1), same data and dtype",
+            "limit_ratio": "our time / the limit's time (< 1.3: the goal)",
         },
         "results": results,
         "notes": notes,
@@ -278,6 +325,18 @@ def main() -> None:
                 f", speed ratio {full['speed_ratio_mle_float64']}x (float64) "
                 f"{full['speed_ratio_mle_float32']}x (float32)"
             )
+    for name, entry in results.items():
+        full = entry["full"]
+        print(
+            f"{name}: our time / limit (bare cdist + topk): "
+            + ", ".join(
+                f"{est} {prec} {full[f'limit_ratio_{est}_{prec}']}x "
+                f"({full[f'ours_{est}_{prec}']['time_s']} s vs "
+                f"{full[f'limit_k{k}_{prec}']['time_s']} s)"
+                for est, k in (("twonn", 2), ("mle", 20))
+                for prec in ("float64", "float32")
+            )
+        )
     for note in notes:
         print("note:", note)
     if not args.quick:

@@ -294,7 +294,7 @@ def test_bad_parameters_raise(est, match):
 
 def test_registry_and_helper(data):
     X = data["swiss_roll_n2000"]
-    assert set(ID_ESTIMATORS) == {"twonn", "mle", "pca", "pr"}
+    assert set(ID_ESTIMATORS) == {"twonn", "mle", "gride", "pca", "pr"}
     assert estimate_id(X, device="cpu") == TwoNN(device="cpu").fit(X).dimension_
     assert estimate_id(X, "MLE", k=10, device="cpu") == MLE(k=10).fit(X).dimension_
     assert estimate_id(X, "pca", threshold=0.99, device="cpu") == 3

@@ -16,12 +16,22 @@ Estimators
     Levina and Bickel (2005) maximum likelihood on the ``k`` nearest neighbours, with the
     MacKay and Ghahramani (2005) correction: the per-point estimates are combined by the
     inverse of the mean of their inverses. For ``k=20`` this is ``skdim.id.MLE()``'s default.
+:class:`Gride` (:mod:`.gride`)
+    Denti et al. (2022): the maximum-likelihood dimension of the ratio ``r_{n2} / r_{n1}`` of
+    the ``n2``-th and ``n1``-th neighbour distances (``n1 = 1, n2 = 2``: TwoNN's MLE form);
+    the rank ``n1`` sets the scale.
 :class:`PCADimension` (:mod:`.spectral`)
     Number of principal components needed to explain a fraction of the variance.
 :class:`ParticipationRatio` (:mod:`.spectral`)
     ``(sum lambda)^2 / sum lambda^2`` of the covariance eigenvalues.
 
-:data:`ID_ESTIMATORS` and :func:`estimate_id` (:mod:`.estimate`) name them. The neighbour-based
+:data:`ID_ESTIMATORS` and :func:`estimate_id` (:mod:`.estimate`) name them.
+
+Across scales
+-------------
+:class:`IDScale` and :func:`id_scale` (:mod:`.scale`) run Gride over ``n1 = 1, 2, 4, ...``
+(``n2 = 2 n1``) off one neighbour search, with percentile-bootstrap intervals and the scale in
+the data's units; they return an :class:`IDScaleResult`. The neighbour-based
 estimators search exact neighbours over tiles of the distance matrix (:mod:`.neighbors`).
 
 Duplicate points
@@ -38,15 +48,21 @@ scikit-dimension's TwoNN does (its MLE does not, and returns 0 or NaN on such da
 from __future__ import annotations
 
 from .estimate import ID_ESTIMATORS, estimate_id
+from .gride import Gride
 from .mle import MLE
+from .scale import IDScale, IDScaleResult, id_scale
 from .spectral import ParticipationRatio, PCADimension
 from .twonn import TwoNN
 
 __all__ = [
     "ID_ESTIMATORS",
     "MLE",
+    "Gride",
+    "IDScale",
+    "IDScaleResult",
     "PCADimension",
     "ParticipationRatio",
     "TwoNN",
     "estimate_id",
+    "id_scale",
 ]

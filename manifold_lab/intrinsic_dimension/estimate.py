@@ -6,6 +6,7 @@ from typing import Any
 
 from sklearn.base import BaseEstimator
 
+from .gride import Gride
 from .mle import MLE
 from .spectral import ParticipationRatio, PCADimension
 from .twonn import TwoNN
@@ -15,6 +16,7 @@ __all__ = ["ID_ESTIMATORS", "estimate_id"]
 ID_ESTIMATORS: dict[str, type[BaseEstimator]] = {
     "twonn": TwoNN,
     "mle": MLE,
+    "gride": Gride,
     "pca": PCADimension,
     "pr": ParticipationRatio,
 }
@@ -28,10 +30,10 @@ def estimate_id(X: Any, method: str = "twonn", **kwargs: Any) -> float:
     ----------
     X : array-like or torch.Tensor of shape (n_samples, n_features)
         The points.
-    method : {"twonn", "mle", "pca", "pr"}, default="twonn"
+    method : {"twonn", "mle", "gride", "pca", "pr"}, default="twonn"
         Estimator name.
     **kwargs
-        Parameters of the estimator, e.g. ``k=10`` for ``"mle"``.
+        Parameters of the estimator, e.g. ``k=10`` for ``"mle"``, ``n1=4`` for ``"gride"``.
 
     Returns
     -------

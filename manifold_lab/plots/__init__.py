@@ -14,6 +14,7 @@ module                      figures
 :mod:`.phase`               :func:`plot_phase_diagram`: the injectivity phase diagram
 :mod:`.figure7`             :func:`plot_figure7`: positive channels per expansion layer
 :mod:`.id_profile`          :func:`plot_id_profile`: intrinsic dimension across blocks
+:mod:`.id_scale`            :func:`plot_id_scale`: intrinsic dimension against scale
 :mod:`.partition`           :func:`plot_partition`: a layer's linear regions in the plane
 :mod:`.ablation`            :func:`plot_learning_curves`, :func:`plot_toy_ablation`,
                             :func:`plot_ablation_findings`
@@ -33,6 +34,7 @@ from .export import FIGURE_FORMATS, figure_format, save_figure
 from .figure1 import plot_figure1
 from .figure7 import figure7_frame, plot_figure7
 from .id_profile import plot_id_profile
+from .id_scale import plot_id_scale
 from .partition import plot_partition
 from .phase import plot_phase_diagram
 
@@ -45,6 +47,7 @@ __all__ = [
     "plot_figure1",
     "plot_figure7",
     "plot_id_profile",
+    "plot_id_scale",
     "plot_learning_curves",
     "plot_partition",
     "plot_phase_diagram",

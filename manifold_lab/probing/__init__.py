@@ -61,7 +61,7 @@ Examples
 """
 
 from .blocks import BlockInfo, find_blocks
-from .dimension import id_profile
+from .dimension import id_profile, id_scale_profile
 from .hooks import ActivationProbe
 from .pipeline import ProbeReport, probe_report, probe_source
 from .result import COLUMN_LABELS, SUMMARY_COLUMNS, BlockStats, ProbeResult, split_constants
@@ -77,6 +77,7 @@ __all__ = [
     "ProbeResult",
     "find_blocks",
     "id_profile",
+    "id_scale_profile",
     "probe",
     "probe_report",
     "probe_source",

@@ -184,6 +184,10 @@ class ActivationProbe:
             if info.expansion is not None:
                 hook = self._hook(state.on_expansion)
                 self._handles.append(info.expansion.register_forward_hook(hook))
+                before = info.expansion_norm or info.expansion_conv  # output before activation
+                if state.pre_pixels.size and before is not None:
+                    hook = self._hook(state.on_preactivation)
+                    self._handles.append(before.register_forward_hook(hook))
             hook = self._hook(state.on_bottleneck)
             self._handles.append(info.bottleneck.register_forward_hook(hook))
         if self._stop_after is not None:
@@ -283,6 +287,7 @@ class ActivationProbe:
         blocks: list[BlockStats] = []
         bn_samples: dict[str, dict[str, np.ndarray]] = {}
         exp_samples: dict[str, dict[str, np.ndarray]] = {}
+        pre_samples: dict[str, dict[str, np.ndarray]] = {}
         index: dict[str, dict[str, np.ndarray]] = {}
         layer = 0
         for s in states:
@@ -292,12 +297,14 @@ class ActivationProbe:
             blocks.append(s.stats(layer if s.info.has_expansion else None))
             if not samples:
                 continue
-            entry, idx, exp_entry = s.samples()
+            entry, idx, exp_entry, pre_entry = s.samples()
             if entry:
                 bn_samples[name] = entry
                 index[name] = idx
             if exp_entry:
                 exp_samples[name] = exp_entry
+            if pre_entry:
+                pre_samples[name] = pre_entry
         n_images = max(s.bn_images for s in states)
         meta: dict[str, Any] = {
             "model": _model_name(self.model),
@@ -317,6 +324,7 @@ class ActivationProbe:
             blocks=blocks,
             samples=bn_samples,
             expansion_samples=exp_samples,
+            preactivation_samples=pre_samples,
             sample_image_index=index,
             metadata=meta,
         )

@@ -324,6 +324,9 @@ class ProbeResult:
         ``samples[name]["images"]``, and ``"pixels_image"``: the image of every pixel sample.
     metadata : dict, default={}
         Model source, images, ``n_images``, ``resolution``, seed, the probe's settings.
+    preactivation_samples : dict
+        Per block name, ``{"pixels": (n, hidden_channels)}``: the expansion before its
+        activation (the norm's output) at the same pixels as ``expansion_samples``.
     """
 
     blocks: list[BlockStats]
@@ -331,6 +334,7 @@ class ProbeResult:
     expansion_samples: dict[str, dict[str, np.ndarray]] = field(default_factory=dict)
     sample_image_index: dict[str, dict[str, np.ndarray]] = field(default_factory=dict)
     metadata: dict[str, Any] = field(default_factory=dict)
+    preactivation_samples: dict[str, dict[str, np.ndarray]] = field(default_factory=dict)
 
     def to_frame(self, *, labels: bool = False, columns: Any = None) -> Any:
         """One row per block: channels, threshold, Figure 7 statistics, Lemma 2, channels.
@@ -551,7 +555,8 @@ class ProbeResult:
         """Write the reservoir samples and metadata with :func:`torch.save`, atomically.
 
         The file loads with ``torch.load(path, weights_only=True)``: a dict with
-        ``"samples"``, ``"expansion_samples"``, ``"sample_image_index"`` (tensors) and
+        ``"samples"``, ``"expansion_samples"``, ``"preactivation_samples"``,
+        ``"sample_image_index"`` (tensors) and
         ``"metadata"``.
 
         Parameters
@@ -573,6 +578,7 @@ class ProbeResult:
         payload = {
             "samples": tensors(self.samples),
             "expansion_samples": tensors(self.expansion_samples),
+            "preactivation_samples": tensors(self.preactivation_samples),
             "sample_image_index": tensors(self.sample_image_index),
             "metadata": provenance(self.metadata),
         }

@@ -3,7 +3,8 @@
 :class:`BlockState` turns each batch's expansion output into per-pixel histograms of positive,
 informative and clipped channels, per-channel firing counts and Lemma 2's rank check, and
 each batch's bottleneck into the count of negative coordinates; seeded reservoirs keep
-samples of both. Memory does not depend on the number of images.
+samples of both, and of the expansion before its activation (the same pixels as after it).
+Memory does not depend on the number of images.
 """
 
 from __future__ import annotations
@@ -199,7 +200,8 @@ class BlockState:
     pixel_samples, image_samples : int
         Sizes of the per-pixel and per-image reservoirs (0 disables).
     sample_expansion : bool
-        Also sample the expansion layer's vectors.
+        Also sample the expansion layer's vectors, per pixel before and after its activation
+        (the same pixels) and per image after it.
     rank_pixels_per_batch : int or None
         Pixels rank-checked per batch (None: all); the check runs only while :attr:`rows`
         is set.
@@ -254,6 +256,8 @@ class BlockState:
         keep_exp = sample_expansion and info.has_expansion
         self.exp_pixels = Reservoir(n if keep_exp else 0)
         self.exp_images_res = Reservoir(m if keep_exp else 0)
+        self.pre_pixels = Reservoir(n if keep_exp else 0)  # before the activation
+        self._keys: tuple[int, int, int, Tensor] | None = None  # last (base, offset, n, keys)
         stream = 16 * info.index
         self.base_bn = stream_base(seed, stream + 1)
         self.base_exp = stream_base(seed, stream + 2)
@@ -283,11 +287,28 @@ class BlockState:
             if t is not None
         ]
         total = sum(t.numel() * t.element_size() for t in tensors)
-        for res in (self.bn_pixels, self.bn_images_res, self.exp_pixels, self.exp_images_res):
+        for res in (
+            self.bn_pixels,
+            self.bn_images_res,
+            self.exp_pixels,
+            self.exp_images_res,
+            self.pre_pixels,
+        ):
             total += res.nbytes()
         return total
 
     # -- expansion ---------------------------------------------------------------------------
+
+    def on_preactivation(self, y: Tensor, labels: Tensor | None = None) -> None:
+        """Sample the expansion before its activation, ``y`` (batch, hidden, height, width).
+
+        The pixels kept are those :meth:`on_expansion` keeps after the activation (the same
+        seeded priorities), so the two samples are paired. ``labels`` is unused.
+        """
+        if y.dim() != 4:
+            raise ValueError(f"block {self.info.name}: expected a 4-D expansion, got {y.shape}")
+        if self.pre_pixels.size:
+            self._sample_pixels(self.pre_pixels, y, self.exp_images, self.base_exp)
 
     def on_expansion(self, y: Tensor, labels: Tensor | None = None) -> None:
         """Count the expansion output ``y`` (batch, hidden, height, width) of one batch.
@@ -415,6 +436,12 @@ class BlockState:
         hw = h * w
         ids = torch.arange(b * hw, device=v.device, dtype=torch.int64) + offset * hw
         flat = v.flatten(2)
+        cached = self._keys
+        if cached is not None and cached[:3] == (base, offset, b * hw):
+            keys = cached[3]  # the expansion before and after its activation share them
+        else:
+            keys = hash_keys(ids, base)
+            self._keys = (base, offset, b * hw, keys)
 
         def gather(local: Tensor) -> list[Tensor]:
             return [
@@ -423,7 +450,7 @@ class BlockState:
                 local // hw + offset,
             ]
 
-        res.offer(hash_keys(ids, base), gather)
+        res.offer(keys, gather)
 
     def _sample_images(
         self, res: Reservoir, pooled: Tensor, offset: int, labels: Tensor | None
@@ -486,16 +513,20 @@ class BlockState:
 
     def samples(
         self,
-    ) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray], dict[str, np.ndarray]]:
-        """The reservoirs on the CPU: bottleneck samples, their image index, expansion samples.
+    ) -> tuple[
+        dict[str, np.ndarray], dict[str, np.ndarray], dict[str, np.ndarray], dict[str, np.ndarray]
+    ]:
+        """The reservoirs on the CPU: bottleneck samples, their image index, expansion samples
+        after and before the activation.
 
         The layout of one block's entries in :attr:`ProbeResult.samples`,
-        :attr:`ProbeResult.sample_image_index` and :attr:`ProbeResult.expansion_samples`
-        (empty dicts when nothing was sampled).
+        :attr:`ProbeResult.sample_image_index`, :attr:`ProbeResult.expansion_samples` and
+        :attr:`ProbeResult.preactivation_samples` (empty dicts when nothing was sampled).
         """
         bottleneck, index = _sample_dict(self.bn_pixels, self.bn_images_res)
         expansion, _ = _sample_dict(self.exp_pixels, self.exp_images_res)
-        return bottleneck, index, expansion
+        preactivation, _ = _sample_dict(self.pre_pixels, Reservoir(0))
+        return bottleneck, index, expansion, preactivation
 
 
 def _batch_labels(labels: Tensor | None, b: int, device: torch.device) -> Tensor:

@@ -177,6 +177,7 @@ ID_ESTIMATOR_LABELS: dict[str, str] = {
     "mle": "MLE (Levina-Bickel, k=20)",
     "pca": "PCA (90% variance)",
     "pr": "participation ratio",
+    "gride": "Gride (n1=1, n2=2)",
 }
 """Legend and table labels of the intrinsic-dimension estimators of
 :data:`manifold_lab.intrinsic_dimension.ID_ESTIMATORS`, by name, at their default parameters
