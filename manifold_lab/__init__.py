@@ -79,6 +79,7 @@ __all__ = [
     "plot_figure1",
     "plot_figure7",
     "plot_id_profile",
+    "plot_ledger_phase",
     "plot_phase_diagram",
     "plot_width_curves",
     "preserved_fraction",

@@ -195,3 +195,27 @@ def test_bad_data_and_files(tmp_path):
     other.write_text("a,b\n1,2\n")
     with pytest.raises(ValueError, match="not a ledger file"):
         LedgerResult.load(other)
+
+
+def test_phase_figure_draws_every_block_twice_over_the_curves():
+    import pandas as pd
+
+    from manifold_lab.plots import plot_ledger_phase
+
+    res = ledger(_model(shift=-5.0, gain=4.0), _images(), pixels_per_block=200, **FAST)
+    phase = pd.DataFrame(
+        {"k": [1, 1, 2, 2], "ratio": [1.0, 2.0, 1.0, 2.0], "injective": [False, True] * 2}
+    )
+    fig = plot_ledger_phase(res, phase=phase, theory_k=(1, 2))
+    blocks = [t for t in fig.data if t.name == "blocks"]
+    assert len(blocks) == 2
+    frame = res.to_frame()
+    np.testing.assert_allclose(blocks[0].x, frame["hidden_channels"] / frame["in_channels"])
+    np.testing.assert_allclose(blocks[1].x, frame["hidden_channels"] / frame["input_id"])
+    np.testing.assert_allclose(blocks[0].y, frame["exact_fraction"])
+    names = [t.name for t in fig.data]
+    assert names.count("P(injective on the k-ball), k = 2") == 2
+    with pytest.raises(ValueError, match="color"):
+        plot_ledger_phase(res, color="bogus")
+    with pytest.raises(ValueError, match="no column"):
+        plot_ledger_phase(frame.drop(columns="input_id"))

@@ -14,6 +14,7 @@ module                      figures
 :mod:`.phase`               :func:`plot_phase_diagram`: the injectivity phase diagram
 :mod:`.figure7`             :func:`plot_figure7`: positive channels per expansion layer
 :mod:`.id_profile`          :func:`plot_id_profile`: intrinsic dimension across blocks
+:mod:`.ledger`              :func:`plot_ledger_phase`: real layers on the phase diagram
 :mod:`.ablation`            :func:`plot_learning_curves`, :func:`plot_toy_ablation`
 :mod:`.export`              :func:`save_figure`, :func:`figure_format`
 :mod:`.style`               the palette, template and axis styles
@@ -29,6 +30,7 @@ from .export import FIGURE_FORMATS, figure_format, save_figure
 from .figure1 import plot_figure1
 from .figure7 import figure7_frame, plot_figure7
 from .id_profile import plot_id_profile
+from .ledger import plot_ledger_phase
 from .phase import plot_phase_diagram
 
 __all__ = [
@@ -40,6 +42,7 @@ __all__ = [
     "plot_figure7",
     "plot_id_profile",
     "plot_learning_curves",
+    "plot_ledger_phase",
     "plot_phase_diagram",
     "plot_toy_ablation",
     "plot_width_curves",
