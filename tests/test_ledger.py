@@ -219,3 +219,19 @@ def test_phase_figure_draws_every_block_twice_over_the_curves():
         plot_ledger_phase(res, color="bogus")
     with pytest.raises(ValueError, match="no column"):
         plot_ledger_phase(frame.drop(columns="input_id"))
+
+
+def test_cli_probe_writes_the_ledger_beside_its_outputs(tmp_path, capsys):
+    from manifold_lab.cli import main
+
+    out = tmp_path / "probe.csv"
+    argv = ["probe", "--weights", "random-cifar", "--images", "cifar10-sample", "--limit", "4"]
+    argv += ["--out", str(out), "--ledger", "--ledger-pixels", "64", "--no-progress"]
+    bad = main([*argv, "--phase-results", str(tmp_path / "missing.csv")])
+    assert bad == 2 and "is not a file" in capsys.readouterr().err
+    assert not out.exists()  # refused before computing
+    assert main(argv) == 0
+    res = LedgerResult.load(tmp_path / "probe.ledger.csv")
+    assert res.metadata["n_images"] == 4 and res.metadata["pixels_per_block"] == 64
+    assert (tmp_path / "probe.ledger.html").stat().st_size > 0
+    assert "nmse block" in capsys.readouterr().out
