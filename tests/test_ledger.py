@@ -235,3 +235,18 @@ def test_cli_probe_writes_the_ledger_beside_its_outputs(tmp_path, capsys):
     assert res.metadata["n_images"] == 4 and res.metadata["pixels_per_block"] == 64
     assert (tmp_path / "probe.ledger.html").stat().st_size > 0
     assert "nmse block" in capsys.readouterr().out
+
+
+def test_collector_shares_the_probes_forward_passes():
+    from manifold_lab.probing import ActivationProbe
+
+    model, x = _model(shift=-5.0, gain=4.0), _images()
+    alone = ledger(model, x, pixels_per_block=200, **FAST)
+    collector = LedgerCollector(model, blocks=BLOCKS, pixels_per_block=200)
+    p = ActivationProbe(model, blocks=BLOCKS, stop_early=True)
+    with collector, p, torch.no_grad():
+        for i in range(0, 8, 4):
+            p.run(x[i : i + 4])
+    shared = collector.result(n_boot=50, device="cpu")
+    assert shared.blocks == alone.blocks
+    assert p.result().blocks[0].n_images == 8

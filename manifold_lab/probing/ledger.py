@@ -389,9 +389,10 @@ class LedgerCollector:
     """Scoped hooks that sample ``(x, y)`` pairs and fit the decoders of every block.
 
     Use it as a context manager around forward passes of ``model`` (alone, or nested with an
-    :class:`~manifold_lab.probing.ActivationProbe` to share the forward passes), then call
-    :meth:`result`. Every handle is removed and each module's ``training`` flag restored on
-    the way out.
+    :class:`~manifold_lab.probing.ActivationProbe` to share the forward passes: enter the
+    collector first, ``with collector, probe: probe.run(x)``, so that its hooks run before a
+    probe that stops early ends the pass), then call :meth:`result`. Every handle is removed
+    and each module's ``training`` flag restored on the way out.
 
     Parameters
     ----------
