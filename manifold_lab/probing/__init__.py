@@ -48,8 +48,9 @@ The package holds one concept per module:
   from a weights source and an image source to a report (the CLI's and the app's probe);
 * :mod:`~manifold_lab.probing.reconstruction`: Lemma 2's exact inverse, ridge decoders and
   bootstrap intervals over images;
-* :mod:`~manifold_lab.probing.ledger`: :func:`ledger` and :class:`LedgerResult`, the
-  information-loss ledger (how much of each block's input can be read back).
+* :mod:`~manifold_lab.probing.ledger`: :func:`ledger` and :class:`LedgerCollector`, the
+  information-loss ledger (how much of each block's input can be read back);
+* :mod:`~manifold_lab.probing.ledger_result`: :class:`LedgerResult` (tables, files).
 
 Examples
 --------
@@ -67,7 +68,8 @@ Examples
 from .blocks import BlockInfo, find_blocks
 from .dimension import id_profile
 from .hooks import ActivationProbe
-from .ledger import LedgerCollector, LedgerResult, ledger
+from .ledger import LedgerCollector, ledger
+from .ledger_result import LedgerResult
 from .pipeline import ProbeReport, probe_report, probe_source
 from .result import BlockStats, ProbeResult
 from .run import probe

@@ -29,13 +29,9 @@ images' pixels, so memory does not depend on the number of images.
 
 from __future__ import annotations
 
-import dataclasses
 import math
-import os
-from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass, field
-from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable, Iterator
+from typing import Any
 
 import numpy as np
 import torch
@@ -43,232 +39,21 @@ from torch import Tensor, nn
 
 from .._validation import check_scalar
 from .blocks import BlockInfo, find_blocks
+from .ledger_result import LEDGER_COLUMNS, BlockLedger, Estimate, LedgerResult, column_labels
 from .reconstruction import RidgeStats, bootstrap_ratio, expansion_affine, lemma2_inverse
 from .reservoir import Reservoir, hash_keys, stream_base
 
-if TYPE_CHECKING:
-    import pandas as pd
-
-__all__ = ["LEDGER_COLUMNS", "BlockLedger", "LedgerCollector", "LedgerResult", "ledger"]
+__all__ = [
+    "LEDGER_COLUMNS",
+    "BlockLedger",
+    "LedgerCollector",
+    "LedgerResult",
+    "column_labels",
+    "ledger",
+]
 
 _SPLIT_STREAM = 0x5B117
 _HASH_RANGE = 1 << 62
-_ESTIMATES = (
-    "exact_fraction",
-    "nmse_lemma2",
-    "collapsed_lemma2",
-    "knn_recall_lemma2",
-    "nmse_affine",
-    "collapsed_affine",
-    "knn_recall_affine",
-    "nmse_block",
-)
-
-LEDGER_COLUMNS: dict[str, str] = {
-    "name": "Block",
-    "index": "Block number",
-    "in_channels": "Input channels k",
-    "hidden_channels": "Expansion channels n",
-    "expansion_ratio": "Expansion ratio n/k",
-    "stride": "Stride",
-    "clip": "Activation clip",
-    "n_images": "Images",
-    "n_pixels": "Sampled pixels",
-    "n_test_pixels": "Held-out sampled pixels",
-    "n_fit_pixels": "Decoder fitting pixels",
-    "input_id": "Input ID (TwoNN)",
-    "expansion_ratio_id": "n / input ID",
-    "enough_fraction": "Enough informative channels",
-    "lemma2_fraction": "Lemma 2 holds (rank test)",
-    "exact_fraction": "Recovered exactly",
-    "nmse_lemma2": "Normalised error, exact inverse",
-    "collapsed_lemma2": "Collapsed, exact inverse",
-    "knn_recall_lemma2": "kNN recall, exact inverse",
-    "nmse_affine": "Normalised error, affine decoder",
-    "collapsed_affine": "Collapsed, affine decoder",
-    "knn_recall_affine": "kNN recall, affine decoder",
-    "nmse_block": "Normalised error, whole block (affine)",
-    "exact_rtol": "Exactness tolerance",
-}
-"""Human-readable labels of :meth:`LedgerResult.to_frame`'s columns (CI columns add
-``" (CI low)"`` / ``" (CI high)"``)."""
-
-
-@dataclass(frozen=True)
-class Estimate:
-    """A value with its bootstrap interval over images (NaN when it cannot be computed)."""
-
-    value: float = math.nan
-    low: float = math.nan
-    high: float = math.nan
-
-
-@dataclass(frozen=True)
-class BlockLedger:
-    """What the ledger measured in one block (see :func:`ledger`; labels in
-    :data:`LEDGER_COLUMNS`).
-
-    Attributes
-    ----------
-    name : str
-    index, in_channels, hidden_channels, stride : int
-    clip : float
-    n_images, n_pixels, n_test_pixels, n_fit_pixels : int
-        Images seen; sampled pixels; sampled pixels of held-out images; pixels the
-        expansion's decoder was fitted on.
-    input_id : float
-        TwoNN intrinsic dimension of the sampled inputs ``x``.
-    enough_fraction, lemma2_fraction : float
-        Of the sampled pixels: at least ``in_channels`` informative channels; Lemma 2 holds.
-    exact_fraction, nmse_lemma2, collapsed_lemma2, knn_recall_lemma2 : Estimate
-        The exact Lemma-2 inverse (least squares where it fails) on all sampled pixels.
-    nmse_affine, collapsed_affine, knn_recall_affine : Estimate
-        The affine decoder ``y -> x`` on held-out images' sampled pixels.
-    nmse_block : Estimate
-        The affine decoder from the block's branch output to its input, held-out images.
-    exact_rtol : float
-        Relative error at or below which a pixel counts as recovered exactly.
-    """
-
-    name: str
-    index: int
-    in_channels: int
-    hidden_channels: int
-    stride: int
-    clip: float
-    n_images: int
-    n_pixels: int
-    n_test_pixels: int
-    n_fit_pixels: int
-    input_id: float
-    enough_fraction: float
-    lemma2_fraction: float
-    exact_fraction: Estimate
-    nmse_lemma2: Estimate
-    collapsed_lemma2: Estimate
-    knn_recall_lemma2: Estimate
-    nmse_affine: Estimate
-    collapsed_affine: Estimate
-    knn_recall_affine: Estimate
-    nmse_block: Estimate
-    exact_rtol: float
-
-    def row(self) -> dict[str, Any]:
-        """One row of :meth:`LedgerResult.to_frame`."""
-        rec: dict[str, Any] = {}
-        for f in dataclasses.fields(self):
-            value = getattr(self, f.name)
-            if isinstance(value, Estimate):
-                rec[f.name] = value.value
-                rec[f.name + "_low"] = value.low
-                rec[f.name + "_high"] = value.high
-            else:
-                rec[f.name] = value
-            if f.name == "hidden_channels":
-                rec["expansion_ratio"] = self.hidden_channels / self.in_channels
-            if f.name == "input_id":
-                ok = math.isfinite(self.input_id) and self.input_id > 0
-                rec["expansion_ratio_id"] = self.hidden_channels / self.input_id if ok else math.nan
-        return rec
-
-    @classmethod
-    def from_row(cls, row: Mapping[Any, Any]) -> BlockLedger:
-        """Rebuild from a row of :meth:`LedgerResult.to_frame` (or its CSV)."""
-        kwargs: dict[str, Any] = {}
-        for f in dataclasses.fields(cls):
-            if f.name in _ESTIMATES:
-                kwargs[f.name] = Estimate(
-                    float(row[f.name]), float(row[f.name + "_low"]), float(row[f.name + "_high"])
-                )
-            elif f.name == "name":
-                kwargs[f.name] = str(row[f.name])
-            elif f.type in ("int",):
-                kwargs[f.name] = int(row[f.name])
-            else:
-                kwargs[f.name] = float(row[f.name])
-        return cls(**kwargs)
-
-
-@dataclass(frozen=True)
-class LedgerResult:
-    """The ledger of every probed block with an expansion (see :func:`ledger`).
-
-    Attributes
-    ----------
-    blocks : tuple of BlockLedger
-    metadata : dict
-        Model, images, seed and the ledger's settings.
-    """
-
-    blocks: tuple[BlockLedger, ...]
-    metadata: Mapping[str, Any] = field(default_factory=dict)
-
-    def to_frame(self, *, labels: bool = False) -> pd.DataFrame:
-        """One row per block; ``*_low`` / ``*_high`` columns hold the 95% intervals.
-
-        Parameters
-        ----------
-        labels : bool, default=False
-            Human-readable column names (:data:`LEDGER_COLUMNS`) instead of the short ones.
-
-        Returns
-        -------
-        pandas.DataFrame
-            ``attrs["metadata"]`` holds :attr:`metadata`.
-        """
-        import pandas as pd
-
-        df = pd.DataFrame([b.row() for b in self.blocks])
-        for key in ("images", "model"):
-            if key in self.metadata:
-                df.insert(0, key, str(self.metadata[key]))
-        if labels:
-            df = df.rename(columns=column_labels(df.columns))
-        df.attrs["metadata"] = dict(self.metadata)
-        return df
-
-    def block(self, name: str) -> BlockLedger:
-        """The ledger of the block called ``name``."""
-        for b in self.blocks:
-            if b.name == name:
-                return b
-        raise ValueError(
-            f"no block {name!r} in the ledger; blocks: {[b.name for b in self.blocks]}"
-        )
-
-    def save(self, path: str | os.PathLike[str]) -> Path:
-        """Write :meth:`to_frame` as CSV (or JSON by suffix) with provenance, atomically."""
-        from ..records import provenance
-        from ..results import write_results
-
-        p = Path(path)
-        if p.suffix.lower() not in (".csv", ".json"):
-            raise ValueError(f"the ledger file must end in .csv or .json, got {p.name!r}")
-        return write_results(self.to_frame(), p, provenance(dict(self.metadata)))
-
-    @classmethod
-    def load(cls, path: str | os.PathLike[str]) -> LedgerResult:
-        """Read a file written by :meth:`save`; ``metadata`` is its provenance's parameters."""
-        from ..results import read_results
-
-        df, prov = read_results(path)
-        missing = [c for c in ("name", "exact_fraction", "nmse_block") if c not in df.columns]
-        if missing:
-            raise ValueError(f"{path} is not a ledger file: it has no column {missing[0]!r}")
-        blocks = tuple(BlockLedger.from_row(r) for r in df.to_dict("records"))
-        return cls(blocks=blocks, metadata=dict(prov.get("parameters") or {}))
-
-
-def column_labels(columns: Any) -> dict[str, str]:
-    """Human-readable names of ledger columns (CI columns included)."""
-    out: dict[str, str] = {}
-    for c in columns:
-        base, suffix = str(c), ""
-        for end, text in (("_low", " (CI low)"), ("_high", " (CI high)")):
-            if base.endswith(end) and base[: -len(end)] in LEDGER_COLUMNS:
-                base, suffix = base[: -len(end)], text
-        out[str(c)] = LEDGER_COLUMNS.get(base, base.replace("_", " ")) + suffix
-    return out
 
 
 # -- collecting ----------------------------------------------------------------------------
@@ -405,6 +190,9 @@ class LedgerCollector:
         See :func:`ledger`.
     stop_early : bool, default=False
         Abort each forward pass made through :meth:`run` after the last block.
+    cpu_threads : int or None, default=1
+        Intra-op threads for the collector's own work on CPU tensors, as the probe's (the
+        network keeps torch's count); None uses torch's setting.
     """
 
     def __init__(
@@ -417,8 +205,12 @@ class LedgerCollector:
         test_fraction: float = 0.5,
         seed: int = 0,
         stop_early: bool = False,
+        cpu_threads: int | None = 1,
     ) -> None:
         self.model = model
+        self.cpu_threads: int | None = check_scalar(
+            cpu_threads, "cpu_threads", kind=int, minimum=1, allow_none=True
+        )
         self.infos = [b for b in find_blocks(model, blocks) if b.has_expansion]
         if not self.infos:
             raise ValueError("none of the chosen blocks has an expansion layer to invert")
@@ -458,14 +250,15 @@ class LedgerCollector:
         self._training = {m: m.training for m in self.model.modules()}
         try:
             self.model.eval()
+            threads = self.cpu_threads
             for info in self.infos:
                 state = self.states[info.name]
                 assert info.expansion is not None
                 branch_out = _branch_output(info)
                 self._handles += [
                     info.expansion.register_forward_pre_hook(_pre_hook(state.on_input)),
-                    info.expansion.register_forward_hook(_hook(state.on_expansion)),
-                    branch_out.register_forward_hook(_hook(state.on_output)),
+                    info.expansion.register_forward_hook(_hook(state.on_expansion, threads)),
+                    branch_out.register_forward_hook(_hook(state.on_output, threads)),
                 ]
             if self.stop_early:
                 last = _branch_output(self.infos[-1])
@@ -583,13 +376,15 @@ def _branch_output(info: BlockInfo) -> nn.Module:
     return list(conv.children())[-1]
 
 
-def _hook(update: Callable[[Tensor], None]) -> Callable[..., None]:
+def _hook(update: Callable[[Tensor], None], threads: int | None) -> Callable[..., None]:
+    from .hooks import _cpu_threads
+
     def hook(module: nn.Module, args: Any, output: Any) -> None:
         if not isinstance(output, Tensor):
             raise ValueError(
                 f"{type(module).__name__} returned {type(output).__name__}, not a tensor"
             )
-        with torch.no_grad():
+        with torch.no_grad(), _cpu_threads(output.device, threads):
             update(output)
 
     return hook
