@@ -189,15 +189,86 @@ def prepare(
         if m < 3:
             raise ValueError("neighbour metrics need at least 3 points")
         idx = np.unique(np.linspace(0, N - 1, m).round().astype(np.int64))
-        Xs = torch.as_tensor(X64[idx], dtype=torch.float64)
-        DX = torch.cdist(Xs, Xs, compute_mode="donot_use_mm_for_euclid_dist")
-        DX.fill_diagonal_(float("inf"))
-        kk = min(n_neighbors, len(idx) - 1)
+        DX, delta, knn_X = neighbor_structure(torch.as_tensor(X64[idx]), n_neighbors)
         prep.sub_idx = torch.as_tensor(idx, device=device)
         prep.DX = DX.to(device=device, dtype=dtype)
-        prep.delta = float(DX.min(dim=1).values.median())
-        prep.knn_X = DX.topk(kk, dim=1, largest=False).indices.to(device)
+        prep.delta = delta
+        prep.knn_X = knn_X.to(device)
     return prep
+
+
+def neighbor_structure(Xs: Tensor, n_neighbors: int) -> tuple[Tensor, float, Tensor]:
+    """The input-space neighbour structure of the neighbour metrics.
+
+    Parameters
+    ----------
+    Xs : Tensor of shape (m, D)
+        The input points of the neighbour subsample (computed in float64).
+    n_neighbors : int
+        Neighbours of ``knn_recall`` (at most ``m - 1`` are used).
+
+    Returns
+    -------
+    DX : Tensor of shape (m, m)
+        float64 pairwise distances, ``inf`` on the diagonal.
+    delta : float
+        The median nearest-neighbour distance: inputs closer than it are not distinct.
+    knn_X : Tensor of shape (m, min(n_neighbors, m - 1))
+        Each point's nearest input neighbours.
+    """
+    Xs = Xs.to(torch.float64)
+    DX = torch.cdist(Xs, Xs, compute_mode="donot_use_mm_for_euclid_dist")
+    DX.fill_diagonal_(float("inf"))
+    kk = min(n_neighbors, Xs.shape[0] - 1)
+    delta = float(DX.min(dim=1).values.median())
+    return DX, delta, DX.topk(kk, dim=1, largest=False).indices
+
+
+def neighbor_metrics(
+    DX: Tensor,
+    delta: float,
+    knn_X: Tensor,
+    Xs: Tensor,
+    Ys: Tensor,
+    *,
+    collapse_tol: float = 0.1,
+) -> tuple[Tensor, Tensor]:
+    """Per point, whether it collapsed and its kNN recall (the metrics' definitions above).
+
+    Parameters
+    ----------
+    DX, delta, knn_X
+        :func:`neighbor_structure` of the inputs ``Xs`` (``DX`` in the working precision).
+    Xs : Tensor of shape (m, D)
+        The inputs.
+    Ys : Tensor of shape (S, m, n)
+        Their images under ``S`` maps (the layer's outputs, or reconstructions).
+    collapse_tol : float, default=0.1
+        Relative radius of a collapse.
+
+    Returns
+    -------
+    collapsed : bool Tensor of shape (S, m)
+        Point ``i``'s image lies within ``collapse_tol * s * delta`` of a distinct input's
+        image (``s`` the global scale, see ``collapsed_fraction``).
+    recall : Tensor of shape (S, m)
+        The fraction of point ``i``'s nearest input neighbours that stay among its nearest
+        output neighbours.
+    """
+    DY = torch.cdist(Ys, Ys)
+    diag = torch.arange(DY.shape[-1], device=DY.device)
+    DY[:, diag, diag] = float("inf")
+    tvx = ((Xs - Xs.mean(0)) ** 2).sum(-1).mean()
+    tvy = ((Ys - Ys.mean(1, keepdim=True)) ** 2).sum(-1).mean(-1)
+    scale = torch.sqrt(tvy / tvx)
+    radius = collapse_tol * scale * delta
+    distinct = DX >= delta
+    close = DY <= radius[:, None, None]
+    collapsed = (close & distinct).any(dim=-1)
+    kk = knn_X.shape[1]
+    knn_Y = DY.topk(kk, dim=-1, largest=False).indices  # (S, m, kk)
+    hit = (knn_Y[..., :, None] == knn_X[None, :, None, :]).any(-1)
+    return collapsed, hit.to(Ys.dtype).mean(-1)
 
 
 def estimate_prepare_bytes(
@@ -334,8 +405,29 @@ class ChunkOutput:
     arrays: dict[str, Tensor] = field(default_factory=dict)  # per-point, points first
 
 
-def _nmse(XhT: Tensor, XT: Tensor, tv: float) -> Tensor:
+def _nmse(XhT: Tensor, XT: Tensor, tv: Any) -> Tensor:
+    """The ``nmse`` metric: ``mean_i ||x_hat_i - x_i||^2 / tv``, points last ((..., D, N))."""
     return ((XhT - XT) ** 2).sum(-2).mean(-1) / tv
+
+
+def total_variance(X: Tensor) -> Tensor:
+    """``mean_i ||x_i - mean(x)||^2`` of points ``X`` (N, D): the ``nmse`` denominator."""
+    return ((X - X.mean(0)) ** 2).sum(1).mean()
+
+
+def nmse(X_hat: Tensor, X: Tensor) -> Tensor:
+    """The ``nmse`` metric of reconstructions ``X_hat`` of points ``X`` (both (N, D)).
+
+    Mean squared error over the total variance of ``X`` (0 is perfect, 1 is as bad as
+    predicting the mean), the toy experiment's definition.
+
+    Examples
+    --------
+    >>> X = torch.tensor([[0.0, 0.0], [2.0, 0.0]])
+    >>> float(nmse(X, X)), float(nmse(X.mean(0).expand(2, 2), X))
+    (0.0, 1.0)
+    """
+    return _nmse(X_hat.T, X.T, total_variance(X))
 
 
 def _pointwise_gram(W: Tensor, CC: Tensor, k: int) -> Tensor:
@@ -439,26 +531,15 @@ def evaluate_chunk(
     if any(m in metrics for m in NEIGHBOR_METRICS):
         assert prep.sub_idx is not None and prep.DX is not None and prep.knn_X is not None
         Ys = Y[:, :, prep.sub_idx].transpose(1, 2)  # (S, m, n)
-        DY = torch.cdist(Ys, Ys)
-        diag = torch.arange(DY.shape[-1], device=prep.device)
-        DY[:, diag, diag] = float("inf")
-        Xs = X[prep.sub_idx]
-        tvx = ((Xs - Xs.mean(0)) ** 2).sum(-1).mean()
-        tvy = ((Ys - Ys.mean(1, keepdim=True)) ** 2).sum(-1).mean(-1)
-        scale = torch.sqrt(tvy / tvx)
+        collapsed, recall = neighbor_metrics(
+            prep.DX, prep.delta, prep.knn_X, X[prep.sub_idx], Ys, collapse_tol=collapse_tol
+        )
         if "collapsed_fraction" in metrics:
-            radius = collapse_tol * scale * prep.delta
-            distinct = prep.DX >= prep.delta
-            close = DY <= radius[:, None, None]
-            collapsed = (close & distinct).any(dim=-1)
             out.metrics["collapsed_fraction"] = collapsed.to(prep.dtype).mean(-1)
             if keep_arrays:
                 out.arrays["collapsed"] = collapsed
         if "knn_recall" in metrics:
-            kk = prep.knn_X.shape[1]
-            knn_Y = DY.topk(kk, dim=-1, largest=False).indices  # (S, m, kk)
-            hit = (knn_Y[..., :, None] == prep.knn_X[None, :, None, :]).any(-1)
-            out.metrics["knn_recall"] = hit.to(prep.dtype).mean(dim=(-1, -2))
+            out.metrics["knn_recall"] = recall.mean(-1)
     if keep_arrays:
         out.arrays["Y"] = Y.transpose(1, 2)
     return out

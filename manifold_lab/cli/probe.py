@@ -14,7 +14,9 @@ from typing import Any
 from ..registry.settings import PROBE
 from .options import add_source_arguments, sources_epilog
 
-__all__ = ["add_parser", "format_summary", "run"]
+__all__ = ["add_parser", "format_summary", "ledger_paths", "run"]
+
+_PHASE_RESULTS = os.path.join("experiments", "results", "phase_diagram.csv")
 
 
 def _rank_pixels(text: str) -> int | None:
@@ -75,6 +77,21 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
         "--no-expansion-samples", action="store_true", help="sample bottleneck vectors only"
     )
     _option(p, "seed")
+    p.add_argument(
+        "--ledger",
+        action="store_true",
+        help="also measure the information-loss ledger (how much of each block's input can "
+        "be read back: Lemma 2's exact inverse, affine decoders of the expansion and of the "
+        "whole block); writes OUT's name + '.ledger' (.csv/.json) and its phase-diagram figure "
+        "(the suffix of --figure, else .html) next to --out",
+    )
+    _option(p, "ledger_pixels")
+    p.add_argument(
+        "--phase-results",
+        default=None,
+        help="phase-diagram results drawn under the ledger's figure (default: "
+        f"{_PHASE_RESULTS} when it exists)",
+    )
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
     p.set_defaults(run=run)
     return p
@@ -107,6 +124,70 @@ def format_summary(frame: Any) -> str:
     return "\n".join(lines)
 
 
+def ledger_paths(out: str, figure: str | None) -> tuple[str, str]:
+    """Where ``--ledger`` writes: the table and the phase-diagram figure beside ``out``.
+
+    Examples
+    --------
+    >>> ledger_paths("runs/probe.csv", None)
+    ('runs/probe.ledger.csv', 'runs/probe.ledger.html')
+    >>> ledger_paths("probe.json", "fig7.png")
+    ('probe.ledger.json', 'probe.ledger.png')
+    """
+    stem, suffix = os.path.splitext(out)
+    fig_suffix = os.path.splitext(figure)[1] if figure else ".html"
+    return f"{stem}.ledger{suffix}", f"{stem}.ledger{fig_suffix}"
+
+
+def _run_ledger(args: argparse.Namespace, model: Any) -> None:
+    """Measure the ledger of ``model`` on ``args.images`` and write its table and figure."""
+    from ..data import open_images
+    from ..plots import plot_ledger_phase, save_figure
+    from ..probing import ledger
+    from ..results import read_results
+
+    table_path, figure_path = ledger_paths(str(args.out), args.figure)
+    phase_path = args.phase_results
+    if phase_path is None and os.path.isfile(_PHASE_RESULTS):
+        phase_path = _PHASE_RESULTS
+    phase = read_results(phase_path)[0] if phase_path is not None else None
+    result = ledger(
+        model,
+        open_images(args.images, data_root=args.data_root, progress=not args.no_progress),
+        pixels_per_block=args.ledger_pixels,
+        seed=args.seed,
+        batch_size=args.batch_size,
+        limit=args.limit,
+        device=args.device,
+        num_workers=args.workers,
+        progress=not args.no_progress,
+        images=str(args.images),
+    )
+    print(format_ledger(result.to_frame()))
+    print(f"wrote {result.save(table_path)}", file=sys.stderr)
+    meta = result.metadata
+    title = f"Real layers on the phase diagram: {meta['model']} on {args.images}"
+    title += f" ({meta['n_images']} images)"
+    fig = plot_ledger_phase(result, phase=phase, title=title)
+    print(f"wrote {save_figure(fig, figure_path)}", file=sys.stderr)
+
+
+def format_ledger(frame: Any) -> str:
+    """A short per-block table of a :meth:`LedgerResult.to_frame` frame."""
+    lines = [
+        f"{'block':<12}{'k>n':>9}{'ID':>6}{'lemma2':>8}{'exact':>8}{'nmse exact':>12}"
+        f"{'nmse affine':>13}{'nmse block':>12}{'kNN':>7}"
+    ]
+    for row in frame.itertuples(index=False):
+        lines.append(
+            f"{row.name:<12}{f'{row.in_channels}>{row.hidden_channels}':>9}"
+            f"{row.input_id:6.1f}{_pct(row.lemma2_fraction):>8}{_pct(row.exact_fraction):>8}"
+            f"{row.nmse_lemma2:12.2e}{row.nmse_affine:13.2e}{row.nmse_block:12.2e}"
+            f"{row.knn_recall_lemma2:7.3f}"
+        )
+    return "\n".join(lines)
+
+
 def run(args: argparse.Namespace) -> None:
     """Run ``manifold-lab probe``."""
     from ..plots import figure_format, plot_figure7, save_figure
@@ -124,6 +205,18 @@ def run(args: argparse.Namespace) -> None:
         os.path.dirname(os.path.abspath(args.samples))
     ):
         raise ValueError(f"the folder of --samples {args.samples} does not exist")
+    if args.ledger:
+        figure_format(ledger_paths(out, args.figure)[1])
+        if args.phase_results is not None and not os.path.isfile(args.phase_results):
+            raise ValueError(f"--phase-results {args.phase_results} is not a file")
+    loaded: list[Any] = []
+
+    def loader(weights: Any) -> Any:
+        from ..weights import load_model
+
+        loaded.append(load_model(weights, device="cpu", progress=not args.no_progress))
+        return loaded[-1]
+
     result = probe_source(
         args.weights,
         args.images,
@@ -139,6 +232,7 @@ def run(args: argparse.Namespace) -> None:
         image_samples=args.image_samples,
         sample_expansion=not args.no_expansion_samples,
         on_error=args.on_error,
+        model_loader=loader,
     )
     frame = result.to_frame()
     meta = result.metadata
@@ -160,3 +254,5 @@ def run(args: argparse.Namespace) -> None:
         print(f"wrote {fig_path}", file=sys.stderr)
     if args.samples is not None:
         print(f"wrote {result.save_samples(args.samples)}", file=sys.stderr)
+    if args.ledger:
+        _run_ledger(args, loaded[-1])

@@ -45,7 +45,12 @@ The package holds one concept per module:
 * :mod:`~manifold_lab.probing.dimension`: :func:`id_profile`, intrinsic dimension across
   blocks;
 * :mod:`~manifold_lab.probing.pipeline`: :func:`probe_source` and :func:`probe_report`,
-  from a weights source and an image source to a report (the CLI's and the app's probe).
+  from a weights source and an image source to a report (the CLI's and the app's probe);
+* :mod:`~manifold_lab.probing.reconstruction`: Lemma 2's exact inverse, ridge decoders and
+  bootstrap intervals over images;
+* :mod:`~manifold_lab.probing.ledger`: :func:`ledger` and :class:`LedgerCollector`, the
+  information-loss ledger (how much of each block's input can be read back);
+* :mod:`~manifold_lab.probing.ledger_result`: :class:`LedgerResult` (tables, files).
 
 Examples
 --------
@@ -63,6 +68,8 @@ Examples
 from .blocks import BlockInfo, find_blocks
 from .dimension import id_profile, id_scale_profile
 from .hooks import ActivationProbe
+from .ledger import LedgerCollector, ledger
+from .ledger_result import LedgerResult
 from .pipeline import ProbeReport, probe_report, probe_source
 from .result import COLUMN_LABELS, SUMMARY_COLUMNS, BlockStats, ProbeResult, split_constants
 from .run import probe
@@ -73,11 +80,14 @@ __all__ = [
     "ActivationProbe",
     "BlockInfo",
     "BlockStats",
+    "LedgerCollector",
+    "LedgerResult",
     "ProbeReport",
     "ProbeResult",
     "find_blocks",
     "id_profile",
     "id_scale_profile",
+    "ledger",
     "probe",
     "probe_report",
     "probe_source",

@@ -130,6 +130,14 @@ PROBE: dict[str, Param] = _group(
     ),
     Param("pixel_samples", "Pixel samples", "Per-pixel reservoir size.", "int", 4096, 0),
     Param("image_samples", "Image samples", "Per-image reservoir size.", "int", 1024, 0),
+    Param(
+        "ledger_pixels",
+        "Ledger pixels",
+        "Sampled pixels per block of the information-loss ledger.",
+        "int",
+        4096,
+        16,
+    ),
     Param("workers", "Loader processes", "Data-loader processes.", "int", 0, 0, 64),
     Param(
         "on_error",
