@@ -305,7 +305,7 @@ class AblationStudy:
     """One committed CIFAR-10 ablation (a folder written by ``experiments/ablation.py
     report``), read by :func:`read_study`.
 
-    Attributes
+    Parameters
     ----------
     name : str
         The folder's name, e.g. ``"ablation_gpu"``.
@@ -322,11 +322,11 @@ class AblationStudy:
         Columns ``setting`` and ``value``: the training settings every run shares (model
         settings as ``model.<name>``), from the runs' ``config.json``; the seed and what
         differs between variants are left out.
-    superseded_by : str or None
+    superseded_by : str or None, default=None
         From :data:`SUPERSEDED_FILE`: the study that replaces this one (None: current).
-    superseded_reason : str
+    superseded_reason : str, default=""
         Why, from the same file.
-    created : str
+    created : str, default=""
         When the report was written (``comparisons.json``'s provenance; ``""`` if absent).
     """
 
@@ -383,6 +383,10 @@ class AblationStudy:
         Returns
         -------
         pandas.DataFrame
+            :attr:`summary` with accuracies (``mean_test_acc``, ``std``, ``min``, ``max``)
+            in percent, rounded to 0.01, ``minutes_per_run`` and ``images_per_second``
+            rounded to 0.1, and those columns renamed for display (``test accuracy, mean
+            (%)``, ``std (pts)``, ``min (%)``, ``max (%)``, ``minutes per run``, ``images/s``).
         """
         df = self.summary.copy()
         labels = {
@@ -445,6 +449,8 @@ def read_study(folder: str | Path) -> AblationStudy:
     Returns
     -------
     AblationStudy
+        The study: its title, summary, comparisons, shared recipe and whether (and by
+        what) it was superseded.
 
     Raises
     ------
@@ -515,6 +521,8 @@ def find_studies(root: str | Path) -> list[AblationStudy]:
     Returns
     -------
     list of AblationStudy
+        One per folder with both ``summary.csv`` and ``comparisons.json``: current studies
+        newest first (by ``created``, then name), then the superseded ones.
 
     Examples
     --------
@@ -538,6 +546,7 @@ def findings_frame(studies: Sequence[AblationStudy]) -> Any:
     Parameters
     ----------
     studies : sequence of AblationStudy
+        The studies to combine (e.g. from :func:`find_studies`); at least one.
 
     Returns
     -------

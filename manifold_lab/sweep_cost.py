@@ -356,14 +356,27 @@ def estimate_sweep_seconds(
 
     Parameters
     ----------
-    manifold, widths, seeds, device, dtype, **kwargs
-        :func:`~manifold_lab.sweep`'s arguments (``activation``, ``method``, ``metrics``,
-        ``n_samples``, ``bias``, ``manifold_kwargs``, ...); ``progress``, ``embedding``
-        and ``collapse_tol`` do not change the estimate.
+    manifold : str, Manifold, array-like or (X, t), default="spiral"
+        What the sweep embeds, as for :func:`~manifold_lab.sweep`.
+    widths : int, sequence of int or str, default=(2, 3, 5, 15, 30)
+        The sweep's layer widths, as for :func:`~manifold_lab.sweep`.
+    seeds : int, sequence of int or str, default="0:9"
+        The sweep's seeds, as for :func:`~manifold_lab.sweep`.
+    device : str, torch.device or None, default=None
+        Where the sweep would run (and the calibration runs); ``None`` uses CUDA when
+        available, else the CPU.
+    dtype : {"float64", "float32"} or torch dtype, default=None
+        The sweep's precision; float64 when ``None``.
+    **kwargs : dict
+        :func:`~manifold_lab.sweep`'s other arguments (``activation``, ``method``,
+        ``metrics``, ``n_samples``, ``bias``, ``manifold_kwargs``, ...); ``progress``,
+        ``embedding`` and ``collapse_tol`` do not change the estimate.
 
     Returns
     -------
     seconds : float
+        Estimated wall-clock seconds of the sweep on ``device``: its work times the
+        calibrated seconds per unit of work.
 
     Examples
     --------

@@ -430,6 +430,23 @@ def combine_sweeps(parts: list[pd.DataFrame]) -> pd.DataFrame:
     (activation, width, seed, method). The provenance is the first part's, with the widths
     and seeds of all parts.
 
+    Parameters
+    ----------
+    parts : list of pandas.DataFrame
+        Outputs of :func:`sweep` with the same settings apart from the widths (or seeds);
+        at least one.
+
+    Returns
+    -------
+    results : pandas.DataFrame
+        The rows of all parts sorted as :func:`sweep` orders them, with the first part's
+        provenance (``attrs["provenance"]``) listing the widths and seeds of all parts.
+
+    Raises
+    ------
+    ValueError
+        When ``parts`` is empty.
+
     Examples
     --------
     >>> kw = dict(seeds=range(3), metrics=["nmse"], n_samples=200, progress=False)

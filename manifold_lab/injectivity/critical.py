@@ -198,6 +198,17 @@ def ratio_table(ratios: pd.DataFrame) -> pd.DataFrame:
     (:data:`RATIO_COLUMNS`), the level as a percentage and the methods by their labels
     (:data:`~manifold_lab.injectivity.MIN_ACTIVE_LABELS`). The numbers are unchanged.
 
+    Parameters
+    ----------
+    ratios : pandas.DataFrame
+        Output of :func:`critical_ratios`.
+
+    Returns
+    -------
+    pandas.DataFrame
+        A copy of ``ratios`` with ``level`` as text (``"50%"``), each method of ``method``
+        replaced by its label and the columns renamed by :data:`RATIO_COLUMNS`.
+
     Examples
     --------
     >>> df = pd.DataFrame({"k": 1, "width": [1, 1, 2, 2, 3, 3], "seed": [0, 1] * 3,

@@ -183,7 +183,7 @@ class Gride(DeviceMixin, BaseEstimator):
 
     See Also
     --------
-    TwoNN : the two nearest neighbours, scikit-dimension's linear-fit recipe.
+    TwoNN : The two nearest neighbours, scikit-dimension's linear-fit recipe.
     IDScale : Gride over a range of scales, with bootstrap intervals.
 
     References

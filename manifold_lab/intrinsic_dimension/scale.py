@@ -37,7 +37,7 @@ BOOTSTRAP_ENTRIES = 2**22
 class IDScaleResult:
     """Intrinsic dimension at each neighbourhood scale, with bootstrap confidence intervals.
 
-    Attributes
+    Parameters
     ----------
     n1, n2 : ndarray of int, shape (n_scales,)
         Neighbour ranks of each scale (``n2 = 2 n1``).
@@ -63,6 +63,9 @@ class IDScaleResult:
         Rows dropped as duplicates of an earlier row.
     n_features : int
         Number of features of the data.
+    metadata : dict, default={}
+        How it was measured: ``estimator`` (``"gride"``), ``max_rank`` and the neighbour
+        search's ``dtype``.
     """
 
     n1: np.ndarray
@@ -173,8 +176,8 @@ class IDScale(DeviceMixin, BaseEstimator):
 
     See Also
     --------
-    Gride : the estimator at one scale.
-    id_scale : the function form.
+    Gride : The estimator at one scale.
+    id_scale : The function form.
 
     References
     ----------
@@ -343,9 +346,26 @@ def id_scale(
     ----------
     X : array-like or torch.Tensor of shape (n_samples, n_features)
         The points.
-    max_rank, n_bootstrap, confidence, drop_duplicates, max_samples, seed, block_size, \
-device, dtype
-        As for :class:`IDScale`.
+    max_rank : int, default=64
+        Largest neighbour rank ``n2``, at least 2 (64: ``n1 = 1 .. 32``, six scales).
+    n_bootstrap : int, default=200
+        Bootstrap resamples; 0 skips the intervals.
+    confidence : float, default=0.95
+        Level of the intervals, in ``(0, 1)``.
+    drop_duplicates : bool, default=True
+        Keep only the first occurrence of each distinct row. If False, points with
+        ``r_{n1} = 0`` are left out at that scale.
+    max_samples : int or None, default=None
+        Estimate on a random subset of at most this many (distinct) points.
+    seed : int, numpy.random.Generator or None, default=None
+        Seeds the subset and the bootstrap.
+    block_size : int or None, default=None
+        Side of the square tiles of the neighbour search; ``None`` uses tiles of at most
+        2**23 distances.
+    device : str, torch.device or None, default=None
+        Where to compute; ``None`` picks CUDA when available.
+    dtype : {"float64", "float32"}, default="float64"
+        Precision of the neighbour search (the likelihood is solved in float64).
 
     Returns
     -------

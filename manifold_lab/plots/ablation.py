@@ -228,6 +228,8 @@ def plot_ablation_findings(df: pd.DataFrame, *, title: str | None = None) -> go.
     Returns
     -------
     fig : plotly.graph_objects.Figure
+        One horizontal interval per row of ``df`` (the first row on top), its mean as a
+        point coloured by the decision, and a vertical line at zero.
 
     Examples
     --------

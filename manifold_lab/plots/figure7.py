@@ -85,7 +85,10 @@ def plot_figure7(
     For each expansion layer: the average number of positive channels over all pixels of all
     images with a band of one standard deviation, the minimum and maximum, the total
     (the layer's width) and the threshold (the block's input channels: below it Lemma 2
-    cannot hold), in absolute numbers and relative to the width.
+    cannot hold), in absolute numbers and relative to the width. Before any image is counted
+    (a result from :meth:`ProbeResult.from_blocks
+    <manifold_lab.probing.ProbeResult.from_blocks>`) only the widths and the threshold are
+    drawn.
 
     Parameters
     ----------
@@ -103,10 +106,6 @@ def plot_figure7(
         Shade average +- one standard deviation.
     title : str or None, default=None
         Figure title.
-
-    Before any image is counted (a result from :meth:`ProbeResult.from_blocks
-    <manifold_lab.probing.ProbeResult.from_blocks>`) only the widths and the threshold are
-    drawn.
 
     Returns
     -------

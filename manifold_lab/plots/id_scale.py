@@ -52,10 +52,14 @@ def plot_id_scale(
     bands : bool, default=True
         Shade ``ci_low`` .. ``ci_high`` when the frame has them.
     title : str or None, default=None
+        Figure title; with bands, a subtitle names their confidence level (from
+        ``df.attrs["confidence"]``), which is the title when none is given.
 
     Returns
     -------
     plotly.graph_objects.Figure
+        One panel per block (``columns`` per row), each with one line per value of
+        ``color`` against ``x`` on a log axis and, when ``bands``, the shaded intervals.
 
     Examples
     --------

@@ -96,6 +96,7 @@ def split_constants(frame: Any) -> tuple[Any, dict[str, Any]]:
     Parameters
     ----------
     frame : pandas.DataFrame
+        The table, e.g. :meth:`ProbeResult.to_frame`'s one row per block.
 
     Returns
     -------

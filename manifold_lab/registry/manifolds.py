@@ -58,10 +58,10 @@ class ManifoldEntry(Entry):
         The generator's keyword arguments that interfaces offer, with their ranges
         (``noise``, ``dim``, ``ambient_dim``...). ``n_samples`` and ``seed`` are common to
         every generator and not listed.
-    intro : str
+    intro : str, default=""
         A sentence or two on what the manifold is and what to look for when a layer embeds
         it (the explorer's introduction; empty: the description).
-    color_label : str
+    color_label : str, default="first intrinsic coordinate t"
         What ``Manifold.color`` (the generator's first intrinsic coordinate, which colours
         plots) is, for a colour bar, e.g. ``"angle t along the spiral (rad)"``.
     """
@@ -71,7 +71,13 @@ class ManifoldEntry(Entry):
     color_label: str = "first intrinsic coordinate t"
 
     def intro_text(self) -> str:
-        """The introduction to show: ``intro``, else ``description``."""
+        """The introduction to show: ``intro``, else ``description``.
+
+        Returns
+        -------
+        str
+            :attr:`intro` when it is set, else :attr:`description`.
+        """
         return self.intro or self.description
 
     def param(self, name: str) -> Param | None:

@@ -70,7 +70,7 @@ class SourceEntry(Entry):
         ``fetcher(argument, progress=...)`` downloads the files the loader needs into a
         local cache (a ``"module:attribute"`` string or the callable); None: nothing to
         download.
-    display : str
+    display : str, default=""
         How captions, tables and the CLI name a source of this entry: a template where
         ``{argument}`` is the argument and ``{file}`` its last path component (a user's
         file name, never the full path); ``""`` uses :attr:`label`.
@@ -87,6 +87,17 @@ class SourceEntry(Entry):
 
     def display_name(self, argument: str = "") -> str:
         """This entry's :attr:`display` name for ``argument``.
+
+        Parameters
+        ----------
+        argument : str, default=""
+            What follows ``name:`` in the source string (a path, a split, ...).
+
+        Returns
+        -------
+        str
+            :attr:`display` (or :attr:`label` when it is empty) with ``{argument}`` and
+            ``{file}`` (the argument's last path component) filled in.
 
         Examples
         --------
@@ -382,6 +393,8 @@ def image_display_name(images: Any) -> str:
     Returns
     -------
     str
+        The display name of the source's entry for its argument (a file's name, never
+        its full path).
 
     Examples
     --------
