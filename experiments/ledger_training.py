@@ -75,8 +75,11 @@ def main() -> None:
             frame.insert(1, "epoch", int(info["epoch"]))
             frame.insert(2, "test_acc", float(info["test_acc"]))
             frames.append(frame)
-            print(f"{name} epoch {info['epoch']}: test acc {info['test_acc']:.4f}, "
-                  f"{timings[f'{name}/{ckpt.name}']} s", flush=True)
+            print(
+                f"{name} epoch {info['epoch']}: test acc {info['test_acc']:.4f}, "
+                f"{timings[f'{name}/{ckpt.name}']} s",
+                flush=True,
+            )
     df = pd.concat(frames, ignore_index=True)
     prov = provenance(
         {
