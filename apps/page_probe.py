@@ -22,15 +22,18 @@ from _common import (
 
 import manifold_lab as ml
 from manifold_lab.bottleneck import LOSS_COLUMN_LABELS, analyse_bottlenecks
-from manifold_lab.plots import plot_figure7, plot_id_profile
+from manifold_lab.plots import plot_figure7, plot_id_profile, plot_ledger_phase
 from manifold_lab.probing import (
     SUMMARY_COLUMNS,
     ProbeReport,
     ProbeResult,
     id_profile,
+    ledger,
+    probe_images,
     probe_source,
     split_constants,
 )
+from manifold_lab.probing.ledger_result import column_labels
 from manifold_lab.registry import (
     IMAGE_SOURCE_REGISTRY,
     MODEL_SOURCE_REGISTRY,
@@ -53,6 +56,7 @@ def spec() -> Spec:
         "pr_images": from_param(PROBE["images"], tuple(IMAGES)),
         "pr_limit": from_param(PROBE["limit"]),
         "pr_seed": from_param(PROBE["seed"]),
+        "pr_ledger": from_param(PROBE["ledger"]),
     }
 
 
@@ -160,6 +164,31 @@ def loss_stage(key: tuple[Any, ...], result: ProbeResult) -> Any:
     return entry["loss"]
 
 
+def ledger_stage(key: tuple[Any, ...], report: Report | None = None) -> Any:
+    """:func:`manifold_lab.probing.ledger` on the probe ``key``'s model and images, cached."""
+    entry = _entry(key)
+    if "ledger" not in entry:
+        source, images, data_root, limit, seed = key
+        dataset = probe_images(images, data_root=data_root, limit=limit, spread=True)
+
+        def on_batch(done: int, total: int | None) -> None:
+            if report is not None:
+                report(done / total if total else 0.5, f"Ledger: {done} of {total} images ...")
+
+        entry["ledger"] = ledger(
+            load(source),
+            dataset,
+            pixels_per_block=PROBE["ledger_pixels"].default,
+            seed=seed,
+            batch_size=BATCH_SIZE,
+            limit=limit,
+            progress=False,
+            callback=on_batch,
+            images=str(images),
+        )
+    return entry["ledger"]
+
+
 def run_probe(
     source: str,
     images: str,
@@ -247,8 +276,16 @@ def render(bad: list[str]) -> None:
     seed = sb.number_input(
         PROBE["seed"].label, min_value=0, step=1, key="pr_seed", help=PROBE["seed"].help
     )
+    with_ledger = sb.toggle(PROBE["ledger"].label, key="pr_ledger", help=PROBE["ledger"].help)
     sync_query(
-        "probe", {"pr_model": source, "pr_images": images, "pr_limit": limit, "pr_seed": seed}
+        "probe",
+        {
+            "pr_model": source,
+            "pr_images": images,
+            "pr_limit": limit,
+            "pr_seed": seed,
+            "pr_ledger": with_ledger,
+        },
     )
     data_root = None
     model_name = images_name = None  # None: the registry's display names
@@ -300,13 +337,15 @@ def render(bad: list[str]) -> None:
                 help="A torchvision root, cifar10-jpeg.tar.gz or its extracted folder.",
             )
         key = (source, images, data_root or None, int(limit), int(seed))
-        _show(key, model_name, images_name)
+        _show(key, model_name, images_name, with_ledger)
     except (ValueError, FileNotFoundError, RuntimeError, OSError) as exc:
         message = str(exc) if store is None else store.explain(str(exc))
         st.error(f"Could not probe: {message}")
 
 
-def _show(key: tuple[Any, ...], model_name: str | None, images_name: str | None) -> None:
+def _show(
+    key: tuple[Any, ...], model_name: str | None, images_name: str | None, with_ledger: bool
+) -> None:
     """Draw the probe ``key``: the blocks' structure at once, Figure 7 filled in as batches
     arrive, then the table, the ID profile and the bottleneck analysis as each is ready."""
     source, images, data_root, limit, seed = key
@@ -390,6 +429,41 @@ def _show(key: tuple[Any, ...], model_name: str | None, images_name: str | None)
     loss = loss_stage(key, result)
     shown, same = split_constants(loss.rename(columns=LOSS_COLUMN_LABELS))
     st.dataframe(shown, hide_index=True, key="loss_table")
+    if same:
+        st.caption("In every row: " + "; ".join(f"{k}: {_fmt(v)}" for k, v in same.items()) + ".")
+    st.subheader("The information-loss ledger")
+    if not with_ledger:
+        st.caption(
+            f"Turn on '{PROBE['ledger'].label}' in the sidebar to read every block's input back "
+            "from its expansion (Lemma 2's exact inverse, an affine decoder) and from the whole "
+            "block, with the toy's metrics, and to place the blocks on the toy's phase diagram "
+            "(a second pass over the images)."
+        )
+        bar.empty()
+        return
+    bar.progress(0.0, "The information-loss ledger ...")
+    book = ledger_stage(key, report=lambda f, t: signals.call(bar.progress, min(f, 1.0), t))
+    signals.check()
+    book_fig = plot_ledger_phase(book)
+    st.plotly_chart(book_fig, width="stretch", theme=None, key="ledger_chart")
+    figure_downloads(
+        st,
+        book_fig,
+        name="ledger_phase",
+        key="ledger_dl",
+        data=book.to_frame(),
+        code="import manifold_lab as ml\n"
+        "from manifold_lab.probing import ledger, probe_images\n"
+        "from manifold_lab.plots import plot_ledger_phase\n"
+        f"images = probe_images({images!r}, data_root={data_root!r}, limit={limit}, "
+        "spread=True)\n"
+        f"book = ledger(ml.load_model({source!r}), images, seed={seed}, "
+        f"batch_size={BATCH_SIZE}, limit={limit})\n"
+        "fig = plot_ledger_phase(book)\n",
+    )
+    raw = book.to_frame().drop(columns=["model", "images"], errors="ignore")
+    shown, same = split_constants(raw.rename(columns=column_labels(raw.columns)))
+    st.dataframe(shown, hide_index=True, key="ledger_table")
     if same:
         st.caption("In every row: " + "; ".join(f"{k}: {_fmt(v)}" for k, v in same.items()) + ".")
     bar.empty()

@@ -75,7 +75,9 @@ def main() -> None:
         ("CIFAR-10 net at initialisation", "random-cifar", cifar),
     ]
     if args.relu6:
-        networks.append(("CIFAR-10, ReLU6 bottleneck", f"checkpoint:{args.relu6}", cifar))
+        epoch = load_model(f"checkpoint:{args.relu6}").weights_info.meta.get("epoch")
+        label = "CIFAR-10, ReLU6 bottleneck" + (f" (epoch {epoch})" if epoch else "")
+        networks.append((label, f"checkpoint:{args.relu6}", cifar))
     frames, timings = [], {}
     for label, source, images in networks:
         model = load_model(source, progress=False)

@@ -403,3 +403,19 @@ def test_probe_page_downloads_torchvision_weights(torchvision_server: dict[str, 
     assert [p.name for p in torchvision_server["hub"].iterdir()] == [
         torchvision_server["good"].name
     ]
+
+
+def test_probe_page_shows_the_ledger_when_asked() -> None:
+    at = _app(page="probe", pr_limit="16", pr_ledger="true")
+    assert not at.exception and not at.error
+    (table,) = [d.value for d in at.dataframe if "Block" in d.value.columns]
+    assert len(table) >= 10
+    assert not any("checkpoint:" in c.value for c in at.caption)  # display names only
+    fig = _chart(at, "ledger_chart")
+    assert fig["data"]
+    (code,) = [c.value for c in at.get("code") if "plot_ledger_phase" in c.value]
+    assert "ledger(ml.load_model('builtin')" in code
+    # off by default: a note, no second pass over the images
+    off = _app(page="probe", pr_limit="16")
+    assert not [d for d in off.dataframe if "Block" in d.value.columns]
+    assert any("Information-loss ledger" in c.value for c in off.caption)

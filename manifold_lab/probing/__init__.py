@@ -70,7 +70,7 @@ from .dimension import id_profile, id_scale_profile
 from .hooks import ActivationProbe
 from .ledger import LedgerCollector, ledger
 from .ledger_result import LedgerResult
-from .pipeline import ProbeReport, probe_report, probe_source
+from .pipeline import ProbeReport, probe_images, probe_report, probe_source
 from .result import COLUMN_LABELS, SUMMARY_COLUMNS, BlockStats, ProbeResult, split_constants
 from .run import probe
 
@@ -89,6 +89,7 @@ __all__ = [
     "id_scale_profile",
     "ledger",
     "probe",
+    "probe_images",
     "probe_report",
     "probe_source",
     "split_constants",

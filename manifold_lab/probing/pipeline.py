@@ -23,7 +23,7 @@ from .run import probe
 if TYPE_CHECKING:
     import pandas as pd
 
-__all__ = ["ProbeReport", "probe_report", "probe_source"]
+__all__ = ["ProbeReport", "probe_images", "probe_report", "probe_source"]
 
 ReportCallback = Callable[[float, str], None]
 ModelLoader = Callable[[str | os.PathLike[str]], nn.Module]
@@ -160,7 +160,6 @@ def probe_source(
     >>> result.metadata["model_name"], result.metadata["images_name"]
     ('random initialisation (ImageNet MobileNetV2)', 'built-in CIFAR-10 sample')
     """
-    from ..data import TensorImageDataset, open_images
     from ..registry import image_display_name, model_display_name
     from ..weights import load_model
 
@@ -204,10 +203,9 @@ def probe_source(
             find_blocks(model, probe_options.get("blocks")), images=os.fspath(images)
         )
         named_partial(structure)
-    dataset: Any = open_images(images, data_root=data_root, progress=progress)
-    if spread and limit is not None and isinstance(dataset, TensorImageDataset):
-        if 0 < limit < len(dataset):
-            dataset = dataset.subset(np.linspace(0, len(dataset) - 1, limit).round().astype(int))
+    dataset = probe_images(
+        images, data_root=data_root, limit=limit, spread=spread, progress=progress
+    )
 
     def on_batch(done: int, total: int | None) -> None:
         share = done / total if total else 0.5
@@ -228,6 +226,45 @@ def probe_source(
     )
     result.metadata.update(names)
     return result
+
+
+def probe_images(
+    images: str | os.PathLike[str],
+    *,
+    data_root: str | os.PathLike[str] | None = None,
+    limit: int | None = None,
+    spread: bool = False,
+    progress: Any = False,
+) -> Any:
+    """The dataset :func:`probe_source` probes: ``images`` opened, ``limit`` spread over it.
+
+    Parameters
+    ----------
+    images : str or path-like
+        An image source (see :func:`manifold_lab.data.open_images`).
+    data_root : str, path-like or None, default=None
+        Where CIFAR-10 is, for ``cifar10:...`` sources.
+    limit : int or None, default=None
+        How many images will be used.
+    spread : bool, default=False
+        For in-memory datasets (CIFAR-10), take ``limit`` images evenly spaced over the whole
+        set instead of the first ``limit`` (so that every class is represented).
+    progress : bool or callable, default=False
+        Progress while the images are opened (decoding a tarball).
+
+    Returns
+    -------
+    dataset : torch.utils.data.Dataset
+        The images, to pass to :func:`~manifold_lab.probing.probe` or
+        :func:`~manifold_lab.probing.ledger` with the same ``limit``.
+    """
+    from ..data import TensorImageDataset, open_images
+
+    dataset: Any = open_images(images, data_root=data_root, progress=progress)
+    if spread and limit is not None and isinstance(dataset, TensorImageDataset):
+        if 0 < limit < len(dataset):
+            dataset = dataset.subset(np.linspace(0, len(dataset) - 1, limit).round().astype(int))
+    return dataset
 
 
 def probe_report(

@@ -131,6 +131,15 @@ PROBE: dict[str, Param] = _group(
     Param("pixel_samples", "Pixel samples", "Per-pixel reservoir size.", "int", 4096, 0),
     Param("image_samples", "Image samples", "Per-image reservoir size.", "int", 1024, 0),
     Param(
+        "ledger",
+        "Information-loss ledger",
+        "Also read every block's input back from its expansion and from the whole block (Lemma "
+        "2's exact inverse and affine decoders, the toy's metrics): a second pass over the "
+        "images.",
+        "bool",
+        False,
+    ),
+    Param(
         "ledger_pixels",
         "Ledger pixels",
         "Sampled pixels per block of the information-loss ledger.",
