@@ -64,7 +64,7 @@ import torch
 from ._memory import check_memory
 from ._validation import check_scalar, resolve_device, resolve_dtype
 from .activations import Activation, get_activation
-from .embedding import random_embedding
+from .embedding import check_residual_form, random_embedding, stack_layers
 from .manifolds import Manifold, make_manifold
 from .registry import METHOD_REGISTRY, METRIC_REGISTRY
 from .registry.settings import CASE, DEFAULT_DEVICE, SWEEP
@@ -470,6 +470,13 @@ class CaseResult:
     k : int
         Dimension of the manifold's linear span (what Lemma 2 and Theorem 1 need; a
         2-sphere in R^3 spans 3 dimensions, any noise makes it the ambient dimension).
+    depth : int, default=1
+        Layers stacked; ``T`` and ``b`` are the first layer's, ``Y`` is the last layer's
+        output and ``invertible`` says whether Lemma 2 holds at every layer.
+    residual_form : str, default="plain"
+        How the layers are joined (see :func:`manifold_lab.embedding.stack_layers`).
+    layers : list of StackLayer, default=[]
+        Layers ``2 .. depth`` (each with a batch axis of one seed).
     """
 
     manifold: Manifold
@@ -486,6 +493,9 @@ class CaseResult:
     neighbor_index: np.ndarray
     metrics: dict[str, float]
     k: int
+    depth: int = 1
+    residual_form: str = "plain"
+    layers: list[Any] = field(default_factory=list)
 
 
 def check_width_for(width: int, k: int, methods: Sequence[str]) -> None:
@@ -506,6 +516,8 @@ def run_case(
     *,
     activation: Any = CASE["activation"].default,
     method: str = CASE["method"].default,
+    depth: int = CASE["depth"].default,
+    residual_form: str = CASE["residual_form"].default,
     embedding: str = SWEEP["embedding"].default,
     bias: float = CASE["bias"].default,
     n_samples: int = CASE["n_samples"].default,
@@ -531,6 +543,12 @@ def run_case(
         See :func:`manifold_lab.get_activation`.
     method : {"pinv", "lstsq", "lemma2"}, default="pinv"
         Reconstruction back to the input space.
+    depth : int, default=1
+        Number ``L`` of random layers of width ``width`` stacked (1 to 32); the metrics
+        are measured at the stack's output (see :func:`evaluate_stack`). 1 is the single
+        layer.
+    residual_form : {"plain", "inverted"}, default="plain"
+        How the layers are joined (see :func:`manifold_lab.embedding.stack_layers`).
     embedding : {"gaussian", "orthonormal", "uniform"}, default="gaussian"
         Distribution of ``T``.
     bias : float, default=0.0
@@ -578,17 +596,20 @@ def run_case(
     )
     seed = check_scalar(seed, "seed", kind=int, minimum=0)
     check_scalar(collapse_tol, "collapse_tol", minimum=0, include_min=False)
+    depth = CASE["depth"].check(depth)
+    form = check_residual_form(residual_form)
     itemsize = torch.finfo(dt).bits // 8
     n_nb = neighbor_points(m.n_samples, max_neighbor_points)
     N, D = m.n_samples, m.ambient_dim
     check_memory(
         estimate_prepare_bytes(N, D, itemsize=itemsize, n_neighbor_points=n_nb)
-        + estimate_chunk_bytes(
+        + estimate_stack_bytes(
             1,
             check_scalar(width, "width", kind=int, minimum=1),
             N,
             D,
             min(N, D),
+            depth,
             itemsize=itemsize,
             methods=methods,
             metrics=METRICS,
@@ -617,9 +638,34 @@ def run_case(
     )
     Tt = torch.as_tensor(T[None], dtype=dt, device=dev)
     bt = None if b is None else torch.as_tensor(b[None], dtype=dt, device=dev)
-    res = evaluate_chunk(
-        prep, Tt, bt, act, methods, METRICS, collapse_tol=collapse_tol, keep_arrays=True
-    )
+    layers = []
+    if depth == 1:
+        res = evaluate_chunk(
+            prep, Tt, bt, act, methods, METRICS, collapse_tol=collapse_tol, keep_arrays=True
+        )
+    else:
+        layers = stack_layers(
+            width,
+            prep.k,
+            [seed],
+            depth,
+            residual_form=form,
+            kind=embedding,
+            bias=bias,
+            data_scale=prep.data_scale,
+        )
+        res = evaluate_stack(
+            prep,
+            Tt,
+            bt,
+            stack_tensors(layers, dt, dev),
+            act,
+            methods,
+            METRICS,
+            [depth],
+            collapse_tol=collapse_tol,
+            keep_arrays=True,
+        )[depth]
     metrics = {k: float(v[0]) for k, v in res.metrics.items()}
     metrics["nmse"] = float(res.nmse[methods[0]][0])
     collapsed = np.zeros(m.n_samples, dtype=bool)
@@ -642,6 +688,9 @@ def run_case(
         neighbor_index=sub,
         metrics=metrics,
         k=prep.k,
+        depth=depth,
+        residual_form=form,
+        layers=layers,
     )
 
 

@@ -16,6 +16,7 @@ from . import _sector
 from ._memory import check_memory
 from ._progress import progress_bar
 from ._validation import (
+    _as_int_list,
     check_scalar,
     check_seeds,
     check_widths,
@@ -34,17 +35,20 @@ from .core import (
     check_width_for,
     estimate_chunk_bytes,
     estimate_prepare_bytes,
+    estimate_stack_bytes,
     evaluate_chunk,
+    evaluate_stack,
     neighbor_points,
     prepare,
     rank_rtol,
+    stack_tensors,
 )
-from .embedding import check_embedding_kind, draw_rows, finish
+from .embedding import check_embedding_kind, check_residual_form, draw_rows, finish, stack_layers
 from .manifolds import make_manifold
 from .records import provenance
 from .registry.settings import DEFAULT_WIDTHS, SWEEP
 
-__all__ = ["ALGORITHMS", "summarize", "sweep"]
+__all__ = ["ALGORITHMS", "check_depths", "summarize", "sweep"]
 
 ALGORITHMS = ("auto", "dense", "sector")
 """``dense`` evaluates every point; ``sector`` is the exact O(n log N) algorithm for 2-D
@@ -59,9 +63,40 @@ ID_COLUMNS = (
     "bias",
     "activation",
     "method",
+    "depth",
+    "residual_form",
     "width",
     "seed",
 )
+
+
+def check_depths(depth: Any) -> list[int]:
+    """Parse and validate depths (numbers of stacked layers), each in the range of
+    ``SWEEP["depth"]``.
+
+    Parameters
+    ----------
+    depth : int, sequence of int or str
+        For example ``1``, ``[1, 2, 4]``, ``"1,2,4,8"`` or ``"1:4"`` (inclusive).
+
+    Returns
+    -------
+    depths : list of int
+        Sorted, without duplicates.
+
+    Examples
+    --------
+    >>> check_depths("8,1:3")
+    [1, 2, 3, 8]
+    >>> check_depths(0)
+    Traceback (most recent call last):
+    ...
+    ValueError: depth must be an integer in [1, 32], got 0
+    """
+    values = _as_int_list(depth, "depth")
+    if not values:
+        raise ValueError("depth is empty: give at least one depth, e.g. 1 or '1,2,4'")
+    return sorted({SWEEP["depth"].check(v) for v in values})
 
 
 def sweep(
@@ -72,6 +107,8 @@ def sweep(
     activation: Any = SWEEP["activation"].default,
     method: Any = SWEEP["method"].default,
     metrics: Any = None,
+    depth: Any = SWEEP["depth"].default,
+    residual_form: str = SWEEP["residual_form"].default,
     embedding: str = SWEEP["embedding"].default,
     bias: float = SWEEP["bias"].default,
     n_samples: int = SWEEP["n_samples"].default,
@@ -109,6 +146,18 @@ def sweep(
     metrics : list of str or None, default=None
         Metrics to compute, from :data:`manifold_lab.METRICS`; ``None`` computes all. Each
         row always has a column for every metric; metrics not computed are NaN.
+    depth : int, sequence of int or str, default=1
+        Numbers ``L`` of random layers of width ``n`` stacked (each in [1, 32]), e.g.
+        ``[1, 2, 4, 8]`` or ``"1,2,4,8"``: the metrics are measured at the stack's output,
+        as defined in :func:`manifold_lab.core.evaluate_stack` (``invertible_fraction``:
+        Lemma 2 holds at every layer). ``L = 1`` is the single layer, computed exactly as
+        without depth. Layer ``l >= 2`` is drawn from ``(seed, l)`` (see
+        :func:`manifold_lab.embedding.stack_layers`); a stack's first layers are those of
+        any deeper one.
+    residual_form : {"plain", "inverted"}, default="plain"
+        How the layers are joined: ``"plain"`` is ``phi(T_L ... phi(T_1 x))``;
+        ``"inverted"`` puts a random linear projection back to the span's dimension ``k``
+        between layers (an inverted residual block without its shortcut).
     embedding : {"gaussian", "orthonormal", "uniform"}, default="gaussian"
         Distribution of ``T``.
     bias : float, default=0.0
@@ -140,8 +189,9 @@ def sweep(
     Returns
     -------
     results : pandas.DataFrame
-        Tidy: one row per (activation, method, width, seed), with columns
-        ``manifold, n_samples, d, k, embedding, bias, activation, method, width, seed``,
+        Tidy: one row per (activation, depth, width, seed, method), with columns
+        ``manifold, n_samples, d, k, embedding, bias, activation, method, depth,
+        residual_form, width, seed``,
         ``width_ratio`` (``width / k``) and one column per metric. ``results.attrs``
         holds the provenance record.
 
@@ -157,7 +207,7 @@ def sweep(
     >>> df = sweep("spiral", widths=[2, 30], seeds=range(3), method=["pinv", "lemma2"],
     ...            metrics=["nmse", "invertible_fraction"], n_samples=200, progress=False)
     >>> df.shape
-    (12, 17)
+    (12, 19)
     >>> bool((df.query("width == 30 and method == 'lemma2'").nmse < 1e-20).all())
     True
     """
@@ -166,6 +216,9 @@ def sweep(
     seeds_l = check_seeds(seeds)
     methods = check_methods(method)
     metrics_l = check_metrics(metrics)
+    depths = check_depths(depth)
+    form = check_residual_form(residual_form)
+    deeper = [x for x in depths if x > 1]
     acts_in = activation if isinstance(activation, (list, tuple)) else [activation]
     if not acts_in:
         raise ValueError("give at least one activation")
@@ -214,8 +267,13 @@ def sweep(
             f"methods in {sorted(_sector.SUPPORTED_METHODS)} and metrics in "
             f"{sorted(_sector.SUPPORTED_METRICS)}; use algorithm='auto'"
         )
+    if algorithm == "sector" and deeper:
+        raise ValueError(
+            f"algorithm='sector' computes a single layer; depth {deeper[-1]} needs "
+            "algorithm='auto' or 'dense'"
+        )
     sector_data = None
-    if any(use_sector):
+    if any(use_sector) and 1 in depths:
         sector_data = _sector.prepare_sectors(torch.matmul(prep.X, prep.U))
 
     N, D = m.X.shape
@@ -228,7 +286,9 @@ def sweep(
     def chunk_of(w: int, sector: bool) -> int:
         """Seeds evaluated at once at width ``w`` (bounded by ``max_chunk_elements``)."""
         per_seed = max(N * w, m_nb * m_nb if neighbors else 0, 1)
-        return block_seeds if sector else max(1, max_chunk_elements // per_seed)
+        if deeper:  # the stack's tangent frames: k more values per point and unit
+            per_seed = max(per_seed, N * w * (prep.k + 1))
+        return block_seeds if sector and not deeper else max(1, max_chunk_elements // per_seed)
 
     _check_sweep_memory(
         prep,
@@ -240,9 +300,10 @@ def sweep(
         metrics=metrics_l,
         n_neighbor_points=m_nb or None,
         n_neighbors=n_neighbors,
+        depth=max(depths),
     )
     blocks: list[dict[str, Any]] = []
-    total = len(widths_l) * len(seeds_l) * len(acts)
+    total = len(widths_l) * len(seeds_l) * len(acts) * len(depths)
     bar = progress_bar(total=total, progress=progress, desc="sweep", unit="case", leave=False)
     try:
         for b0 in range(0, len(seeds_l), block_seeds):
@@ -259,6 +320,35 @@ def sweep(
                         if raw_b is not None:
                             b_np = raw_b[sl, :w] * (bias * prep.data_scale)
                             b = torch.as_tensor(b_np, dtype=dt, device=dev)
+                        cols = (act.name, w, ss, methods, metrics_l)
+                        if deeper:
+                            layers = stack_layers(
+                                w,
+                                prep.k,
+                                ss,
+                                deeper[-1],
+                                residual_form=form,
+                                kind=kind,
+                                bias=bias,
+                                data_scale=prep.data_scale,
+                            )
+                            outs = evaluate_stack(
+                                prep,
+                                T,
+                                b,
+                                stack_tensors(layers, dt, dev),
+                                act,
+                                methods,
+                                metrics_l,
+                                deeper,
+                                collapse_tol=collapse_tol,
+                            )
+                            for x in deeper:
+                                o = outs[x]
+                                blocks.append(_block(ai, *cols, o.metrics, o.nmse, x, form))
+                            bar.update(len(ss) * len(deeper))
+                        if 1 not in depths:
+                            continue
                         if sector:
                             assert sector_data is not None
                             mets, nmse = _sector.evaluate_sectors(
@@ -275,7 +365,7 @@ def sweep(
                                 prep, T, b, act, methods, metrics_l, collapse_tol=collapse_tol
                             )
                             mets, nmse = res.metrics, res.nmse
-                        blocks.append(_block(ai, act.name, w, ss, methods, metrics_l, mets, nmse))
+                        blocks.append(_block(ai, *cols, mets, nmse, 1, form))
                         bar.update(len(ss))
     finally:
         bar.close()
@@ -298,7 +388,7 @@ def sweep(
     ):
         df[col] = value
     df["width_ratio"] = df["width"] / prep.k
-    order = np.lexsort((df["_method"], df["seed"], df["width"], df["_act"]))
+    order = np.lexsort((df["_method"], df["seed"], df["width"], df["depth"], df["_act"]))
     df = df.iloc[order].reset_index(drop=True)[[*ID_COLUMNS, "width_ratio", *METRICS]]
     params = {
         "manifold": m.name,
@@ -309,6 +399,8 @@ def sweep(
         "activations": [a.name for a in acts],
         "methods": methods,
         "metrics": metrics_l,
+        "depths": depths,
+        "residual_form": form,
         "embedding": kind,
         "bias": bias,
         "max_neighbor_points": max_neighbor_points,
@@ -316,7 +408,9 @@ def sweep(
         "collapse_tol": collapse_tol,
         "device": str(dev),
         "dtype": str(dt).replace("torch.", ""),
-        "algorithm": "sector" if all(use_sector) else ("dense" if not any(use_sector) else "mixed"),
+        "algorithm": "sector"
+        if all(use_sector) and not deeper
+        else ("dense" if not any(use_sector) or depths == deeper else "mixed"),
     }
     df.attrs["provenance"] = provenance(params, elapsed_s=round(time.perf_counter() - t0, 4))
     return df
@@ -333,6 +427,7 @@ def _check_sweep_memory(
     metrics: list[str],
     n_neighbor_points: int | None,
     n_neighbors: int,
+    depth: int = 1,
 ) -> None:
     """Refuse a sweep whose largest chunk would not fit in the memory budget."""
     N, D = prep.X.shape
@@ -343,8 +438,22 @@ def _check_sweep_memory(
     for sector in set(use_sector):
         for w in widths:
             n_seeds = min(chunk_of(w, sector), block_seeds)
-            if sector:
+            if sector and depth == 1:
                 need = _sector.estimate_bytes(n_seeds, w, N, e)
+            elif depth > 1:
+                need = estimate_stack_bytes(
+                    n_seeds,
+                    w,
+                    N,
+                    D,
+                    prep.k,
+                    depth,
+                    itemsize=e,
+                    methods=methods,
+                    metrics=metrics,
+                    n_neighbor_points=n_neighbor_points,
+                    n_neighbors=n_neighbors,
+                )
             else:
                 need = estimate_chunk_bytes(
                     n_seeds,
@@ -382,6 +491,8 @@ def _block(
     metrics: list[str],
     mets: dict[str, torch.Tensor],
     nmse: dict[str, torch.Tensor],
+    depth: int = 1,
+    residual_form: str = "plain",
 ) -> dict[str, Any]:
     """Columns for one chunk: rows ordered by seed, then method."""
     n_m = len(methods)
@@ -390,6 +501,8 @@ def _block(
         "activation": act_name,
         "_method": np.tile(np.arange(n_m), len(seeds)),
         "method": np.tile(methods, len(seeds)),
+        "depth": depth,
+        "residual_form": residual_form,
         "width": width,
         "seed": np.repeat(seeds, n_m),
     }
