@@ -83,6 +83,8 @@ __all__ = [
     "plot_phase_diagram",
     "plot_width_curves",
     "preserved_fraction",
+    "stacked_preserved_fraction",
+    "stacked_width_needed",
     "probe",
     "probe_report",
     "provenance",

@@ -260,17 +260,17 @@ def sweep(
         _sector.eligible(prep.k, bias > 0, a, methods, metrics_l) and algorithm != "dense"
         for a in acts
     ]
+    if algorithm == "sector" and deeper:
+        raise ValueError(
+            f"algorithm='sector' computes a single layer; depth {deeper[-1]} needs "
+            "algorithm='auto' or 'dense'"
+        )
     if algorithm == "sector" and not all(use_sector):
         raise ValueError(
             "algorithm='sector' needs a manifold with a 2-D linear span, no bias, a "
             "positively homogeneous piecewise-linear activation (relu, leaky_relu, identity), "
             f"methods in {sorted(_sector.SUPPORTED_METHODS)} and metrics in "
             f"{sorted(_sector.SUPPORTED_METRICS)}; use algorithm='auto'"
-        )
-    if algorithm == "sector" and deeper:
-        raise ValueError(
-            f"algorithm='sector' computes a single layer; depth {deeper[-1]} needs "
-            "algorithm='auto' or 'dense'"
         )
     sector_data = None
     if any(use_sector) and 1 in depths:
