@@ -81,6 +81,7 @@ __all__ = [
     "plot_id_profile",
     "plot_partition",
     "plot_phase_diagram",
+    "plot_depth_curves",
     "plot_width_curves",
     "preserved_fraction",
     "stacked_preserved_fraction",

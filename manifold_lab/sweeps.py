@@ -48,7 +48,7 @@ from .manifolds import make_manifold
 from .records import provenance
 from .registry.settings import DEFAULT_WIDTHS, SWEEP
 
-__all__ = ["ALGORITHMS", "check_depths", "summarize", "sweep"]
+__all__ = ["ALGORITHMS", "check_depths", "crossing_widths", "summarize", "sweep"]
 
 ALGORITHMS = ("auto", "dense", "sector")
 """``dense`` evaluates every point; ``sector`` is the exact O(n log N) algorithm for 2-D
@@ -572,4 +572,72 @@ def summarize(
     out["ci_low"] = out["mean"] - half
     out["ci_high"] = out["mean"] + half
     out.attrs["provenance"] = df.attrs.get("provenance", {})
+    return out
+
+
+def crossing_widths(
+    summary: pd.DataFrame,
+    *,
+    metric: str = "invertible_fraction",
+    levels: Any = (0.5, 0.9),
+    by: Any = ("residual_form", "depth"),
+    statistic: str = "mean",
+) -> pd.DataFrame:
+    """The width at which a measured curve first reaches each level (e.g. 50% invertible).
+
+    Parameters
+    ----------
+    summary : pandas.DataFrame
+        Output of :func:`summarize` (columns ``width``, ``metric`` and ``statistic``).
+    metric : str, default="invertible_fraction"
+        The curve's metric; it should grow with width.
+    levels : sequence of float, default=(0.5, 0.9)
+        Levels to reach.
+    by : sequence of str, default=("residual_form", "depth")
+        One curve per value of these columns.
+    statistic : {"mean", "median"}, default="mean"
+        Which summary of the seeds is the curve.
+
+    Returns
+    -------
+    crossings : pandas.DataFrame
+        Columns ``by``, ``level`` and ``width``: the width linearly interpolated between the
+        last width below the level and the first at or above it (the first swept width
+        when it already is); NaN when the curve never reaches the level.
+
+    Examples
+    --------
+    >>> df = sweep("spiral", widths="2:8", seeds=range(4), depth=[1, 2], n_samples=200,
+    ...            metrics=["invertible_fraction"], progress=False)
+    >>> c = crossing_widths(summarize(df), levels=[0.5])
+    >>> c["depth"].tolist(), bool((c["width"] > 2).all())
+    ([1, 2], True)
+    """
+    if statistic not in ("mean", "median"):
+        raise ValueError(f"statistic must be 'mean' or 'median', got {statistic!r}")
+    by_l = [by] if isinstance(by, str) else list(by)
+    missing = [c for c in (*by_l, "width", "metric", statistic) if c not in summary.columns]
+    if missing:
+        raise ValueError(f"summary has no column {missing[0]!r}: pass manifold_lab.summarize's output")
+    part = summary[summary["metric"] == metric]
+    if part.empty:
+        raise ValueError(f"summary holds no metric {metric!r}")
+    rows = []
+    for key, g in part.groupby(by_l, sort=True):
+        g = g.sort_values("width")
+        w, v = g["width"].to_numpy(float), g[statistic].to_numpy(float)
+        for level in levels:
+            check_scalar(level, "level")
+            hit = np.nonzero(v >= level)[0]
+            if hit.size == 0:
+                width = math.nan
+            elif hit[0] == 0:
+                width = w[0]
+            else:
+                i = hit[0]
+                width = w[i - 1] + (level - v[i - 1]) * (w[i] - w[i - 1]) / (v[i] - v[i - 1])
+            keys = key if isinstance(key, tuple) else (key,)
+            rows.append({**dict(zip(by_l, keys, strict=True)), "level": level, "width": width})
+    out = pd.DataFrame(rows)
+    out.attrs["provenance"] = summary.attrs.get("provenance", {})
     return out

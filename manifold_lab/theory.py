@@ -93,7 +93,9 @@ def stacked_preserved_fraction(width: Any, k: int, depth: Any) -> np.ndarray:
     return np.asarray(preserved_fraction(width, k) ** L, dtype=np.float64)
 
 
-def stacked_width_needed(fraction: float, k: int, depth: int, *, max_width: int = 4096) -> int:
+def stacked_width_needed(
+    fraction: float, k: int, depth: int, *, max_width: int = 4096, interpolate: bool = False
+) -> float:
     """Smallest width at which :func:`stacked_preserved_fraction` reaches ``fraction``.
 
     Parameters
@@ -106,11 +108,15 @@ def stacked_width_needed(fraction: float, k: int, depth: int, *, max_width: int 
         Number of layers ``L >= 1``.
     max_width : int, default=4096
         Largest width searched.
+    interpolate : bool, default=False
+        Interpolate linearly between the integer widths around the crossing (as
+        :func:`manifold_lab.sweeps.crossing_widths` does for measured curves).
 
     Returns
     -------
-    width : int
-        The smallest ``n`` with ``P(Binomial(n, 1/2) >= k) ** L >= fraction``.
+    width : float
+        The smallest integer ``n`` with ``P(Binomial(n, 1/2) >= k) ** L >= fraction``, or
+        the interpolated crossing.
 
     Examples
     --------
@@ -120,10 +126,14 @@ def stacked_width_needed(fraction: float, k: int, depth: int, *, max_width: int 
     check_scalar(fraction, "fraction", minimum=0, maximum=1, include_min=False, include_max=False)
     depth = check_scalar(depth, "depth", kind=int, minimum=1)
     widths = np.arange(1, check_scalar(max_width, "max_width", kind=int, minimum=1) + 1)
-    ok = np.nonzero(stacked_preserved_fraction(widths, k, depth) >= fraction)[0]
+    p = stacked_preserved_fraction(widths, k, depth)
+    ok = np.nonzero(p >= fraction)[0]
     if ok.size == 0:
         raise ValueError(f"no width up to {max_width} reaches {fraction} at depth {depth}")
-    return int(widths[ok[0]])
+    i = int(ok[0])
+    if not interpolate or i == 0:
+        return int(widths[i])
+    return float(widths[i - 1] + (fraction - p[i - 1]) / (p[i] - p[i - 1]))
 
 
 @dataclass(frozen=True)
