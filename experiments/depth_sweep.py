@@ -154,13 +154,20 @@ def report(
         cells = []
         for d in depths:
             v = {
-                f: float(inv[(inv.width == w) & (inv.depth == d) & (inv.residual_form == f)]["mean"].iloc[0])
+                f: float(
+                    inv[(inv.width == w) & (inv.depth == d) & (inv.residual_form == f)][
+                        "mean"
+                    ].iloc[0]
+                )
                 for f in FORMS
             }
             th = float(ml.stacked_preserved_fraction(w, k, d))
             cells.append(f"{v['plain']:.3f} / {v['inverted']:.3f} / {th:.3f}")
         lines.append(f"| {w} | " + " | ".join(cells) + " |")
-    for metric, label in (("nmse", "least-squares nmse"), ("collapsed_fraction", "collapsed fraction")):
+    for metric, label in (
+        ("nmse", "least-squares nmse"),
+        ("collapsed_fraction", "collapsed fraction"),
+    ):
         part = summary[summary.metric == metric]
         lines += [
             "",
@@ -175,7 +182,11 @@ def report(
             cells = []
             for d in depths:
                 v = [
-                    float(part[(part.width == w) & (part.depth == d) & (part.residual_form == f)]["mean"].iloc[0])
+                    float(
+                        part[(part.width == w) & (part.depth == d) & (part.residual_form == f)][
+                            "mean"
+                        ].iloc[0]
+                    )
                     for f in FORMS
                 ]
                 cells.append(" / ".join(f"{x:.3g}" for x in v))

@@ -618,7 +618,9 @@ def crossing_widths(
     by_l = [by] if isinstance(by, str) else list(by)
     missing = [c for c in (*by_l, "width", "metric", statistic) if c not in summary.columns]
     if missing:
-        raise ValueError(f"summary has no column {missing[0]!r}: pass manifold_lab.summarize's output")
+        raise ValueError(
+            f"summary has no column {missing[0]!r}: pass manifold_lab.summarize's output"
+        )
     part = summary[summary["metric"] == metric]
     if part.empty:
         raise ValueError(f"summary holds no metric {metric!r}")

@@ -15,7 +15,6 @@ from manifold_lab.core import (
     evaluate_chunk,
     evaluate_stack,
     prepare,
-    stack_tensors,
 )
 from manifold_lab.embedding import random_embeddings, stack_layers
 from manifold_lab.theory import stacked_preserved_fraction

@@ -8,8 +8,8 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from ..registry import METRIC_REGISTRY
 from ..embedding import RESIDUAL_FORMS
+from ..registry import METRIC_REGISTRY
 from ..theory import stacked_preserved_fraction, stacked_width_needed
 from .style import TEMPLATE, color_of, rgba
 
@@ -91,9 +91,7 @@ def plot_depth_curves(
     levels = sorted({float(x) for x in crossings["level"]}) if len(crossings) else []
     cols = max(len(metric_list), len(levels) + (1 if note else 0), 1)
     titles = [
-        f"{form}: {METRIC_REGISTRY[m].axis_text() if m in METRIC_REGISTRY else m}"
-        if m
-        else ""
+        f"{form}: {METRIC_REGISTRY[m].axis_text() if m in METRIC_REGISTRY else m}" if m else ""
         for form in forms
         for m in [*metric_list, *[None] * (cols - len(metric_list))]
     ]
