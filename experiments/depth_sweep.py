@@ -1,7 +1,6 @@
 """How information loss compounds over a stack of random ReLU layers (issue 18, item 4).
 
-Spiral (span k = 2), Gaussian layers without bias, ReLU, widths 2..24 and 26..40 in steps of 2
-(to keep the cost within about ten minutes), depths 1, 2, 3, 4, 6, 8,
+Spiral (span k = 2), Gaussian layers without bias, ReLU, widths 2..40, depths 1, 2, 3, 4, 6, 8,
 20 seeds, in the plain form ``ReLU(T_L ... ReLU(T_1 x))`` and the inverted form (a random
 linear projection back to R^k between layers; :func:`manifold_lab.embedding.stack_layers`).
 Measured at the stack's output: the invertible fraction (Lemma 2 at every layer), the
@@ -46,7 +45,7 @@ STOJNIC = (
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--seeds", type=int, default=20)
-    ap.add_argument("--widths", default="2:24,26,28,30,32,34,36,38,40")
+    ap.add_argument("--widths", default="2:40")
     ap.add_argument("--depths", default="1,2,3,4,6,8")
     ap.add_argument("--points", type=int, default=1000)
     ap.add_argument("--neighbor-points", type=int, default=500)
@@ -119,8 +118,9 @@ def report(
         "",
         "## Width at which the mean invertible fraction reaches 50% / 90%",
         "",
-        "Linearly interpolated between swept widths; theory: the smallest width with "
-        f"P(Bin(n, 1/2) >= {k})^L at or above the level.",
+        "Linearly interpolated between swept widths; theory: where "
+        f"P(Bin(n, 1/2) >= {k})^L crosses the level, interpolated between integer widths "
+        "the same way.",
         "",
         "| depth L | plain 50% | inverted 50% | theory 50% | plain 90% | inverted 90% "
         "| theory 90% |",
@@ -191,11 +191,84 @@ def report(
                 ]
                 cells.append(" / ".join(f"{x:.3g}" for x in v))
             lines.append(f"| {w} | " + " | ".join(cells) + " |")
-    lines += ["", "## What it shows", "", *FINDINGS, ""]
+    lines += ["", "## What it shows", "", *findings(summary, crossings, k), ""]
     return "\n".join(lines)
 
 
-FINDINGS: list[str] = []
+def findings(summary: pd.DataFrame, crossings: pd.DataFrame, k: int) -> list[str]:
+    """What the measurements show, in words, with the numbers read from them."""
+
+    def mean(metric: str, form: str, depth: int, width: int) -> float:
+        m = summary[
+            (summary.metric == metric)
+            & (summary.residual_form == form)
+            & (summary.depth == depth)
+            & (summary.width == width)
+        ]["mean"]
+        return float(m.iloc[0])
+
+    def cross(form: str, depth: int, level: float) -> float:
+        c = crossings[
+            (crossings.residual_form == form)
+            & (crossings.depth == depth)
+            & (crossings.level == level)
+        ]["width"]
+        return float(c.iloc[0])
+
+    depths = sorted(int(d) for d in summary.depth.unique())
+    lo, hi = depths[0], depths[-1]
+    wmax = int(summary.width.max())
+    wide = [w for w in (20, wmax) if w in set(summary.width)]
+    inv_wide = min(
+        mean("invertible_fraction", f, d, w) for f in FORMS for d in depths for w in wide
+    )
+    return [
+        f"- **Local invertibility compounds as Theorem 1 predicts.** In both forms the "
+        f"invertible fraction (Lemma 2 at every layer) follows P(Bin(n, 1/2) >= {k})^L "
+        "within the spread over seeds (tables above; dashed curves in the figure). That is "
+        "expected: around a point the earlier layers map the span onto a k-dimensional "
+        "piece, and the next Gaussian layer restricted to that piece is an independent "
+        "Gaussian n x k matrix, so the L events are independent.",
+        f"- **The width it needs grows slowly with depth, without saturating up to L = {hi}.** "
+        f"50% invertible: n = {cross('plain', lo, 0.5):.1f} at L = {lo}, "
+        f"{cross('plain', hi, 0.5):.1f} at L = {hi} (plain; inverted "
+        f"{cross('inverted', hi, 0.5):.1f}); 90%: {cross('plain', lo, 0.9):.1f} to "
+        f"{cross('plain', hi, 0.9):.1f} (inverted {cross('inverted', hi, 0.9):.1f}). "
+        "Compounding independent layers predicts unbounded but logarithmic growth "
+        "(P(Bin(n, 1/2) < k) must fall like 1/L), which is what the measured points do. "
+        f"From n = {wide[0]} on, every depth keeps Lemma 2 at >= {inv_wide:.3f} of the "
+        "points (the one point left is the spiral's point at the origin, where no row is "
+        "active).",
+        "- **Locally invertible is not the same as recoverable.** In the plain form the "
+        "least-squares decoder's error grows with depth at every width (n = "
+        f"{wmax}: {mean('nmse', 'plain', lo, wmax):.2g} at L = {lo}, "
+        f"{mean('nmse', 'plain', hi, wmax):.2g} at L = {hi}): the information is still "
+        f"there (collapsed fraction {mean('collapsed_fraction', 'plain', hi, wmax):.2g} at "
+        f"n = {wmax}, L = {hi}) but less of it is linearly decodable, and the width at which "
+        "distinct points stop collapsing grows with depth (n = 10: collapsed "
+        f"{mean('collapsed_fraction', 'plain', lo, 10):.2g} at L = {lo}, "
+        f"{mean('collapsed_fraction', 'plain', hi, 10):.2g} at L = {hi}).",
+        "- **The inverted form folds the manifold, and width does not help.** A random "
+        f"linear projection back to R^{k} between layers (the span's own dimension) maps "
+        "the curve's image onto the plane, where it crosses itself: Lemma 2 still holds at "
+        "almost every point, but distinct points land together. The collapsed fraction "
+        f"stays at {mean('collapsed_fraction', 'inverted', 2, wmax):.2g} (L = 2) to "
+        f"{mean('collapsed_fraction', 'inverted', hi, wmax):.2g} (L = {hi}) at n = {wmax}, "
+        f"and the decoder's error at {mean('nmse', 'inverted', 2, wmax):.2g} to "
+        f"{mean('nmse', 'inverted', hi, wmax):.2g}. This is the random projection's doing, "
+        "not a trained block's: trained projections need not fold.",
+        "- **Against Stojnic (arXiv 2412.19677, 2024).** The issue states that for Gaussian "
+        "deep ReLU nets the expansion per layer needed for injectivity saturates after "
+        "about four layers; without internet access the paper's numbers are not reproduced "
+        "here, only that statement (drawn as text in the figure). It concerns injectivity "
+        "on all of R^k for layers that each expand their input; these stacks have one "
+        "width n for every layer (plain layers after the first are n x n) and are measured "
+        "on a sampled curve. So the measurements neither confirm nor refute it. What they "
+        "do say: the per-point (Lemma 2) width keeps growing, logarithmically, through "
+        f"L = {hi} as independent compounding predicts, with no plateau after four layers; "
+        "the width free of collapse on the sample also keeps growing with depth in the "
+        "plain form.",
+    ]
 
 
 if __name__ == "__main__":

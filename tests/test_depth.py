@@ -190,3 +190,69 @@ def test_cli_depth_option(tmp_path, capsys) -> None:
     assert len(df) == 2 * 2 * 2
     assert main(["sweep", "--depth", "0", "--no-progress"]) == 2
     assert "depth must be an integer in [1, 32], got 0" in capsys.readouterr().err
+
+
+def test_crossing_widths_interpolates_the_mean_curve() -> None:
+    summary = pd.DataFrame(
+        {
+            "residual_form": "plain",
+            "depth": [1, 1, 1, 2, 2, 2],
+            "width": [2, 4, 6, 2, 4, 6],
+            "metric": "invertible_fraction",
+            "mean": [0.2, 0.6, 1.0, 0.1, 0.3, 0.5],
+        }
+    )
+    c = ml.sweeps.crossing_widths(summary, levels=[0.5, 0.9])
+    got = {(int(r.depth), r.level): r.width for r in c.itertuples()}
+    assert got[(1, 0.5)] == pytest.approx(3.5) and got[(1, 0.9)] == pytest.approx(5.5)
+    assert got[(2, 0.5)] == pytest.approx(6.0) and np.isnan(got[(2, 0.9)])
+    with pytest.raises(ValueError, match="no metric 'knn_recall'"):
+        ml.sweeps.crossing_widths(summary, metric="knn_recall")
+
+
+def test_stacked_theory() -> None:
+    p = ml.preserved_fraction(np.arange(2, 12), 2)
+    np.testing.assert_allclose(ml.stacked_preserved_fraction(np.arange(2, 12), 2, 3), p**3)
+    n50 = ml.stacked_width_needed(0.5, 2, 4)
+    assert (
+        ml.stacked_preserved_fraction(n50, 2, 4)
+        >= 0.5
+        > ml.stacked_preserved_fraction(n50 - 1, 2, 4)
+    )
+    assert n50 - 1 < ml.stacked_width_needed(0.5, 2, 4, interpolate=True) <= n50
+    with pytest.raises(ValueError, match="depth must be integers >= 1"):
+        ml.stacked_preserved_fraction(5, 2, 0)
+
+
+def test_plot_depth_curves() -> None:
+    from manifold_lab.plots import plot_depth_curves
+
+    df = pd.concat(
+        [
+            ml.sweep(
+                "spiral",
+                widths="2:7",
+                seeds=range(3),
+                depth=[1, 3],
+                residual_form=form,
+                method="lstsq",
+                metrics=["nmse", "invertible_fraction"],
+                n_samples=150,
+                progress=False,
+            )
+            for form in ("inverted", "plain")
+        ]
+    )
+    s = ml.summarize(df)
+    metrics = ["nmse", "invertible_fraction"]
+    fig = plot_depth_curves(
+        s, ml.sweeps.crossing_widths(s), k=2, metrics=metrics, note="a prediction"
+    )
+    titles = [a.text for a in fig.layout.annotations]
+    assert titles[:2] == ["plain: normalised error", "plain: invertible fraction (Lemma 2)"]
+    assert "a prediction" in titles
+    names = {t.name for t in fig.data if t.showlegend}
+    assert {"L = 1", "L = 3", "measured, plain", "measured, inverted"} <= names
+    assert "Theorem 1 compounded" in names
+    with pytest.raises(ValueError, match="several rows"):
+        plot_depth_curves(pd.concat([s, s]), ml.sweeps.crossing_widths(s), k=2, metrics=["nmse"])
