@@ -114,6 +114,7 @@ def test_invertible_fraction_falls_with_depth_as_theorem_1_compounded(form: str)
     assert (np.abs(inv.to_numpy() - theory) < 3 * sem.to_numpy() + 0.03).all(), (inv, theory)
 
 
+@pytest.mark.slow
 def test_reproducible_and_independent_of_the_rest_of_the_sweep() -> None:
     kw = dict(method=["pinv", "lstsq", "lemma2"], n_samples=300, bias=0.5, progress=False)
     kw.update(residual_form="inverted", max_neighbor_points=100)
