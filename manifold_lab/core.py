@@ -64,7 +64,7 @@ import torch
 from ._memory import check_memory
 from ._validation import check_scalar, resolve_device, resolve_dtype
 from .activations import Activation, get_activation
-from .embedding import random_embedding
+from .embedding import check_residual_form, random_embedding, stack_layers
 from .manifolds import Manifold, make_manifold
 from .registry import METHOD_REGISTRY, METRIC_REGISTRY
 from .registry.settings import CASE, DEFAULT_DEVICE, SWEEP
@@ -506,18 +506,7 @@ def evaluate_chunk(
         if keep_arrays:
             out.arrays["X_hat_pinv"] = XhT.transpose(1, 2)
     if "lstsq" in methods:
-        # Normal equations in float64 whatever the working precision: the Gram matrix
-        # squares the condition number, which float32 cannot afford.
-        Yc = (Y - Y.mean(dim=2, keepdim=True)).to(torch.float64)  # (S, n, N)
-        XT64 = XT.to(torch.float64)
-        Xm = XT64.mean(dim=1, keepdim=True)
-        lam, V = torch.linalg.eigh(torch.matmul(Yc, Yc.transpose(1, 2)))
-        cut = 1e-14 if prep.dtype == torch.float64 else 1e-12
-        keep = lam > lam[..., -1:] * cut
-        inv_l = torch.where(keep, 1.0 / torch.where(keep, lam, torch.ones_like(lam)), 0.0)
-        Ginv = (V * inv_l[:, None, :]) @ V.transpose(1, 2)
-        Wt = torch.matmul(torch.matmul(XT64 - Xm, Yc.transpose(1, 2)), Ginv)  # (S, D, n)
-        XhT = (torch.matmul(Wt, Yc) + Xm).to(prep.dtype)
+        XhT = _lstsq_reconstruction(Y, XT, prep.dtype)
         out.nmse["lstsq"] = _nmse(XhT, XT, prep.total_variance)
         if keep_arrays:
             out.arrays["X_hat_lstsq"] = XhT.transpose(1, 2)
@@ -577,6 +566,13 @@ class CaseResult:
     k : int
         Dimension of the manifold's linear span (what Lemma 2 and Theorem 1 need; a
         2-sphere in R^3 spans 3 dimensions, any noise makes it the ambient dimension).
+    depth : int, default=1
+        Layers stacked; ``T`` and ``b`` are the first layer's, ``Y`` is the last layer's
+        output and ``invertible`` says whether Lemma 2 holds at every layer.
+    residual_form : str, default="plain"
+        How the layers are joined (see :func:`manifold_lab.embedding.stack_layers`).
+    layers : list of StackLayer, default=[]
+        Layers ``2 .. depth`` (each with a batch axis of one seed).
     """
 
     manifold: Manifold
@@ -593,6 +589,9 @@ class CaseResult:
     neighbor_index: np.ndarray
     metrics: dict[str, float]
     k: int
+    depth: int = 1
+    residual_form: str = "plain"
+    layers: list[Any] = field(default_factory=list)
 
 
 def check_width_for(width: int, k: int, methods: Sequence[str]) -> None:
@@ -618,6 +617,8 @@ def run_case(
     *,
     activation: Any = CASE["activation"].default,
     method: str = CASE["method"].default,
+    depth: int = CASE["depth"].default,
+    residual_form: str = CASE["residual_form"].default,
     embedding: str = SWEEP["embedding"].default,
     bias: float = CASE["bias"].default,
     n_samples: int = CASE["n_samples"].default,
@@ -643,6 +644,12 @@ def run_case(
         See :func:`manifold_lab.get_activation`.
     method : {"pinv", "lstsq", "lemma2"}, default="pinv"
         Reconstruction back to the input space.
+    depth : int, default=1
+        Number ``L`` of random layers of width ``width`` stacked (1 to 32); the metrics
+        are measured at the stack's output (see :func:`evaluate_stack`). 1 is the single
+        layer.
+    residual_form : {"plain", "inverted"}, default="plain"
+        How the layers are joined (see :func:`manifold_lab.embedding.stack_layers`).
     embedding : {"gaussian", "orthonormal", "uniform"}, default="gaussian"
         Distribution of ``T``.
     bias : float, default=0.0
@@ -690,17 +697,20 @@ def run_case(
     )
     seed = check_scalar(seed, "seed", kind=int, minimum=0)
     check_scalar(collapse_tol, "collapse_tol", minimum=0, include_min=False)
+    depth = CASE["depth"].check(depth)
+    form = check_residual_form(residual_form)
     itemsize = torch.finfo(dt).bits // 8
     n_nb = neighbor_points(m.n_samples, max_neighbor_points)
     N, D = m.n_samples, m.ambient_dim
     check_memory(
         estimate_prepare_bytes(N, D, itemsize=itemsize, n_neighbor_points=n_nb)
-        + estimate_chunk_bytes(
+        + estimate_stack_bytes(
             1,
             check_scalar(width, "width", kind=int, minimum=1),
             N,
             D,
             min(N, D),
+            depth,
             itemsize=itemsize,
             methods=methods,
             metrics=METRICS,
@@ -729,9 +739,34 @@ def run_case(
     )
     Tt = torch.as_tensor(T[None], dtype=dt, device=dev)
     bt = None if b is None else torch.as_tensor(b[None], dtype=dt, device=dev)
-    res = evaluate_chunk(
-        prep, Tt, bt, act, methods, METRICS, collapse_tol=collapse_tol, keep_arrays=True
-    )
+    layers = []
+    if depth == 1:
+        res = evaluate_chunk(
+            prep, Tt, bt, act, methods, METRICS, collapse_tol=collapse_tol, keep_arrays=True
+        )
+    else:
+        layers = stack_layers(
+            width,
+            prep.k,
+            [seed],
+            depth,
+            residual_form=form,
+            kind=embedding,
+            bias=bias,
+            data_scale=prep.data_scale,
+        )
+        res = evaluate_stack(
+            prep,
+            Tt,
+            bt,
+            stack_tensors(layers, dt, dev),
+            act,
+            methods,
+            METRICS,
+            [depth],
+            collapse_tol=collapse_tol,
+            keep_arrays=True,
+        )[depth]
     metrics = {k: float(v[0]) for k, v in res.metrics.items()}
     metrics["nmse"] = float(res.nmse[methods[0]][0])
     collapsed = np.zeros(m.n_samples, dtype=bool)
@@ -754,6 +789,9 @@ def run_case(
         neighbor_index=sub,
         metrics=metrics,
         k=prep.k,
+        depth=depth,
+        residual_form=form,
+        layers=layers,
     )
 
 
@@ -775,3 +813,386 @@ def check_manifold_kwargs(manifold_kwargs: dict[str, Any] | None) -> dict[str, A
             "pass the seed of the manifold's points as manifold_seed=..., not in manifold_kwargs"
         )
     return kwargs
+
+
+def _lstsq_reconstruction(Y: Tensor, XT: Tensor, dtype: torch.dtype) -> Tensor:
+    """The best affine decoder of ``XT`` (D, N) from ``Y`` (S, n, N), fitted in-sample."""
+    # Normal equations in float64 whatever the working precision: the Gram matrix
+    # squares the condition number, which float32 cannot afford.
+    Yc = (Y - Y.mean(dim=2, keepdim=True)).to(torch.float64)  # (S, n, N)
+    XT64 = XT.to(torch.float64)
+    Xm = XT64.mean(dim=1, keepdim=True)
+    lam, V = torch.linalg.eigh(torch.matmul(Yc, Yc.transpose(1, 2)))
+    cut = 1e-14 if dtype == torch.float64 else 1e-12
+    keep = lam > lam[..., -1:] * cut
+    inv_l = torch.where(keep, 1.0 / torch.where(keep, lam, torch.ones_like(lam)), 0.0)
+    Ginv = (V * inv_l[:, None, :]) @ V.transpose(1, 2)
+    Wt = torch.matmul(torch.matmul(XT64 - Xm, Yc.transpose(1, 2)), Ginv)  # (S, D, n)
+    return (torch.matmul(Wt, Yc) + Xm).to(dtype)
+
+
+# --------------------------------------------------------------------------------------
+# A stack of random layers (depth L > 1)
+# --------------------------------------------------------------------------------------
+
+
+@dataclass
+class StackTensors:
+    """Layer ``l >= 2`` of a stack as tensors (see :func:`manifold_lab.embedding.stack_layers`).
+
+    ``T`` has shape (S, n, fan_in), ``b`` (S, n) or None, ``P`` (S, k, n) or None (the
+    projection before ``T`` in the inverted form).
+    """
+
+    T: Tensor
+    b: Tensor | None
+    P: Tensor | None
+
+
+def stack_tensors(layers: Sequence[Any], dtype: torch.dtype, device: Any) -> list[StackTensors]:
+    """:func:`manifold_lab.embedding.stack_layers`'s arrays as tensors on ``device``."""
+
+    def t(a: Any) -> Tensor | None:
+        return None if a is None else torch.as_tensor(a, dtype=dtype, device=device)
+
+    out = []
+    for layer in layers:
+        T = t(layer.T)
+        assert T is not None
+        out.append(StackTensors(T, t(layer.b), t(layer.P)))
+    return out
+
+
+def _orthonormalize(V: Tensor) -> tuple[Tensor, Tensor]:
+    """Per point, ``V = F R`` (Gram-Schmidt): ``V`` (S, k, m, N) holds k tangent vectors
+    of every point; ``F`` the same shape with orthonormal vectors, ``R`` (S, N, k, k)."""
+    k = V.shape[1]
+    R = V.new_zeros(V.shape[0], V.shape[-1], k, k)
+    qs: list[Tensor] = []
+    for j in range(k):
+        v = V[:, j]
+        for _ in range(2):  # twice is enough (Giraud et al.)
+            for i, q in enumerate(qs):
+                r = (q * v).sum(1)  # (S, N)
+                R[:, :, i, j] += r
+                v = v - r[:, None] * q
+        nrm = v.norm(dim=1)
+        R[:, :, j, j] = nrm
+        safe = torch.where(nrm > 0, nrm, torch.ones_like(nrm))
+        qs.append(torch.where(nrm[:, None] > 0, v / safe[:, None], 0.0))
+    return torch.stack(qs, 1), R
+
+
+def _lmax(G: Tensor) -> Tensor:
+    """Largest eigenvalue of a batch of small symmetric matrices (..., k, k)."""
+    k = G.shape[-1]
+    if k == 1:
+        return G[..., 0, 0]
+    if k == 2:
+        a, b, c = G[..., 0, 0], G[..., 0, 1], G[..., 1, 1]
+        return 0.5 * (a + c) + torch.sqrt((0.5 * (a - c)) ** 2 + b * b)
+    return torch.linalg.eigvalsh(G)[..., -1]
+
+
+def _stack_neighbor_metrics(
+    prep: Prepared,
+    Y: Tensor,
+    metrics: Sequence[str],
+    out: ChunkOutput,
+    *,
+    collapse_tol: float,
+    keep_arrays: bool,
+) -> None:
+    """``collapsed_fraction`` and ``knn_recall`` of outputs ``Y`` (S, n, N), as in
+    :func:`evaluate_chunk` (the same definitions, measured at the stack's output)."""
+    assert prep.sub_idx is not None and prep.DX is not None and prep.knn_X is not None
+    Ys = Y[:, :, prep.sub_idx].transpose(1, 2)  # (S, m, n)
+    DY = torch.cdist(Ys, Ys)
+    diag = torch.arange(DY.shape[-1], device=prep.device)
+    DY[:, diag, diag] = float("inf")
+    Xs = prep.X[prep.sub_idx]
+    tvx = ((Xs - Xs.mean(0)) ** 2).sum(-1).mean()
+    tvy = ((Ys - Ys.mean(1, keepdim=True)) ** 2).sum(-1).mean(-1)
+    scale = torch.sqrt(tvy / tvx)
+    if "collapsed_fraction" in metrics:
+        close = DY <= (collapse_tol * scale * prep.delta)[:, None, None]
+        collapsed = (close & (prep.DX >= prep.delta)).any(dim=-1)
+        out.metrics["collapsed_fraction"] = collapsed.to(prep.dtype).mean(-1)
+        if keep_arrays:
+            out.arrays["collapsed"] = collapsed
+    if "knn_recall" in metrics:
+        knn_Y = DY.topk(prep.knn_X.shape[1], dim=-1, largest=False).indices
+        hit = (knn_Y[..., :, None] == prep.knn_X[None, :, None, :]).any(-1)
+        out.metrics["knn_recall"] = hit.to(prep.dtype).mean(dim=(-1, -2))
+
+
+def evaluate_stack(
+    prep: Prepared,
+    T: Tensor,
+    b: Tensor | None,
+    layers: Sequence[StackTensors],
+    act: Activation,
+    methods: Sequence[str],
+    metrics: Sequence[str],
+    depths: Sequence[int],
+    *,
+    collapse_tol: float = 0.1,
+    keep_arrays: bool = False,
+) -> dict[int, ChunkOutput]:
+    """Run a stack of random layers for a batch of seeds and measure at several depths.
+
+    The first layer is ``phi(T x + b)`` with ``T`` of shape (S, n, D) as in
+    :func:`evaluate_chunk`; ``layers[l - 2]`` is layer ``l`` (see
+    :func:`manifold_lab.embedding.stack_layers` for the plain and inverted forms). One
+    forward pass through ``max(depths)`` layers; the metrics are measured at the output
+    ``y_L`` of every depth ``L`` in ``depths`` (a ``depth = 1`` here is the single layer,
+    equal to :func:`evaluate_chunk`'s numbers up to rounding).
+
+    What each metric means for a stack
+    ----------------------------------
+    The stack is piecewise affine in the span coordinates ``c`` of ``x = U c``: around a
+    point, ``y_L = J_L c + const`` with the local Jacobian ``J_L = D_L T_L ... D_1 T_1 U``
+    (``D_l`` the activation's slopes; in the inverted form each ``T_l`` is ``T_l P_l``).
+    It is computed as orthonormal tangent frames propagated layer by layer (``J_l = F_l
+    R_l``, ``F_l`` orthonormal, per point).
+
+    invertible_fraction
+        Fraction of points where Lemma 2 holds at every layer: at layer ``l``, the rows of
+        ``T_l`` at the point's informative coordinates, restricted to the local
+        ``k``-dimensional piece that the previous layers map the span to (the frame
+        ``F_{l-1}``), have rank ``k``; numerically the smallest eigenvalue of their Gram
+        matrix exceeds ``rtol^2`` times the largest of the unmasked ``(T_l F_{l-1})``'s
+        (at layer 1 that is ``sigma_max(T U)``, as for one layer). Equivalently the stack's
+        local Jacobian on the span has rank ``k``: the stack is locally invertible.
+    jacobian_min_sv
+        Median over points of ``sigma_min(J_L)`` divided by the product of the layers'
+        norms ``sigma_max(T_1 U) * prod_l sigma_max(T_l) (* sigma_max(P_l))``.
+    nmse, pinv
+        Every linear map is undone by its pseudo-inverse, layer by layer from the output
+        down (``T_l^+``, then ``P_l^+`` in the inverted form, and ``U (T_1 U)^+`` last);
+        as for one layer, the activation is not undone.
+    nmse, lstsq
+        The best affine decoder from the stack's output ``y_L`` straight to ``x`` (a fitted
+        decoder needs no layer-by-layer form).
+    nmse, lemma2
+        The exact inverse of the point's linear piece, Lemma 2 applied layer by layer: exact
+        wherever the point is invertible; elsewhere the minimum-norm solution, i.e. ``c``
+        projected on the row space of ``J_L``. Beyond the first layer it is told each
+        hidden layer's activation pattern (the output alone reveals only the last one's),
+        so it measures local invertibility; ``collapsed_fraction`` measures whether
+        distinct points stay apart.
+    n_patterns
+        Distinct joint activation patterns of all ``L`` layers (the stack's linear regions
+        met by the points).
+    collapsed_fraction, knn_recall
+        As for one layer, in the output space of ``y_L``.
+
+    Returns
+    -------
+    outputs : dict of int to ChunkOutput
+        The metrics (and per-point arrays with ``keep_arrays``) at each depth.
+    """
+    X, U = prep.X, prep.U
+    XT = X.T.contiguous()  # (D, N)
+    S, n = T.shape[0], T.shape[1]
+    N, k, dt = XT.shape[1], U.shape[1], prep.dtype
+    rtol = rank_rtol(dt)
+    depth_set = sorted(set(int(d) for d in depths))
+    L_max = depth_set[-1]
+    if len(layers) < L_max - 1:
+        raise ValueError(f"depth {L_max} needs {L_max - 1} layers after the first")
+    methods = methods if ("nmse" in metrics or keep_arrays) else []
+    need_inverse = act.inverse is not None and (
+        "lemma2" in methods or "invertible_fraction" in metrics
+    )
+    track = need_inverse or "jacobian_min_sv" in metrics
+    coords = torch.matmul(X, U)  # (N, k)
+    C1 = torch.matmul(T, U)  # (S, n, k)
+    norm_prod = torch.linalg.matrix_norm(C1, ord=2)  # (S,)
+    invertible = torch.ones(S, N, dtype=torch.bool, device=prep.device)
+    eye = torch.eye(k, dtype=dt, device=prep.device)
+    R_total = eye.expand(S, N, k, k)
+    F = torch.empty(0)
+    patterns: list[Tensor] = []
+    W_pinv = w_pinv = None
+    if "pinv" in methods:
+        W_pinv = torch.matmul(U, torch.linalg.pinv(C1))  # (S, D, n)
+        w_pinv = None if b is None else -torch.matmul(W_pinv, b[:, :, None])
+    outputs: dict[int, ChunkOutput] = {}
+    Y = torch.empty(0)
+    for depth in range(1, L_max + 1):
+        if depth == 1:
+            Z = torch.matmul(T, XT)
+            bl: Tensor | None = b
+            if track:
+                A = C1.transpose(1, 2)[..., None].expand(S, k, n, N)
+                lmax_all = (norm_prod**2)[:, None].expand(S, N)
+        else:
+            layer = layers[depth - 2]
+            bl = layer.b
+            inp = Y if layer.P is None else torch.matmul(layer.P, Y)
+            Z = torch.matmul(layer.T, inp)
+            if layer.P is not None:
+                norm_prod = norm_prod * torch.linalg.matrix_norm(layer.P, ord=2)
+            norm_prod = norm_prod * torch.linalg.matrix_norm(layer.T, ord=2)
+            if track:
+                if layer.P is not None:
+                    F, R = _orthonormalize(torch.matmul(layer.P[:, None], F))
+                    R_total = torch.matmul(R, R_total)
+                A = torch.matmul(layer.T[:, None], F)  # (S, k, n, N)
+                G_all = torch.einsum("sarn,sbrn->snab", A, A)
+                lmax_all = _lmax(G_all)
+        if bl is not None:
+            Z = Z + bl[:, :, None]
+        Y = act.fn(Z)
+        if act.check_output and not torch.isfinite(Y).all():
+            raise ValueError(
+                f"the activation {act.name!r} produced NaN or infinite values; check the callable"
+            )
+        if track:
+            if need_inverse:
+                assert act.inverse is not None
+                Mf = act.inverse(Y)[1].to(dt)
+                AM = A * Mf[:, None]
+                G_inf = torch.einsum("sarn,sbrn->snab", AM, A)
+                tol = rtol**2 * lmax_all
+                invertible &= small_psd_pinv(G_inf, tol)[1] > tol
+            F, R = _orthonormalize(act.derivative(Z)[:, None] * A)
+            R_total = torch.matmul(R, R_total)
+        if "n_patterns" in metrics and act.pattern is not None:
+            patterns.append(act.pattern(Z))
+        if depth > 1 and W_pinv is not None:
+            layer = layers[depth - 2]
+            G = torch.linalg.pinv(layer.T)
+            if layer.P is not None:
+                G = torch.matmul(torch.linalg.pinv(layer.P), G)
+            W_pinv = torch.matmul(W_pinv, G)
+            if layer.b is not None:
+                shift = -torch.matmul(W_pinv, layer.b[:, :, None])
+                w_pinv = shift if w_pinv is None else w_pinv + shift
+        if depth in depth_set:
+            outputs[depth] = _stack_output(
+                prep,
+                Y,
+                XT,
+                coords,
+                act,
+                methods,
+                metrics,
+                invertible=invertible if need_inverse else None,
+                R_total=R_total if track else None,
+                norm_prod=norm_prod,
+                patterns=patterns,
+                W_pinv=W_pinv,
+                w_pinv=w_pinv,
+                collapse_tol=collapse_tol,
+                keep_arrays=keep_arrays,
+            )
+    return outputs
+
+
+def _stack_output(
+    prep: Prepared,
+    Y: Tensor,
+    XT: Tensor,
+    coords: Tensor,
+    act: Activation,
+    methods: Sequence[str],
+    metrics: Sequence[str],
+    *,
+    invertible: Tensor | None,
+    R_total: Tensor | None,
+    norm_prod: Tensor,
+    patterns: list[Tensor],
+    W_pinv: Tensor | None,
+    w_pinv: Tensor | None,
+    collapse_tol: float,
+    keep_arrays: bool,
+) -> ChunkOutput:
+    """The metrics of :func:`evaluate_stack` at one depth (its output ``Y``)."""
+    out = ChunkOutput()
+    S, dt, U = Y.shape[0], prep.dtype, prep.U
+    nan = torch.full((S,), float("nan"), dtype=dt, device=prep.device)
+    if "invertible_fraction" in metrics:
+        out.metrics["invertible_fraction"] = (
+            nan if invertible is None else invertible.to(dt).mean(-1)
+        )
+    if keep_arrays and invertible is not None:
+        out.arrays["invertible"] = invertible
+    if R_total is not None:
+        G = torch.matmul(R_total.transpose(-1, -2), R_total)  # J^T J, (S, N, k, k)
+        k = G.shape[-1]
+        if "jacobian_min_sv" in metrics:
+            lam = small_psd_pinv(G, _lmax(G))[1] if k <= 2 else torch.linalg.eigvalsh(G)[..., 0]
+            smin = lam.clamp_min(0).sqrt()
+            out.metrics["jacobian_min_sv"] = (smin / norm_prod[:, None]).median(dim=-1).values
+        if "lemma2" in methods and invertible is not None:
+            Ginv = small_psd_pinv(G, rank_rtol(dt) ** 2 * _lmax(G))[0]
+            proj = torch.matmul(Ginv, G)  # projection on the row space of J
+            c_hat = torch.matmul(proj, coords[None, :, :, None])[..., 0]  # (S, N, k)
+            c_hat = torch.where(invertible[..., None], coords[None], c_hat)
+            XhT = torch.matmul(U, c_hat.transpose(1, 2))
+            out.nmse["lemma2"] = _nmse(XhT, XT, prep.total_variance)
+            if keep_arrays:
+                out.arrays["X_hat_lemma2"] = XhT.transpose(1, 2)
+    if "pinv" in methods:
+        assert W_pinv is not None
+        XhT = torch.matmul(W_pinv, Y)
+        if w_pinv is not None:
+            XhT = XhT + w_pinv
+        out.nmse["pinv"] = _nmse(XhT, XT, prep.total_variance)
+        if keep_arrays:
+            out.arrays["X_hat_pinv"] = XhT.transpose(1, 2)
+    if "lstsq" in methods:
+        XhT = _lstsq_reconstruction(Y, XT, dt)
+        out.nmse["lstsq"] = _nmse(XhT, XT, prep.total_variance)
+        if keep_arrays:
+            out.arrays["X_hat_lstsq"] = XhT.transpose(1, 2)
+    if "n_patterns" in metrics:
+        out.metrics["n_patterns"] = (
+            count_patterns(torch.cat(patterns, dim=1)).to(dt) if patterns else nan
+        )
+    if any(m in metrics for m in NEIGHBOR_METRICS):
+        _stack_neighbor_metrics(
+            prep, Y, metrics, out, collapse_tol=collapse_tol, keep_arrays=keep_arrays
+        )
+    if keep_arrays:
+        out.arrays["Y"] = Y.transpose(1, 2)
+    return out
+
+
+def estimate_stack_bytes(
+    n_seeds: int,
+    width: int,
+    n_points: int,
+    d: int,
+    k: int,
+    depth: int,
+    *,
+    itemsize: int,
+    methods: Sequence[str],
+    metrics: Sequence[str],
+    n_neighbor_points: int | None,
+    n_neighbors: int,
+    keep_arrays: bool = False,
+) -> int:
+    """Peak bytes of :func:`evaluate_stack` for ``n_seeds`` stacks of ``depth`` layers.
+
+    :func:`estimate_chunk_bytes` (same arguments) plus the tangent frames (about six
+    ``seed x point x width x k`` values), the layers' activation patterns and matrices.
+    """
+    base = estimate_chunk_bytes(
+        n_seeds,
+        width,
+        n_points,
+        d,
+        k,
+        itemsize=itemsize,
+        methods=methods,
+        metrics=metrics,
+        n_neighbor_points=n_neighbor_points,
+        n_neighbors=n_neighbors,
+        keep_arrays=keep_arrays,
+    )
+    per_value = 6 * k * itemsize + depth + 2 * itemsize
+    return int(base + n_seeds * (width * n_points * per_value + 4 * depth * width**2 * itemsize))

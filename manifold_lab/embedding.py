@@ -9,22 +9,33 @@ other widths or seeds swept, the chunking, or the device the computation later r
 
 ``"gaussian"`` and ``"orthonormal"`` share the Gaussian stream (the orthonormal matrix is
 the Gaussian one orthonormalised); ``"uniform"`` has its own; the bias has its own.
+
+A stack of ``L`` layers (:func:`stack_layers`) keeps this first layer exactly and draws layer
+``l >= 2`` (its matrix, its bias and the projection before it) from
+``default_rng([seed, stream, l])``, so a stack's first ``L`` layers are those of any deeper
+stack.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import numpy as np
 
 from ._validation import check_scalar
+from .registry.settings import CASE
 
-__all__ = ["EMBEDDINGS", "random_embedding", "random_embeddings"]
+__all__ = ["EMBEDDINGS", "RESIDUAL_FORMS", "StackLayer", "random_embedding", "random_embeddings"]
 
 EMBEDDINGS: dict[str, int] = {"gaussian": 0, "orthonormal": 0, "uniform": 2}
 """Embedding kinds and the random stream their rows come from."""
 
 _BIAS_STREAM = 100
+_PROJECTION_STREAM = 200
+
+RESIDUAL_FORMS: tuple[str, ...] = CASE["residual_form"].choices
+"""How the layers of a stack are joined (see :func:`stack_layers`)."""
 
 
 def check_embedding_kind(kind: str) -> str:
@@ -171,3 +182,132 @@ def random_embeddings(
     key = _check_args(d, width, seeds, kind, bias)
     rows, b = draw_rows(d, width, seeds, key, bias > 0)
     return finish(rows, key), None if b is None else b * (bias * float(data_scale))
+
+
+@dataclass(frozen=True)
+class StackLayer:
+    """Layer ``l >= 2`` of a stack, for a batch of seeds (see :func:`stack_layers`).
+
+    Parameters
+    ----------
+    T : ndarray of shape (n_seeds, width, fan_in)
+        The layer's matrix; ``fan_in`` is ``width`` (plain) or ``k`` (inverted).
+    b : ndarray of shape (n_seeds, width) or None
+        The layer's bias (None without bias).
+    P : ndarray of shape (n_seeds, k, width) or None
+        The projection applied to the previous layer's output before ``T`` (inverted
+        form only).
+    """
+
+    T: np.ndarray
+    b: np.ndarray | None
+    P: np.ndarray | None
+
+
+def check_residual_form(form: str) -> str:
+    """Validate a residual form (see :data:`RESIDUAL_FORMS`) and return it in lower case."""
+    key = str(form).lower()
+    if key not in RESIDUAL_FORMS:
+        raise ValueError(f"unknown residual_form {form!r}; choose one of {list(RESIDUAL_FORMS)}")
+    return key
+
+
+def _raw(rng: np.random.Generator, kind: str, shape: tuple[int, int]) -> np.ndarray:
+    if kind == "uniform":
+        return rng.uniform(-np.sqrt(3.0), np.sqrt(3.0), shape)
+    return rng.standard_normal(shape)
+
+
+def stack_layers(
+    width: int,
+    k: int,
+    seeds: Sequence[int],
+    depth: int,
+    *,
+    residual_form: str = "plain",
+    kind: str = "gaussian",
+    bias: float = 0.0,
+    data_scale: float = 1.0,
+) -> list[StackLayer]:
+    """Draw layers ``2 .. depth`` of a stack of random layers of one width.
+
+    The first layer is :func:`random_embedding`'s ``T_1`` (width x d) and ``b_1``, unchanged.
+    Layer ``l >= 2`` is drawn from ``default_rng([seed, stream, l])`` (its bias from
+    ``[seed, 100, l]``, the projection before it from ``[seed, 200, l]``), so it depends
+    only on ``(seed, l, width, k)``:
+
+    ``"plain"``
+        ``h_l = phi(T_l h_{l-1} + b_l)`` with ``T_l`` of shape (width, width).
+    ``"inverted"``
+        ``h_l = phi(T_l P_l h_{l-1} + b_l)``: the previous layer's output is projected back
+        to ``R^k`` by a random ``P_l`` (k x width), then expanded by ``T_l`` (width x k): an
+        inverted residual block (expand, activation, linear projection) without its
+        shortcut, the projection placed between the layers. Rows of ``T_l`` and columns of
+        ``P_l`` are nested across widths as for the first layer.
+
+    The entries have the distribution ``kind`` with variance ``2 / fan_in`` for a matrix
+    applied to an activation's output (``T_l`` plain, ``P_l``) and ``1 / k`` for ``T_l``
+    after a projection (He's scaling), so every layer's pre-activations have about the
+    spread of the first layer's (for ReLU); the bias ``b_l ~ N(0, (bias * data_scale)^2)``
+    is then comparable at every layer. Neither scale matters for a positively homogeneous
+    activation without bias.
+
+    Parameters
+    ----------
+    width : int
+        Width ``n`` of every layer.
+    k : int
+        Dimension of the manifold's span (the bottleneck of the inverted form).
+    seeds : sequence of int
+        One stack per seed.
+    depth : int
+        Number of layers ``L`` (>= 1); ``depth - 1`` layers are returned.
+    residual_form : {"plain", "inverted"}, default="plain"
+        How the layers are joined.
+    kind : {"gaussian", "orthonormal", "uniform"}, default="gaussian"
+        Distribution of the matrices, as in :func:`random_embedding`.
+    bias : float, default=0.0
+        Relative bias scale (0: no bias).
+    data_scale : float, default=1.0
+        Scale of the data the bias is relative to.
+
+    Returns
+    -------
+    layers : list of StackLayer
+        Layers ``2 .. depth``, each batched over ``seeds``.
+
+    Examples
+    --------
+    >>> layers = stack_layers(5, 2, [0, 1], 3, residual_form="inverted")
+    >>> len(layers), layers[0].T.shape, layers[0].P.shape
+    (2, (2, 5, 2), (2, 2, 5))
+    >>> deeper = stack_layers(5, 2, [0, 1], 4, residual_form="inverted")
+    >>> bool(np.array_equal(deeper[1].T, layers[1].T))
+    True
+    """
+    form = check_residual_form(residual_form)
+    key = _check_args(k, width, [int(s) for s in seeds], kind, bias)
+    depth = check_scalar(depth, "depth", kind=int, minimum=1)
+    stream = EMBEDDINGS[key]
+    out = []
+    for layer in range(2, depth + 1):
+        Ts, bs, Ps = [], [], []
+        for s in seeds:
+            rng = np.random.default_rng([int(s), stream, layer])
+            if form == "plain":
+                Ts.append(finish(_raw(rng, key, (width, width)), key) * np.sqrt(2.0 / width))
+            else:
+                Ts.append(finish(_raw(rng, key, (width, k)), key) * np.sqrt(1.0 / k))
+                prng = np.random.default_rng([int(s), _PROJECTION_STREAM, layer])
+                Ps.append(finish(_raw(prng, key, (width, k)).T, key) * np.sqrt(2.0 / width))
+            if bias > 0:
+                brng = np.random.default_rng([int(s), _BIAS_STREAM, layer])
+                bs.append(brng.standard_normal(width) * (bias * float(data_scale)))
+        out.append(
+            StackLayer(
+                T=np.stack(Ts),
+                b=np.stack(bs) if bs else None,
+                P=np.stack(Ps) if Ps else None,
+            )
+        )
+    return out

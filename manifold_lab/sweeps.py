@@ -16,6 +16,7 @@ from . import _sector
 from ._memory import check_memory
 from ._progress import progress_bar
 from ._validation import (
+    _as_int_list,
     check_scalar,
     check_seeds,
     check_widths,
@@ -34,17 +35,27 @@ from .core import (
     check_width_for,
     estimate_chunk_bytes,
     estimate_prepare_bytes,
+    estimate_stack_bytes,
     evaluate_chunk,
+    evaluate_stack,
     neighbor_points,
     prepare,
     rank_rtol,
+    stack_tensors,
 )
-from .embedding import check_embedding_kind, draw_rows, finish
+from .embedding import check_embedding_kind, check_residual_form, draw_rows, finish, stack_layers
 from .manifolds import make_manifold
 from .records import provenance
 from .registry.settings import DEFAULT_WIDTHS, SWEEP
 
-__all__ = ["ALGORITHMS", "combine_sweeps", "summarize", "sweep"]
+__all__ = [
+    "ALGORITHMS",
+    "check_depths",
+    "combine_sweeps",
+    "crossing_widths",
+    "summarize",
+    "sweep",
+]
 
 ALGORITHMS = ("auto", "dense", "sector")
 """``dense`` evaluates every point; ``sector`` is the exact O(n log N) algorithm for 2-D
@@ -59,9 +70,40 @@ ID_COLUMNS = (
     "bias",
     "activation",
     "method",
+    "depth",
+    "residual_form",
     "width",
     "seed",
 )
+
+
+def check_depths(depth: Any) -> list[int]:
+    """Parse and validate depths (numbers of stacked layers), each in the range of
+    ``SWEEP["depth"]``.
+
+    Parameters
+    ----------
+    depth : int, sequence of int or str
+        For example ``1``, ``[1, 2, 4]``, ``"1,2,4,8"`` or ``"1:4"`` (inclusive).
+
+    Returns
+    -------
+    depths : list of int
+        Sorted, without duplicates.
+
+    Examples
+    --------
+    >>> check_depths("8,1:3")
+    [1, 2, 3, 8]
+    >>> check_depths(0)
+    Traceback (most recent call last):
+    ...
+    ValueError: depth must be an integer in [1, 32], got 0
+    """
+    values = _as_int_list(depth, "depth")
+    if not values:
+        raise ValueError("depth is empty: give at least one depth, e.g. 1 or '1,2,4'")
+    return sorted({SWEEP["depth"].check(v) for v in values})
 
 
 def sweep(
@@ -72,6 +114,8 @@ def sweep(
     activation: Any = SWEEP["activation"].default,
     method: Any = SWEEP["method"].default,
     metrics: Any = None,
+    depth: Any = SWEEP["depth"].default,
+    residual_form: str = SWEEP["residual_form"].default,
     embedding: str = SWEEP["embedding"].default,
     bias: float = SWEEP["bias"].default,
     n_samples: int = SWEEP["n_samples"].default,
@@ -109,6 +153,18 @@ def sweep(
     metrics : list of str or None, default=None
         Metrics to compute, from :data:`manifold_lab.METRICS`; ``None`` computes all. Each
         row always has a column for every metric; metrics not computed are NaN.
+    depth : int, sequence of int or str, default=1
+        Numbers ``L`` of random layers of width ``n`` stacked (each in [1, 32]), e.g.
+        ``[1, 2, 4, 8]`` or ``"1,2,4,8"``: the metrics are measured at the stack's output,
+        as defined in :func:`manifold_lab.core.evaluate_stack` (``invertible_fraction``:
+        Lemma 2 holds at every layer). ``L = 1`` is the single layer, computed exactly as
+        without depth. Layer ``l >= 2`` is drawn from ``(seed, l)`` (see
+        :func:`manifold_lab.embedding.stack_layers`); a stack's first layers are those of
+        any deeper one.
+    residual_form : {"plain", "inverted"}, default="plain"
+        How the layers are joined: ``"plain"`` is ``phi(T_L ... phi(T_1 x))``;
+        ``"inverted"`` puts a random linear projection back to the span's dimension ``k``
+        between layers (an inverted residual block without its shortcut).
     embedding : {"gaussian", "orthonormal", "uniform"}, default="gaussian"
         Distribution of ``T``.
     bias : float, default=0.0
@@ -140,8 +196,9 @@ def sweep(
     Returns
     -------
     results : pandas.DataFrame
-        Tidy: one row per (activation, method, width, seed), with columns
-        ``manifold, n_samples, d, k, embedding, bias, activation, method, width, seed``,
+        Tidy: one row per (activation, depth, width, seed, method), with columns
+        ``manifold, n_samples, d, k, embedding, bias, activation, method, depth,
+        residual_form, width, seed``,
         ``width_ratio`` (``width / k``) and one column per metric. ``results.attrs``
         holds the provenance record.
 
@@ -157,7 +214,7 @@ def sweep(
     >>> df = sweep("spiral", widths=[2, 30], seeds=range(3), method=["pinv", "lemma2"],
     ...            metrics=["nmse", "invertible_fraction"], n_samples=200, progress=False)
     >>> df.shape
-    (12, 17)
+    (12, 19)
     >>> bool((df.query("width == 30 and method == 'lemma2'").nmse < 1e-20).all())
     True
     """
@@ -166,6 +223,9 @@ def sweep(
     seeds_l = check_seeds(seeds)
     methods = check_methods(method)
     metrics_l = check_metrics(metrics)
+    depths = check_depths(depth)
+    form = check_residual_form(residual_form)
+    deeper = [x for x in depths if x > 1]
     acts_in = activation if isinstance(activation, (list, tuple)) else [activation]
     if not acts_in:
         raise ValueError("give at least one activation")
@@ -207,6 +267,11 @@ def sweep(
         _sector.eligible(prep.k, bias > 0, a, methods, metrics_l) and algorithm != "dense"
         for a in acts
     ]
+    if algorithm == "sector" and deeper:
+        raise ValueError(
+            f"algorithm='sector' computes a single layer; depth {deeper[-1]} needs "
+            "algorithm='auto' or 'dense'"
+        )
     if algorithm == "sector" and not all(use_sector):
         raise ValueError(
             "algorithm='sector' needs a manifold with a 2-D linear span, no bias, a "
@@ -215,7 +280,7 @@ def sweep(
             f"{sorted(_sector.SUPPORTED_METRICS)}; use algorithm='auto'"
         )
     sector_data = None
-    if any(use_sector):
+    if any(use_sector) and 1 in depths:
         sector_data = _sector.prepare_sectors(torch.matmul(prep.X, prep.U))
 
     N, D = m.X.shape
@@ -227,7 +292,15 @@ def sweep(
 
     def chunk_of(w: int, sector: bool) -> int:
         """Seeds evaluated at once at width ``w`` (bounded by ``max_chunk_elements``)."""
-        return chunk_seeds(w, N, m_nb if neighbors else 0, sector, block_seeds, max_chunk_elements)
+        return chunk_seeds(
+            w,
+            N,
+            m_nb if neighbors else 0,
+            sector and not deeper,
+            block_seeds,
+            max_chunk_elements,
+            stack_k=prep.k if deeper else 0,
+        )
 
     _check_sweep_memory(
         prep,
@@ -239,9 +312,10 @@ def sweep(
         metrics=metrics_l,
         n_neighbor_points=m_nb or None,
         n_neighbors=n_neighbors,
+        depth=max(depths),
     )
     blocks: list[dict[str, Any]] = []
-    total = len(widths_l) * len(seeds_l) * len(acts)
+    total = len(widths_l) * len(seeds_l) * len(acts) * len(depths)
     bar = progress_bar(total=total, progress=progress, desc="sweep", unit="case", leave=False)
     try:
         for b0 in range(0, len(seeds_l), block_seeds):
@@ -258,6 +332,35 @@ def sweep(
                         if raw_b is not None:
                             b_np = raw_b[sl, :w] * (bias * prep.data_scale)
                             b = torch.as_tensor(b_np, dtype=dt, device=dev)
+                        cols = (act.name, w, ss, methods, metrics_l)
+                        if deeper:
+                            layers = stack_layers(
+                                w,
+                                prep.k,
+                                ss,
+                                deeper[-1],
+                                residual_form=form,
+                                kind=kind,
+                                bias=bias,
+                                data_scale=prep.data_scale,
+                            )
+                            outs = evaluate_stack(
+                                prep,
+                                T,
+                                b,
+                                stack_tensors(layers, dt, dev),
+                                act,
+                                methods,
+                                metrics_l,
+                                deeper,
+                                collapse_tol=collapse_tol,
+                            )
+                            for x in deeper:
+                                o = outs[x]
+                                blocks.append(_block(ai, *cols, o.metrics, o.nmse, x, form))
+                            bar.update(len(ss) * len(deeper))
+                        if 1 not in depths:
+                            continue
                         if sector:
                             assert sector_data is not None
                             mets, nmse = _sector.evaluate_sectors(
@@ -274,7 +377,7 @@ def sweep(
                                 prep, T, b, act, methods, metrics_l, collapse_tol=collapse_tol
                             )
                             mets, nmse = res.metrics, res.nmse
-                        blocks.append(_block(ai, act.name, w, ss, methods, metrics_l, mets, nmse))
+                        blocks.append(_block(ai, *cols, mets, nmse, 1, form))
                         bar.update(len(ss))
     finally:
         bar.close()
@@ -297,7 +400,7 @@ def sweep(
     ):
         df[col] = value
     df["width_ratio"] = df["width"] / prep.k
-    order = np.lexsort((df["_method"], df["seed"], df["width"], df["_act"]))
+    order = np.lexsort((df["_method"], df["seed"], df["width"], df["depth"], df["_act"]))
     df = df.iloc[order].reset_index(drop=True)[[*ID_COLUMNS, "width_ratio", *METRICS]]
     params = {
         "manifold": m.name,
@@ -308,6 +411,8 @@ def sweep(
         "activations": [a.name for a in acts],
         "methods": methods,
         "metrics": metrics_l,
+        "depths": depths,
+        "residual_form": form,
         "embedding": kind,
         "bias": bias,
         "max_neighbor_points": max_neighbor_points,
@@ -315,7 +420,9 @@ def sweep(
         "collapse_tol": collapse_tol,
         "device": str(dev),
         "dtype": str(dt).replace("torch.", ""),
-        "algorithm": "sector" if all(use_sector) else ("dense" if not any(use_sector) else "mixed"),
+        "algorithm": "sector"
+        if all(use_sector) and not deeper
+        else ("dense" if not any(use_sector) or depths == deeper else "mixed"),
     }
     df.attrs["provenance"] = provenance(params, elapsed_s=round(time.perf_counter() - t0, 4))
     return df
@@ -333,10 +440,15 @@ def chunk_seeds(
     sector: bool,
     block_seeds: int,
     max_chunk_elements: int,
+    stack_k: int = 0,
 ) -> int:
     """Seeds :func:`sweep` evaluates at once at ``width`` (``n_neighbor_points``: 0 without
-    neighbour metrics); the sector algorithm takes the whole block."""
+    neighbour metrics); the sector algorithm takes the whole block. ``stack_k``: the span's
+    dimension when a stack deeper than one layer is evaluated (its tangent frames hold
+    ``k`` more values per point and unit), else 0."""
     per_seed = max(n_points * width, n_neighbor_points * n_neighbor_points, 1)
+    if stack_k:
+        per_seed = max(per_seed, n_points * width * (stack_k + 1))
     return block_seeds if sector else max(1, max_chunk_elements // per_seed)
 
 
@@ -351,6 +463,7 @@ def _check_sweep_memory(
     metrics: list[str],
     n_neighbor_points: int | None,
     n_neighbors: int,
+    depth: int = 1,
 ) -> None:
     """Refuse a sweep whose largest chunk would not fit in the memory budget."""
     N, D = prep.X.shape
@@ -361,8 +474,22 @@ def _check_sweep_memory(
     for sector in set(use_sector):
         for w in widths:
             n_seeds = min(chunk_of(w, sector), block_seeds)
-            if sector:
+            if sector and depth == 1:
                 need = _sector.estimate_bytes(n_seeds, w, N, e)
+            elif depth > 1:
+                need = estimate_stack_bytes(
+                    n_seeds,
+                    w,
+                    N,
+                    D,
+                    prep.k,
+                    depth,
+                    itemsize=e,
+                    methods=methods,
+                    metrics=metrics,
+                    n_neighbor_points=n_neighbor_points,
+                    n_neighbors=n_neighbors,
+                )
             else:
                 need = estimate_chunk_bytes(
                     n_seeds,
@@ -400,6 +527,8 @@ def _block(
     metrics: list[str],
     mets: dict[str, torch.Tensor],
     nmse: dict[str, torch.Tensor],
+    depth: int = 1,
+    residual_form: str = "plain",
 ) -> dict[str, Any]:
     """Columns for one chunk: rows ordered by seed, then method."""
     n_m = len(methods)
@@ -408,6 +537,8 @@ def _block(
         "activation": act_name,
         "_method": np.tile(np.arange(n_m), len(seeds)),
         "method": np.tile(methods, len(seeds)),
+        "depth": depth,
+        "residual_form": residual_form,
         "width": width,
         "seed": np.repeat(seeds, n_m),
     }
@@ -461,14 +592,15 @@ def combine_sweeps(parts: list[pd.DataFrame]) -> pd.DataFrame:
     df = pd.concat(parts, ignore_index=True)
     acts = list(dict.fromkeys(df["activation"]))
     meths = list(dict.fromkeys(df["method"]))
-    order = np.lexsort(
-        (
-            df["method"].map(meths.index).to_numpy(),
-            df["seed"].to_numpy(),
-            df["width"].to_numpy(),
-            df["activation"].map(acts.index).to_numpy(),
-        )
-    )
+    keys = [
+        df["method"].map(meths.index).to_numpy(),
+        df["seed"].to_numpy(),
+        df["width"].to_numpy(),
+    ]
+    if "depth" in df:  # a stack's rows: depth by depth within each activation
+        keys.append(df["depth"].to_numpy())
+    keys.append(df["activation"].map(acts.index).to_numpy())
+    order = np.lexsort(tuple(keys))
     df = df.iloc[order].reset_index(drop=True)
     prov = dict(parts[0].attrs.get("provenance", {}))
     if "parameters" in prov:
@@ -535,4 +667,74 @@ def summarize(
     out["ci_low"] = out["mean"] - half
     out["ci_high"] = out["mean"] + half
     out.attrs["provenance"] = df.attrs.get("provenance", {})
+    return out
+
+
+def crossing_widths(
+    summary: pd.DataFrame,
+    *,
+    metric: str = "invertible_fraction",
+    levels: Any = (0.5, 0.9),
+    by: Any = ("residual_form", "depth"),
+    statistic: str = "mean",
+) -> pd.DataFrame:
+    """The width at which a measured curve first reaches each level (e.g. 50% invertible).
+
+    Parameters
+    ----------
+    summary : pandas.DataFrame
+        Output of :func:`summarize` (columns ``width``, ``metric`` and ``statistic``).
+    metric : str, default="invertible_fraction"
+        The curve's metric; it should grow with width.
+    levels : sequence of float, default=(0.5, 0.9)
+        Levels to reach.
+    by : sequence of str, default=("residual_form", "depth")
+        One curve per value of these columns.
+    statistic : {"mean", "median"}, default="mean"
+        Which summary of the seeds is the curve.
+
+    Returns
+    -------
+    crossings : pandas.DataFrame
+        Columns ``by``, ``level`` and ``width``: the width linearly interpolated between the
+        last width below the level and the first at or above it (the first swept width
+        when it already is); NaN when the curve never reaches the level.
+
+    Examples
+    --------
+    >>> df = sweep("spiral", widths="2:8", seeds=range(4), depth=[1, 2], n_samples=200,
+    ...            metrics=["invertible_fraction"], progress=False)
+    >>> c = crossing_widths(summarize(df), levels=[0.5])
+    >>> c["depth"].tolist(), bool((c["width"] > 2).all())
+    ([1, 2], True)
+    """
+    if statistic not in ("mean", "median"):
+        raise ValueError(f"statistic must be 'mean' or 'median', got {statistic!r}")
+    by_l = [by] if isinstance(by, str) else list(by)
+    missing = [c for c in (*by_l, "width", "metric", statistic) if c not in summary.columns]
+    if missing:
+        raise ValueError(
+            f"summary has no column {missing[0]!r}: pass manifold_lab.summarize's output"
+        )
+    part = summary[summary["metric"] == metric]
+    if part.empty:
+        raise ValueError(f"summary holds no metric {metric!r}")
+    rows = []
+    for key, g in part.groupby(by_l, sort=True):
+        g = g.sort_values("width")
+        w, v = g["width"].to_numpy(float), g[statistic].to_numpy(float)
+        for level in levels:
+            check_scalar(level, "level")
+            hit = np.nonzero(v >= level)[0]
+            if hit.size == 0:
+                width = math.nan
+            elif hit[0] == 0:
+                width = w[0]
+            else:
+                i = hit[0]
+                width = w[i - 1] + (level - v[i - 1]) * (w[i] - w[i - 1]) / (v[i] - v[i - 1])
+            keys = key if isinstance(key, tuple) else (key,)
+            rows.append({**dict(zip(by_l, keys, strict=True)), "level": level, "width": width})
+    out = pd.DataFrame(rows)
+    out.attrs["provenance"] = summary.attrs.get("provenance", {})
     return out

@@ -81,6 +81,13 @@ def add_sweep_options(p: argparse.ArgumentParser, defaults: dict[str, Any]) -> N
     p.add_argument(
         "--n-seeds", type=positive_int, default=None, help="use seeds 0..N-1 (overrides --seeds)"
     )
+    p.add_argument("--depth", default=d.get("depth"), help=_help(SWEEP["depth"], d))
+    p.add_argument(
+        "--residual-form",
+        default=d.get("residual_form"),
+        choices=list(SWEEP["residual_form"].choices),
+        help=_help(SWEEP["residual_form"], d),
+    )
     p.add_argument(
         "--activation",
         default=d.get("activation"),
@@ -164,6 +171,8 @@ def sweep_kwargs(args: argparse.Namespace) -> dict[str, Any]:
         "activation": names(args.activation, "--activation"),
         "method": names(args.method, "--method"),
         "metrics": names(args.metrics, "--metrics"),
+        "depth": args.depth,
+        "residual_form": args.residual_form,
         "embedding": args.embedding,
         "bias": args.bias,
         "n_samples": n_samples_of(args),

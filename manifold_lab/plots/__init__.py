@@ -11,6 +11,7 @@ module                      figures
 :mod:`.case`                :func:`plot_case`: one case, input and reconstruction
 :mod:`.figure1`             :func:`plot_figure1`: the paper's Figure 1
 :mod:`.curves`              :func:`plot_width_curves`: metrics against width
+:mod:`.depth`               :func:`plot_depth_curves`: stacks of several depths
 :mod:`.phase`               :func:`plot_phase_diagram`: the injectivity phase diagram
 :mod:`.figure7`             :func:`plot_figure7`: positive channels per expansion layer
 :mod:`.id_profile`          :func:`plot_id_profile`: intrinsic dimension across blocks
@@ -32,6 +33,7 @@ from .ablation import plot_ablation_findings, plot_learning_curves, plot_toy_abl
 from .animation import plot_width_animation, save_animation
 from .case import plot_case
 from .curves import plot_width_curves
+from .depth import plot_depth_curves
 from .export import FIGURE_FORMATS, figure_format, save_figure
 from .figure1 import plot_figure1
 from .figure7 import figure7_frame, plot_figure7
@@ -48,6 +50,7 @@ __all__ = [
     "figure_format",
     "plot_ablation_findings",
     "plot_case",
+    "plot_depth_curves",
     "plot_figure1",
     "plot_figure7",
     "plot_id_profile",

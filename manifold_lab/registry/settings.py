@@ -49,6 +49,24 @@ _BIAS = Param(
     0.05,
 )
 _SEED = Param("seed", "Seed", "Seed of the random matrix T.", "int", 0, 0)
+_DEPTH = Param(
+    "depth",
+    "Depth L",
+    "Random layers stacked, each of the same width (1: the single layer).",
+    "int",
+    1,
+    1,
+    32,
+)
+_RESIDUAL_FORM = Param(
+    "residual_form",
+    "Between layers",
+    "plain: layer after layer; inverted: a random linear projection back to the span's "
+    "dimension k between layers (an inverted residual block without its shortcut).",
+    "choice",
+    "plain",
+    choices=("plain", "inverted"),
+)
 
 CASE: dict[str, Param] = _group(
     _MANIFOLD,
@@ -58,6 +76,8 @@ CASE: dict[str, Param] = _group(
     _BIAS,
     _SEED.replace(help="Seed of T (and of the sampled points)."),
     _METHOD,
+    _DEPTH,
+    _RESIDUAL_FORM,
 )
 """One case of Figure 1 (:func:`manifold_lab.run_case`, the explorer's manifold page)."""
 
@@ -67,6 +87,8 @@ SWEEP: dict[str, Param] = _group(
     Param("manifold_seed", "Seed of the points", "Seed of the sampled points.", "int", 0, 0),
     Param("widths", "Widths", "e.g. 2,3,5,15,30 or 2:64 (inclusive).", "str", "2,3,5,15,30"),
     Param("seeds", "Seeds", "Seed list or inclusive range, e.g. 0,1,2 or 0:9.", "str", "0:9"),
+    _DEPTH.replace(help="Random layers stacked, e.g. 1 or 1,2,4,8 (each in [1, 32])."),
+    _RESIDUAL_FORM,
     _ACTIVATION,
     _METHOD,
     Param("embedding", "Embedding", "Distribution of T.", "choice", "gaussian"),
