@@ -119,6 +119,8 @@ def test_api_pages_cover_the_public_namespace() -> None:
     with pytest.raises(KeyError):
         macros.api("not_a_public_name")
     assert macros.api("sweep") == "::: manifold_lab.sweeps.sweep"
+    # the function, not the submodule of the same name that it shadows
+    assert macros.api("ledger") == "::: manifold_lab.probing.ledger.ledger"
 
 
 def test_figure_links_are_relative_to_the_page() -> None:

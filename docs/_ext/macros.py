@@ -406,7 +406,10 @@ def public_homes() -> dict[str, str]:
 
 def api(names: Sequence[str] | str) -> str:
     """mkdocstrings blocks for names of the flat ``manifold_lab`` namespace (or dotted
-    module paths, kept as they are)."""
+    module paths, kept as they are).
+
+    A name that its home package also holds as a submodule (``manifold_lab.probing.ledger``,
+    the function and its module) points at the object inside that submodule, not the module."""
     homes = public_homes()
     names = names.split() if isinstance(names, str) else list(names)
     blocks = []
@@ -415,6 +418,9 @@ def api(names: Sequence[str] | str) -> str:
             target = name
         elif name in homes:
             target = f"{homes[name]}.{name}"
+            path = ROOT.joinpath(*target.split("."))
+            if path.with_suffix(".py").is_file() or (path / "__init__.py").is_file():
+                target = f"{target}.{name}"
         else:
             raise KeyError(f"docs macro: {name!r} is not in manifold_lab.__all__")
         blocks.append(f"::: {target}")

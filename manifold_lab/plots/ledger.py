@@ -75,10 +75,13 @@ def plot_ledger_phase(
         decoder), ``"nmse_affine"`` (the expansion's) or ``"nmse_lemma2"`` (the exact
         inverse, least squares where Lemma 2 fails).
     title : str or None, default=None
+        The figure's title; None: "Real layers on the toy's phase diagram".
 
     Returns
     -------
     plotly.graph_objects.Figure
+        Two panels side by side (``n / k`` and ``n / ID``) sharing the vertical axis, with a
+        colour bar for the markers' errors.
 
     Examples
     --------

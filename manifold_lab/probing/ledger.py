@@ -186,8 +186,15 @@ class LedgerCollector:
     blocks : None, str, sequence of str or callable, default=None
         Blocks to measure (see :func:`~manifold_lab.probing.find_blocks`); blocks without an
         expansion are left out.
-    pixels_per_block, fit_pixels_per_image, test_fraction, seed
-        See :func:`ledger`.
+    pixels_per_block : int, default=4096
+        Sampled pixels per block (at least 16), as in :func:`ledger`.
+    fit_pixels_per_image : int, default=64
+        Per fitting image and block, about this many pixels enter the decoders' sums.
+    test_fraction : float, default=0.5
+        Share of images held out from fitting, strictly between 0 and 1.
+    seed : int, default=0
+        Seeds the pixel samples, the image split and the fitting pixels (and, in
+        :meth:`result`, the bootstrap and TwoNN).
     stop_early : bool, default=False
         Abort each forward pass made through :meth:`run` after the last block.
     cpu_threads : int or None, default=1
@@ -283,7 +290,24 @@ class LedgerCollector:
             raise _Stop
 
     def run(self, x: Tensor) -> Any:
-        """Forward ``x`` through the model (None when stopped after the last block)."""
+        """Forward ``x`` through the model with the collector's hooks.
+
+        Parameters
+        ----------
+        x : Tensor of shape (batch, channels, height, width)
+            A batch of preprocessed images, on the model's device.
+
+        Returns
+        -------
+        object
+            The model's output, or None when ``stop_early`` aborted the pass after the last
+            block.
+
+        Raises
+        ------
+        RuntimeError
+            Outside the ``with`` block (the hooks are not registered).
+        """
         if not self._handles:
             raise RuntimeError("run() needs the collector's hooks: use it inside `with ...:`")
         self._in_run = True
@@ -295,7 +319,13 @@ class LedgerCollector:
             self._in_run = False
 
     def state_nbytes(self) -> int:
-        """Bytes held by the reservoirs and the decoders' sums."""
+        """Memory held by the collector's state.
+
+        Returns
+        -------
+        int
+            Bytes held by every block's pixel reservoirs and decoder sums.
+        """
         return sum(s.nbytes() for s in self.states.values())
 
     def result(
@@ -315,7 +345,42 @@ class LedgerCollector:
     ) -> LedgerResult:
         """Invert, decode and measure every block from what was collected (see :func:`ledger`).
 
-        ``callback(blocks_done, blocks_total)`` is called after every block.
+        Parameters
+        ----------
+        exact_rtol : float or None, default=None
+            A pixel is recovered exactly when ``||x_hat - x|| <= exact_rtol ||x||``; None:
+            1e-3 for float32 activations, 1e-9 for float64.
+        rank_rtol : float, default=1e-5
+            Lemma 2's rank test, as the probe's ``rank_rtol``.
+        ridge : float, default=1e-3
+            The decoders' ridge, relative to the mean variance of their features.
+        n_boot : int, default=1000
+            Bootstrap replicates of the 95% intervals over images (0: no intervals).
+        n_neighbors : int, default=10
+            Neighbours for ``knn_recall``.
+        max_neighbor_points : int, default=1000
+            The neighbour metrics use at most this many evenly spaced sampled pixels.
+        collapse_tol : float, default=0.1
+            Relative radius within which a reconstructed pixel counts as collapsed.
+        device : str, torch.device or None, default=None
+            Where to compute; None: CUDA when available, else the CPU.
+        progress : bool, default=False
+            Show a progress bar over the blocks.
+        callback : callable or None, default=None
+            Called as ``callback(blocks_done, blocks_total)`` after every block.
+        **metadata : dict
+            Further entries of the result's metadata (model, images, ...).
+
+        Returns
+        -------
+        LedgerResult
+            One :class:`~manifold_lab.probing.ledger_result.BlockLedger` per block, and the
+            collector's settings with ``metadata`` as metadata.
+
+        Raises
+        ------
+        ValueError
+            When no image has been run through the collector, or for bad parameters.
         """
         from .._progress import progress_bar
 
@@ -669,15 +734,34 @@ def ledger(
         The decoders' ridge, relative to the mean variance of their features.
     n_boot : int, default=1000
         Bootstrap replicates of the 95% intervals (0: no intervals).
-    n_neighbors, max_neighbor_points, collapse_tol
-        The toy's neighbour metrics (:func:`manifold_lab.core.neighbor_metrics`) on at most
-        ``max_neighbor_points`` evenly spaced sampled pixels.
+    n_neighbors : int, default=10
+        Neighbours for ``knn_recall``, the toy's neighbour metric
+        (:func:`manifold_lab.core.neighbor_metrics`).
+    max_neighbor_points : int, default=1000
+        The neighbour metrics use at most this many evenly spaced sampled pixels (at least 3).
+    collapse_tol : float, default=0.1
+        Relative radius within which a reconstructed pixel counts as collapsed onto another's
+        (as the toy's ``collapsed_fraction``).
     blocks : None, str, sequence of str or callable, default=None
         Blocks to measure (those with an expansion).
     seed : int, default=0
         Seeds the pixel samples, the image split, the fitting pixels, the bootstrap and TwoNN.
-    batch_size, limit, device, preprocess, num_workers, progress
-        As for :func:`~manifold_lab.probing.probe` (GPU when present).
+    batch_size : int, default=64
+        Images per forward pass (datasets and tensors; a DataLoader keeps its own), as for
+        :func:`~manifold_lab.probing.probe`.
+    limit : int or None, default=None
+        Only the first ``limit`` images.
+    device : str, torch.device or None, default=None
+        Where to run the network and the measurements; None: CUDA when available, else the
+        CPU.
+    preprocess : "auto", callable or None, default="auto"
+        For datasets: ``"auto"`` applies ``model.weights_info.preprocessing`` when the model
+        has one (models from :func:`~manifold_lab.load_model`), else nothing; a callable is
+        applied to every image; None applies nothing.
+    num_workers : int, default=0
+        Data-loader worker processes (datasets only).
+    progress : bool, default=True
+        Show progress bars (over batches, then over blocks).
     callback : callable or None, default=None
         Called after every batch as ``callback(images_done, images_total)`` (None when
         unknown), for progress bars in user interfaces.
@@ -687,6 +771,8 @@ def ledger(
     Returns
     -------
     LedgerResult
+        One :class:`~manifold_lab.probing.ledger_result.BlockLedger` per measured block, and
+        metadata (model, images, seed, the settings above and the device used).
 
     Raises
     ------

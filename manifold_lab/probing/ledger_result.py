@@ -62,7 +62,17 @@ LEDGER_COLUMNS: dict[str, str] = {
 
 @dataclass(frozen=True)
 class Estimate:
-    """A value with its bootstrap interval over images (NaN when it cannot be computed)."""
+    """A value with its bootstrap interval over images (NaN when it cannot be computed).
+
+    Attributes
+    ----------
+    value : float
+        The estimate on all sampled pixels.
+    low : float
+        Lower end of the 95% bootstrap interval (NaN without bootstrap).
+    high : float
+        Upper end of the 95% bootstrap interval (NaN without bootstrap).
+    """
 
     value: float = math.nan
     low: float = math.nan
@@ -77,21 +87,49 @@ class BlockLedger:
     Attributes
     ----------
     name : str
-    index, in_channels, hidden_channels, stride : int
+        The block's dotted module name, e.g. ``"features.2"``.
+    index : int
+        Position among the model's inverted residuals, from 1 (``features.1`` is 1).
+    in_channels : int
+        Channels ``k`` of the block's input (the bottleneck).
+    hidden_channels : int
+        Channels ``n`` of the expansion.
+    stride : int
+        The block's stride (its depthwise convolution's).
     clip : float
-    n_images, n_pixels, n_test_pixels, n_fit_pixels : int
-        Images seen; sampled pixels; sampled pixels of held-out images; pixels the
-        expansion's decoder was fitted on.
+        The expansion activation's upper clip (6 for ReLU6, ``inf`` for ReLU).
+    n_images : int
+        Images seen.
+    n_pixels : int
+        Sampled pixels.
+    n_test_pixels : int
+        Sampled pixels of held-out images.
+    n_fit_pixels : int
+        Pixels the expansion's decoder was fitted on.
     input_id : float
         TwoNN intrinsic dimension of the sampled inputs ``x``.
-    enough_fraction, lemma2_fraction : float
-        Of the sampled pixels: at least ``in_channels`` informative channels; Lemma 2 holds.
-    exact_fraction, nmse_lemma2, collapsed_lemma2, knn_recall_lemma2 : Estimate
-        The exact Lemma-2 inverse (least squares where it fails) on all sampled pixels.
-    nmse_affine, collapsed_affine, knn_recall_affine : Estimate
-        The affine decoder ``y -> x`` on held-out images' sampled pixels.
+    enough_fraction : float
+        Fraction of the sampled pixels with at least ``in_channels`` informative channels.
+    lemma2_fraction : float
+        Fraction of the sampled pixels where Lemma 2's rank test holds.
+    exact_fraction : Estimate
+        Fraction of the sampled pixels the exact Lemma-2 inverse recovers to ``exact_rtol``.
+    nmse_lemma2 : Estimate
+        Normalised error of the exact Lemma-2 inverse (least squares where it fails) on all
+        sampled pixels.
+    collapsed_lemma2 : Estimate
+        Fraction of collapsed points among its reconstructions.
+    knn_recall_lemma2 : Estimate
+        kNN recall of its reconstructions.
+    nmse_affine : Estimate
+        Normalised error of the affine decoder ``y -> x`` on held-out images' sampled pixels.
+    collapsed_affine : Estimate
+        Fraction of collapsed points among its reconstructions.
+    knn_recall_affine : Estimate
+        kNN recall of its reconstructions.
     nmse_block : Estimate
-        The affine decoder from the block's branch output to its input, held-out images.
+        Normalised error of the affine decoder from the block's branch output to its input,
+        on held-out images.
     exact_rtol : float
         Relative error at or below which a pixel counts as recovered exactly.
     """
@@ -159,10 +197,18 @@ class BlockLedger:
 class LedgerResult:
     """The ledger of every probed block with an expansion (see :func:`ledger`).
 
+    Parameters
+    ----------
+    blocks : tuple of BlockLedger
+        One entry per block, in the network's order.
+    metadata : mapping, default={}
+        Model, images, seed and the ledger's settings.
+
     Attributes
     ----------
     blocks : tuple of BlockLedger
-    metadata : dict
+        One entry per block, in the network's order.
+    metadata : mapping
         Model, images, seed and the ledger's settings.
     """
 
@@ -194,7 +240,23 @@ class LedgerResult:
         return df
 
     def block(self, name: str) -> BlockLedger:
-        """The ledger of the block called ``name``."""
+        """The ledger of one block.
+
+        Parameters
+        ----------
+        name : str
+            The block's dotted module name, e.g. ``"features.2"``.
+
+        Returns
+        -------
+        BlockLedger
+            What was measured in that block.
+
+        Raises
+        ------
+        ValueError
+            When no block of the ledger has that name.
+        """
         for b in self.blocks:
             if b.name == name:
                 return b
@@ -203,7 +265,23 @@ class LedgerResult:
         )
 
     def save(self, path: str | os.PathLike[str]) -> Path:
-        """Write :meth:`to_frame` as CSV (or JSON by suffix) with provenance, atomically."""
+        """Write :meth:`to_frame` as CSV (or JSON by suffix) with provenance, atomically.
+
+        Parameters
+        ----------
+        path : str or os.PathLike
+            The file to write; its suffix, ``.csv`` or ``.json``, chooses the format.
+
+        Returns
+        -------
+        pathlib.Path
+            The path written (:meth:`load` reads it back).
+
+        Raises
+        ------
+        ValueError
+            When the suffix is neither ``.csv`` nor ``.json``.
+        """
         from ..records import provenance
         from ..results import write_results
 
