@@ -20,7 +20,8 @@ from _common import (
 
 import manifold_lab as ml
 from manifold_lab.core import span_basis
-from manifold_lab.plots import plot_case
+from manifold_lab.partition import case_partition, partition_note
+from manifold_lab.plots import plot_case, plot_partition
 from manifold_lab.registry import (
     ACTIVATION_REGISTRY,
     MANIFOLD_REGISTRY,
@@ -97,6 +98,54 @@ def compute_case(
         manifold_seed=seed,
         manifold_kwargs=_manifold_kwargs(noise, dim, ambient_dim),
         max_neighbor_points=None,
+    )
+
+
+@st.cache_data(max_entries=64, show_spinner=False)
+def compute_partition(**case: Any) -> Any:
+    """The figure of the case's linear regions (:func:`plot_partition`), cached per case."""
+    result = compute_case(**case)
+    return plot_partition(case_partition(result), case=result)
+
+
+def partition_code(settings: dict[str, Any]) -> str:
+    """The library call that regenerates the partition figure."""
+    return (
+        case_code(settings)
+        .replace("fig = plot_case(result)\n", "")
+        .replace(
+            "from manifold_lab.plots import plot_case",
+            "from manifold_lab.plots import plot_partition\n"
+            "from manifold_lab.partition import case_partition",
+        )
+        .replace(
+            "fig.show()", "fig = plot_partition(case_partition(result), case=result)\nfig.show()"
+        )
+    )
+
+
+def mechanism(case: dict[str, Any]) -> None:
+    """The layer's linear regions under the case figure (or one line on why there are none)."""
+    st.subheader("Mechanism: the layer's linear regions")
+    note = partition_note(case["activation"], case["width"])
+    if note:
+        st.caption(note)
+        return
+    st.caption(
+        "The input plane cut into the regions where the layer is linear (exact: the lines "
+        "t_j . x + b_j = breakpoint). Darker regions keep more rows informative; hatched red "
+        "regions have fewer independent informative rows than the manifold's dimension k, so "
+        "Lemma 2 fails and points there cannot be recovered; orange segments join each "
+        "collapsed point to the distinct input its output lands on."
+    )
+    fig = compute_partition(**case)
+    st.plotly_chart(fig, width="stretch", theme=None, key="partition_chart")
+    figure_downloads(
+        st,
+        fig,
+        name=f"partition_{case['manifold']}_w{case['width']}_{case['activation']}",
+        key="partition_dl",
+        code=partition_code(case),
     )
 
 
@@ -308,3 +357,4 @@ def render(bad: list[str]) -> None:
         data=case_data(result),
         code=case_code(case),
     )
+    mechanism(case)
