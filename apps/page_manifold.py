@@ -17,6 +17,9 @@ from _common import (
     sync_query,
     warn_bad,
 )
+from _common import (
+    shown as control_shown,
+)
 
 import manifold_lab as ml
 from manifold_lab.core import span_basis
@@ -309,8 +312,10 @@ def render(bad: list[str]) -> None:
     width = slider(sb, CASE["width"], "width")
     activation = select(sb, "Activation", ACTIVATION_REGISTRY, "activation")
     bias = slider(sb, CASE["bias"], "bias")
-    seed = sb.number_input(
-        CASE["seed"].label, min_value=0, step=1, key="seed", help=CASE["seed"].help
+    seed = (
+        sb.number_input(CASE["seed"].label, min_value=0, step=1, key="seed", help=CASE["seed"].help)
+        if control_shown("seed")
+        else st.session_state.seed
     )
     method = select(sb, "Reconstruction method", METHOD_REGISTRY, "method")
 
@@ -346,7 +351,8 @@ def render(bad: list[str]) -> None:
     except ValueError as exc:
         st.error(str(exc))
         return
-    _tiles(result, activation, bias, width)
+    if control_shown("metrics"):
+        _tiles(result, activation, bias, width)
     fig = plot_case(result)
     st.plotly_chart(fig, width="stretch", theme=None, key="case_chart")
     figure_downloads(

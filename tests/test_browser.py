@@ -178,3 +178,25 @@ def test_partition_view_screenshot(server: str, tmp_path: Path, width: int) -> N
     assert "stException" not in dom
     assert f"width {width}:" in dom and "Linear regions of relu" in dom
     assert shot.exists() and shot.stat().st_size > 50_000, "the screenshot looks empty"
+
+
+def _lesson_views() -> list[tuple[str, int]]:
+    from manifold_lab.lessons import LESSONS
+
+    return [(n, i) for n, lesson in LESSONS.items() for i in sorted({1, len(lesson.steps)})]
+
+
+@pytest.mark.parametrize(("lesson", "step"), _lesson_views())
+def test_lesson_step_screenshot(server: str, tmp_path: Path, lesson: str, step: int) -> None:
+    """Each lesson's first and last step: the lesson box with its question, the view."""
+    from manifold_lab.lessons import get_lesson
+
+    artifacts = Path(os.environ.get("MANIFOLD_LAB_ARTIFACTS", ROOT / "ci-artifacts"))
+    artifacts.mkdir(parents=True, exist_ok=True)
+    shot = artifacts / f"lesson_{lesson}_step{step}.png"
+    n_steps = len(get_lesson(lesson).steps)
+    ready = f"step {step} of {n_steps}"
+    dom = _load(server, f"?lesson={lesson}&step={step}", shot, tmp_path, ready=ready)
+    assert "stException" not in dom and ready in dom
+    assert get_lesson(lesson).step(step).question in dom
+    assert shot.exists() and shot.stat().st_size > 50_000, "the screenshot looks empty"
