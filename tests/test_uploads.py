@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import re
 import io
 import os
+import re
 import struct
 import time
 import zipfile
