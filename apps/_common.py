@@ -30,8 +30,25 @@ def from_param(
     return default, p.parse
 
 
+KEPT = ("lesson", "step", "hide")
+"""URL parameters that are not a page's settings and stay in the URL (lessons, hidden
+controls)."""
+
+
+def shown(key: str) -> bool:
+    """Whether the control ``key`` is drawn: False when the URL (``hide=a,b``) or the lesson
+    step hides it; its value then stays as the link set it."""
+    if key in st.session_state.get("_hidden", ()):
+        if key in st.session_state:
+            st.session_state[key] = st.session_state[key]  # kept while its widget is absent
+        return False
+    return True
+
+
 def slider(container: Any, param: Param, key: str, **kwargs: Any) -> Any:
-    """A slider with the label, range, step and tooltip of ``param``."""
+    """A slider with the label, range, step and tooltip of ``param`` (none when hidden)."""
+    if not shown(key):
+        return st.session_state[key]
     return container.slider(
         param.label,
         param.minimum,
@@ -44,7 +61,10 @@ def slider(container: Any, param: Param, key: str, **kwargs: Any) -> Any:
 
 
 def select(container: Any, label: str, registry: Registry[Any], key: str, **kwargs: Any) -> Any:
-    """A select box over a registry's entries, labelled and explained by the entries."""
+    """A select box over a registry's entries, labelled and explained by the entries (none
+    when hidden)."""
+    if not shown(key):
+        return st.session_state[key]
     labels = registry.labels()
     return container.selectbox(
         label,
@@ -91,8 +111,9 @@ def sync_query(page: str, settings: dict[str, Any]) -> None:
     def text(v: Any) -> str:
         return ",".join(map(str, v)) if isinstance(v, list | tuple) else str(v)
 
+    kept = {k: st.query_params[k] for k in KEPT if k in st.query_params}
     st.query_params.from_dict(
-        {"page": page, **{k: text(v) for k, v in settings.items() if v is not None}}
+        {"page": page, **{k: text(v) for k, v in settings.items() if v is not None}, **kept}
     )
 
 

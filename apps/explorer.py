@@ -33,6 +33,7 @@ from manifold_lab.registry import (
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # the page modules beside this file
 
+import _lesson
 import page_ablation
 import page_manifold
 import page_probe
@@ -66,11 +67,17 @@ st.sidebar.markdown("**manifold_lab explorer**")
 st.html("<style>[data-testid='stMainBlockContainer'] {padding-top: 2.5rem}</style>")
 
 bad: list[str] = []
+lesson = _lesson.start()
 if "page" not in st.session_state:
     requested = st.query_params.get("page", "manifold")
     if requested not in PAGES:
         bad.append(f"page={requested}")
         requested = "manifold"
     st.session_state.page = requested
-page = st.sidebar.radio("Page", tuple(PAGES), format_func=lambda key: PAGES[key][0], key="page")
+if "page" in st.session_state._hidden:
+    page = st.session_state.page = st.session_state.page
+else:
+    page = st.sidebar.radio("Page", tuple(PAGES), format_func=lambda key: PAGES[key][0], key="page")
+if lesson is not None:
+    _lesson.panel(*lesson)
 PAGES[page][1](bad)

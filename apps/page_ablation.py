@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pandas as pd
 import streamlit as st
-from _common import Spec, figure_downloads, from_param, init_state, sync_query, warn_bad
+from _common import Spec, figure_downloads, from_param, init_state, shown, sync_query, warn_bad
 
 from manifold_lab.ablation import (
     RUNS_ROOT_ENV,
@@ -68,7 +68,11 @@ def render(bad: list[str]) -> None:
     warn_bad(bad)
     st.header("Ablation results")
     curve = ABLATION["curve"]
-    metric = st.sidebar.selectbox(curve.label, curve.choices, key="ab_metric", help=curve.help)
+    metric = (
+        st.sidebar.selectbox(curve.label, curve.choices, key="ab_metric", help=curve.help)
+        if shown("ab_metric")
+        else st.session_state.ab_metric
+    )
     sync_query("ablation", {"ab_metric": metric})
     studies = find_studies(RESULTS) if RESULTS.is_dir() else []
     current = [s for s in studies if not s.superseded]

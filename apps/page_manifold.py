@@ -17,10 +17,14 @@ from _common import (
     sync_query,
     warn_bad,
 )
+from _common import (
+    shown as control_shown,
+)
 
 import manifold_lab as ml
 from manifold_lab.core import span_basis
-from manifold_lab.plots import plot_case
+from manifold_lab.partition import case_partition, partition_note
+from manifold_lab.plots import plot_case, plot_partition
 from manifold_lab.registry import (
     ACTIVATION_REGISTRY,
     MANIFOLD_REGISTRY,
@@ -97,6 +101,54 @@ def compute_case(
         manifold_seed=seed,
         manifold_kwargs=_manifold_kwargs(noise, dim, ambient_dim),
         max_neighbor_points=None,
+    )
+
+
+@st.cache_data(max_entries=64, show_spinner=False)
+def compute_partition(**case: Any) -> Any:
+    """The figure of the case's linear regions (:func:`plot_partition`), cached per case."""
+    result = compute_case(**case)
+    return plot_partition(case_partition(result), case=result)
+
+
+def partition_code(settings: dict[str, Any]) -> str:
+    """The library call that regenerates the partition figure."""
+    return (
+        case_code(settings)
+        .replace("fig = plot_case(result)\n", "")
+        .replace(
+            "from manifold_lab.plots import plot_case",
+            "from manifold_lab.plots import plot_partition\n"
+            "from manifold_lab.partition import case_partition",
+        )
+        .replace(
+            "fig.show()", "fig = plot_partition(case_partition(result), case=result)\nfig.show()"
+        )
+    )
+
+
+def mechanism(case: dict[str, Any]) -> None:
+    """The layer's linear regions under the case figure (or one line on why there are none)."""
+    st.subheader("Mechanism: the layer's linear regions")
+    note = partition_note(case["activation"], case["width"])
+    if note:
+        st.caption(note)
+        return
+    st.caption(
+        "The input plane cut into the regions where the layer is linear (exact: the lines "
+        "t_j . x + b_j = breakpoint). Darker regions keep more rows informative; hatched red "
+        "regions have fewer independent informative rows than the manifold's dimension k, so "
+        "Lemma 2 fails and points there cannot be recovered; orange segments join each "
+        "collapsed point to the distinct input its output lands on."
+    )
+    fig = compute_partition(**case)
+    st.plotly_chart(fig, width="stretch", theme=None, key="partition_chart")
+    figure_downloads(
+        st,
+        fig,
+        name=f"partition_{case['manifold']}_w{case['width']}_{case['activation']}",
+        key="partition_dl",
+        code=partition_code(case),
     )
 
 
@@ -260,8 +312,10 @@ def render(bad: list[str]) -> None:
     width = slider(sb, CASE["width"], "width")
     activation = select(sb, "Activation", ACTIVATION_REGISTRY, "activation")
     bias = slider(sb, CASE["bias"], "bias")
-    seed = sb.number_input(
-        CASE["seed"].label, min_value=0, step=1, key="seed", help=CASE["seed"].help
+    seed = (
+        sb.number_input(CASE["seed"].label, min_value=0, step=1, key="seed", help=CASE["seed"].help)
+        if control_shown("seed")
+        else st.session_state.seed
     )
     method = select(sb, "Reconstruction method", METHOD_REGISTRY, "method")
 
@@ -297,7 +351,8 @@ def render(bad: list[str]) -> None:
     except ValueError as exc:
         st.error(str(exc))
         return
-    _tiles(result, activation, bias, width)
+    if control_shown("metrics"):
+        _tiles(result, activation, bias, width)
     fig = plot_case(result)
     st.plotly_chart(fig, width="stretch", theme=None, key="case_chart")
     figure_downloads(
@@ -308,3 +363,4 @@ def render(bad: list[str]) -> None:
         data=case_data(result),
         code=case_code(case),
     )
+    mechanism(case)

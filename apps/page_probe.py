@@ -15,6 +15,7 @@ from _common import (
     figure_downloads,
     from_param,
     init_state,
+    shown,
     slider,
     sync_query,
     warn_bad,
@@ -270,11 +271,24 @@ def render(bad: list[str]) -> None:
     )
     sb = st.sidebar
     sb.subheader("Probe settings")
-    source = sb.selectbox("Model", tuple(MODELS), format_func=MODELS.__getitem__, key="pr_model")
-    images = sb.selectbox("Images", tuple(IMAGES), format_func=IMAGES.__getitem__, key="pr_images")
+    state = st.session_state
+    source = (
+        sb.selectbox("Model", tuple(MODELS), format_func=MODELS.__getitem__, key="pr_model")
+        if shown("pr_model")
+        else state.pr_model
+    )
+    images = (
+        sb.selectbox("Images", tuple(IMAGES), format_func=IMAGES.__getitem__, key="pr_images")
+        if shown("pr_images")
+        else state.pr_images
+    )
     limit = slider(sb, PROBE["limit"], "pr_limit")
-    seed = sb.number_input(
-        PROBE["seed"].label, min_value=0, step=1, key="pr_seed", help=PROBE["seed"].help
+    seed = (
+        sb.number_input(
+            PROBE["seed"].label, min_value=0, step=1, key="pr_seed", help=PROBE["seed"].help
+        )
+        if shown("pr_seed")
+        else state.pr_seed
     )
     with_ledger = sb.toggle(PROBE["ledger"].label, key="pr_ledger", help=PROBE["ledger"].help)
     sync_query(

@@ -39,7 +39,18 @@ import torch
 
 from ._validation import check_scalar
 
-__all__ = ["Partition", "case_partition", "collapse_partners", "layer_partition"]
+__all__ = [
+    "DRAWN_MAX_WIDTH",
+    "Partition",
+    "case_partition",
+    "collapse_partners",
+    "layer_partition",
+    "partition_note",
+]
+
+DRAWN_MAX_WIDTH = 64
+"""Widest layer the explorer draws the partition of: above it ReLU6's arrangement has tens of
+thousands of regions, thinner than a pixel, and takes seconds to cut and draw."""
 
 
 @dataclass(frozen=True)
@@ -424,3 +435,43 @@ def collapse_partners(result: Any) -> np.ndarray:
     DY[DX[flagged] < delta] = float("inf")  # only distinct inputs count
     partner = DY.argmin(1).numpy()
     return np.stack([sub[flagged], sub[partner]], 1).astype(np.int64)
+
+
+def partition_note(activation: Any, width: int) -> str:
+    """Why the partition of ``activation`` at ``width`` is not drawn (empty: it is).
+
+    Parameters
+    ----------
+    activation : str or Activation
+        The layer's activation.
+    width : int
+        The layer's width.
+
+    Returns
+    -------
+    note : str
+        One sentence for the reader, or ``""`` when :func:`layer_partition` applies and the
+        width is at most :data:`DRAWN_MAX_WIDTH`.
+
+    Examples
+    --------
+    >>> partition_note("relu", 15)
+    ''
+    >>> partition_note("gelu", 15)[:40]
+    'No partition: gelu is smooth, so the lay'
+    """
+    from .activations import get_activation
+
+    act = get_activation(activation)
+    if not act.breakpoints or act.pattern is None:
+        kind = "linear everywhere" if act.name == "identity" else "smooth"
+        return (
+            f"No partition: {act.name} is {kind}, so the layer has no linear regions to draw "
+            "(ReLU, leaky ReLU and ReLU6 have them)."
+        )
+    if width > DRAWN_MAX_WIDTH:
+        return (
+            f"Partition drawn up to width {DRAWN_MAX_WIDTH}: at width {width} the regions are "
+            "thinner than a pixel and cutting them takes seconds."
+        )
+    return ""

@@ -65,16 +65,20 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, fields
 from pathlib import Path
 
+import numpy as np
+
 from .data.images import IMAGE_EXTENSIONS, is_hidden
 from .fileio import atomic_write_bytes
 
 __all__ = [
     "UPLOAD_ENV",
+    "PointLimits",
     "StoredUpload",
     "UploadError",
     "UploadLimits",
     "UploadStore",
     "clean_stale_uploads",
+    "read_points",
     "upload_root",
 ]
 
@@ -544,3 +548,124 @@ def clean_stale_uploads(
             _remove(path)
             removed.append(path)
     return removed
+
+
+@dataclass(frozen=True)
+class PointLimits:
+    """Limits on an uploaded point cloud (:func:`read_points`).
+
+    Parameters
+    ----------
+    max_bytes : int, default=200 MB
+        Size of the file (Streamlit's own upload limit by default).
+    max_rows : int, default=200_000
+        Points.
+    max_dims : int, default=1_000
+        Coordinates per point.
+    max_values : int, default=20_000_000
+        Points times coordinates (160 MB as float64).
+    """
+
+    max_bytes: int = 200 * MB
+    max_rows: int = 200_000
+    max_dims: int = 1_000
+    max_values: int = 20_000_000
+
+    def describe(self) -> str:
+        """The limits in one sentence (shown next to the upload box).
+
+        Examples
+        --------
+        >>> PointLimits().describe()
+        'CSV or NPY, at most 200 MB, 200,000 points, 1,000 coordinates and 20,000,000 values'
+        """
+        return (
+            f"CSV or NPY, at most {_mb(self.max_bytes)}, {self.max_rows:,} points, "
+            f"{self.max_dims:,} coordinates and {self.max_values:,} values"
+        )
+
+
+def read_points(
+    data: bytes, name: str, limits: PointLimits | None = None
+) -> tuple[np.ndarray, np.ndarray | None]:
+    """Points from an uploaded CSV or NPY file, checked against ``limits``.
+
+    A CSV has one point a row (a header row is allowed); a column named ``label`` holds
+    optional labels. An NPY holds an ``(N, D)`` numeric array; pickled arrays are refused.
+
+    Parameters
+    ----------
+    data : bytes
+        The file's contents.
+    name : str
+        The file's name (its suffix picks the format; named in errors).
+    limits : PointLimits or None, default=None
+        The limits; None: :class:`PointLimits` defaults.
+
+    Returns
+    -------
+    X : ndarray of shape (N, D), float64
+        The points.
+    labels : ndarray of shape (N,) or None
+        The ``label`` column, if any.
+
+    Raises
+    ------
+    UploadError
+        With a one-line message naming the file and the problem (size, shape, NaN, text in a
+        numeric column, a pickled array).
+
+    Examples
+    --------
+    >>> X, y = read_points(b"x,y,label\\n0,1,a\\n1,0,b\\n2,2,a\\n", "pts.csv")
+    >>> X.shape, y.tolist()
+    ((3, 2), ['a', 'b', 'a'])
+    >>> read_points(b"x,y\\n0,nan\\n1,0\\n", "bad.csv")
+    Traceback (most recent call last):
+    ...
+    manifold_lab.uploads.UploadError: bad.csv: contains NaN or infinite values (point 1)
+    """
+    lim = limits or PointLimits()
+    if len(data) > lim.max_bytes:
+        raise UploadError(f"{name}: {_mb(len(data))} is over the limit of {_mb(lim.max_bytes)}")
+    suffix = Path(name).suffix.lower()
+    labels: np.ndarray | None = None
+    if suffix == ".npy":
+        try:
+            arr = np.load(io.BytesIO(data), allow_pickle=False)
+        except ValueError as exc:
+            why = "a pickled array (refused)" if "pickle" in str(exc) else "not a valid .npy file"
+            raise UploadError(f"{name}: {why}") from None
+        except (OSError, EOFError):
+            raise UploadError(f"{name}: not a valid .npy file") from None
+        if arr.dtype.kind not in "biuf":
+            raise UploadError(f"{name}: the array holds {arr.dtype}, not numbers")
+    elif suffix in (".csv", ".txt"):
+        import pandas as pd
+
+        try:
+            df = pd.read_csv(io.BytesIO(data))
+        except (ValueError, UnicodeDecodeError) as exc:
+            raise UploadError(f"{name}: not a readable CSV ({str(exc).splitlines()[0]})") from None
+        if "label" in df.columns:
+            labels = df.pop("label").to_numpy()
+        bad = [c for c in df.columns if df[c].dtype.kind not in "biuf"]
+        if bad:
+            raise UploadError(f"{name}: column {bad[0]!r} holds text, not numbers")
+        arr = df.to_numpy(dtype=np.float64)
+    else:
+        raise UploadError(f"{name}: use a .csv or .npy file")
+    if arr.ndim != 2 or arr.shape[0] < 2 or arr.shape[1] < 1:
+        raise UploadError(f"{name}: need an N x D table of points (N >= 2), got shape {arr.shape}")
+    n, d = arr.shape
+    if n > lim.max_rows or d > lim.max_dims or n * d > lim.max_values:
+        raise UploadError(
+            f"{name}: {n:,} points x {d:,} coordinates is over the limit "
+            f"({lim.max_rows:,} points, {lim.max_dims:,} coordinates, {lim.max_values:,} values)"
+        )
+    X = np.asarray(arr, dtype=np.float64)
+    finite = np.isfinite(X).all(1)
+    if not finite.all():
+        row = int(np.argmin(finite))
+        raise UploadError(f"{name}: contains NaN or infinite values (point {row + 1})")
+    return X, labels

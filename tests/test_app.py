@@ -15,9 +15,10 @@ def _app(**query: str) -> AppTest:
     return run_app(**query)
 
 
-def _chart(at: AppTest) -> dict[str, Any]:
-    charts = at.get("plotly_chart")
-    assert len(charts) == 1
+def _chart(at: AppTest, key: str = "case_chart") -> dict[str, Any]:
+    """The figure drawn under the widget key ``key`` (one of the page's charts)."""
+    charts = [c for c in at.get("plotly_chart") if c.proto.id.endswith(key)]
+    assert len(charts) == 1, [c.proto.id for c in at.get("plotly_chart")]
     return json.loads(charts[0].proto.spec)
 
 
@@ -168,3 +169,26 @@ def test_bad_query_parameter_falls_back_with_a_warning() -> None:
     assert at.sidebar.selectbox(key="activation").value == "relu6"  # good ones are kept
     assert at.query_params["width"] == "15"
     assert _chart(at)
+
+
+def test_mechanism_view_redraws_with_width_and_explains_its_absence() -> None:
+    """The partition figure follows the width; smooth activations get a one-line note."""
+    at = _app(width="3")
+    part = _chart(at, "partition_chart")
+    assert "width 3" in part["layout"]["title"]["text"]
+    names = [t["name"] for t in part["data"]]
+    assert "manifold" in names and any("informative row" in n for n in names)
+    at.sidebar.slider(key="width").set_value(5).run()
+    assert "width 5" in _chart(at, "partition_chart")["layout"]["title"]["text"]
+    (code,) = [c.value for c in at.get("code") if "plot_partition(" in c.value]
+    scope: dict[str, Any] = {}
+    exec(code.replace("fig.show()", ""), scope)  # the page's own code string
+    assert json.loads(scope["fig"].to_json())["data"] == _chart(at, "partition_chart")["data"]
+    at.sidebar.selectbox(key="activation").set_value("relu6").run()
+    assert "relu6" in _chart(at, "partition_chart")["layout"]["title"]["text"]
+    at.sidebar.selectbox(key="activation").set_value("gelu").run()
+    assert not [c for c in at.get("plotly_chart") if c.proto.id.endswith("partition_chart")]
+    assert any(c.value.startswith("No partition: gelu is smooth") for c in at.caption)
+    at.sidebar.selectbox(key="activation").set_value("relu").run()
+    at.sidebar.slider(key="width").set_value(100).run()
+    assert any("Partition drawn up to width 64" in c.value for c in at.caption)

@@ -113,7 +113,9 @@ def _has_chart(dom: str) -> bool:
     return "js-plotly-plot" in dom or "stPlotlyChart" in dom
 
 
-def _load(server: str, query: str, shot: Path, profile: Path) -> str:
+def _load(
+    server: str, query: str, shot: Path, profile: Path, height: int = 1000, ready: str = ""
+) -> str:
     # Virtual time runs ahead of the websocket that delivers the page's content, so a load
     # can end before the chart arrives (the first one also waits for the server's cold
     # imports): poll, taking the DOM and the screenshot in the same load.
@@ -125,10 +127,10 @@ def _load(server: str, query: str, shot: Path, profile: Path) -> str:
             profile / f"profile-{attempt}",
             "--dump-dom",
             f"--screenshot={shot}",
-            "--window-size=1400,1000",
+            f"--window-size=1400,{height}",
             budget_ms=budget,
         )
-        if _has_chart(dom):
+        if _has_chart(dom) and ready in dom:
             break
         time.sleep(2.0)
     return dom
@@ -155,4 +157,46 @@ def test_page_renders_a_chart_in_chromium(server: str, tmp_path: Path, page: str
     assert "manifold_lab explorer" in dom
     assert marker in dom
     assert "stAppDeployButton" not in dom  # .streamlit/config.toml: toolbarMode = "viewer"
+    assert shot.exists() and shot.stat().st_size > 50_000, "the screenshot looks empty"
+
+
+@pytest.mark.parametrize("width", [2, 3, 5, 15])
+def test_partition_view_screenshot(server: str, tmp_path: Path, width: int) -> None:
+    """The mechanism view (the layer's linear regions) at Figure 1's widths, screenshotted
+    with the partition scrolled into view (a tall window shows the case figure above it)."""
+    artifacts = Path(os.environ.get("MANIFOLD_LAB_ARTIFACTS", ROOT / "ci-artifacts"))
+    artifacts.mkdir(parents=True, exist_ok=True)
+    shot = artifacts / f"partition_w{width}.png"
+    dom = _load(
+        server,
+        f"?page=manifold&width={width}&n_samples=500",
+        shot,
+        tmp_path,
+        height=1900,
+        ready="Linear regions of relu",
+    )
+    assert "stException" not in dom
+    assert f"width {width}:" in dom and "Linear regions of relu" in dom
+    assert shot.exists() and shot.stat().st_size > 50_000, "the screenshot looks empty"
+
+
+def _lesson_views() -> list[tuple[str, int]]:
+    from manifold_lab.lessons import LESSONS
+
+    return [(n, i) for n, lesson in LESSONS.items() for i in sorted({1, len(lesson.steps)})]
+
+
+@pytest.mark.parametrize(("lesson", "step"), _lesson_views())
+def test_lesson_step_screenshot(server: str, tmp_path: Path, lesson: str, step: int) -> None:
+    """Each lesson's first and last step: the lesson box with its question, the view."""
+    from manifold_lab.lessons import get_lesson
+
+    artifacts = Path(os.environ.get("MANIFOLD_LAB_ARTIFACTS", ROOT / "ci-artifacts"))
+    artifacts.mkdir(parents=True, exist_ok=True)
+    shot = artifacts / f"lesson_{lesson}_step{step}.png"
+    n_steps = len(get_lesson(lesson).steps)
+    ready = f"step {step} of {n_steps}"
+    dom = _load(server, f"?lesson={lesson}&step={step}", shot, tmp_path, ready=ready)
+    assert "stException" not in dom and ready in dom
+    assert get_lesson(lesson).step(step).question in dom
     assert shot.exists() and shot.stat().st_size > 50_000, "the screenshot looks empty"

@@ -128,3 +128,13 @@ def test_figure_links_are_relative_to_the_page() -> None:
     assert link == "![alt](../results/figures/figure1.png)"
     with pytest.raises(FileNotFoundError):
         macros.figure("experiments/results/none.png", "alt", "index.md")
+
+
+def test_lessons_md_lists_every_lesson_and_step_link() -> None:
+    from manifold_lab.lessons import LESSONS
+
+    text = macros.lessons_md()
+    for lesson in LESSONS.values():
+        assert f"## {lesson.title}" in text
+        for i, step in enumerate(lesson.steps, start=1):
+            assert f"?lesson={lesson.name}&step={i})" in text and step.question in text

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import os
+import re
 import struct
 import time
 import zipfile
@@ -270,3 +271,33 @@ def test_limits_come_from_the_environment(monkeypatch: pytest.MonkeyPatch, tmp_p
         UploadLimits.from_env()
     with pytest.raises(ValueError, match="session"):
         UploadStore(tmp_path, "../x")
+
+
+def test_read_points_accepts_csv_and_npy_and_refuses_bad_files_in_one_line() -> None:
+    import io
+
+    import numpy as np
+
+    from manifold_lab.uploads import PointLimits, UploadError, read_points
+
+    X = np.arange(12.0).reshape(6, 2)
+    buf = io.BytesIO()
+    np.save(buf, X)
+    got, labels = read_points(buf.getvalue(), "x.npy")
+    assert np.array_equal(got, X) and labels is None
+    got, labels = read_points(b"a,b,label\n1,2,u\n3,4,v\n", "x.csv")
+    assert got.tolist() == [[1.0, 2.0], [3.0, 4.0]] and labels.tolist() == ["u", "v"]
+    pickled = io.BytesIO()
+    np.save(pickled, np.array([{"a": 1}, None], dtype=object), allow_pickle=True)
+    bad = {
+        "pickled array (refused)": (pickled.getvalue(), "p.npy"),
+        "column 'b' holds text": (b"a,b\n1,x\n2,y\n", "t.csv"),
+        "NaN or infinite values (point 2)": (b"a,b\n1,2\n3,inf\n", "n.csv"),
+        "need an N x D table": (b"a\n1\n", "one.csv"),
+        "use a .csv or .npy file": (b"1,2", "x.xlsx"),
+        "over the limit (4 points": (b"a\n1\n2\n3\n4\n5\n", "big.csv"),
+    }
+    for why, (data, name) in bad.items():
+        with pytest.raises(UploadError, match=re.escape(why)) as info:
+            read_points(data, name, PointLimits(max_rows=4))
+        assert "\n" not in str(info.value) and str(info.value).startswith(name)

@@ -427,6 +427,30 @@ def api(names: Sequence[str] | str) -> str:
     return "\n\n".join(blocks)
 
 
+def lessons_md(base: str = "http://localhost:8501/") -> str:
+    """Every lesson of :data:`manifold_lab.lessons.LESSONS`: title, summary, its link and a
+    table of its steps (page, question, hidden controls)."""
+    from manifold_lab.lessons import LESSONS
+
+    parts = []
+    for lesson in LESSONS.values():
+        rows = [
+            (
+                f"[{i}]({base}?lesson={lesson.name}&step={i})",
+                step.page,
+                step.question,
+                ", ".join(f"`{h}`" for h in step.hide) or "none",
+            )
+            for i, step in enumerate(lesson.steps, start=1)
+        ]
+        parts.append(
+            f"## {lesson.title}\n\n{lesson.summary}\n\n"
+            f"Open it: [`{base}?lesson={lesson.name}`]({base}?lesson={lesson.name})\n\n"
+            + md_table(("step", "page", "question", "hidden controls"), rows)
+        )
+    return "\n\n".join(parts)
+
+
 # --------------------------------------------------------------------------- plugin entry
 def define_env(env: Any) -> None:  # pragma: no cover - exercised by the docs build
     """Hand the macros to mkdocs-macros-plugin."""
@@ -443,6 +467,7 @@ def define_env(env: Any) -> None:  # pragma: no cover - exercised by the docs bu
         comparison_value,
         registry_table,
         presets_table,
+        lessons_md,
         api,
         fmt,
     ):
