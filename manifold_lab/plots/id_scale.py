@@ -102,6 +102,7 @@ def plot_id_scale(
         vertical_spacing=min(0.12, 0.5 / nrows),
     )
     has_band = bands and {"ci_low", "ci_high"} <= set(df.columns)
+    in_legend: set[str] = set()  # each layer once, where it first appears (block 1 has one)
     for bi, block in enumerate(blocks):
         row, col = bi // ncols + 1, bi % ncols + 1
         for gi, g in enumerate(groups):
@@ -133,13 +134,14 @@ def plot_id_scale(
                     mode="lines+markers",
                     name=label,
                     legendgroup=label,
-                    showlegend=bi == 0,
+                    showlegend=label not in in_legend,
                     line={"color": c, "width": 1.4},
                     marker={"size": 5, "color": c},
                 ),
                 row=row,
                 col=col,
             )
+            in_legend.add(label)
     fig.update_xaxes(**TICK_AXIS, type="log")
     if x in ("n1", "n2"):  # ranks: label the ranks themselves, not log decades
         ticks = sorted(int(v) for v in df[x].dropna().unique())
