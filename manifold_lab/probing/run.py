@@ -306,7 +306,7 @@ def probe(
     seen = n_batches = 0
     with p, torch.no_grad():
         bar = progress_bar(batches, total=total, desc="probe", unit="batch", disable=not progress)
-        for offset, x, labels, skipped in bar:
+        for done, (offset, x, labels, skipped) in enumerate(bar, 1):
             skips.add(skipped)
             if x is None:
                 continue
@@ -321,7 +321,8 @@ def probe(
             n_batches += 1
             if callback is not None:
                 callback(seen + skips.n_skipped, images_total)
-            if partial is not None and n_batches % partial_every == 0:
+            last = total is not None and done >= total
+            if partial is not None and n_batches % partial_every == 0 and not last:
                 partial(p.result(samples=False, images=images, images_total=images_total))
         if hasattr(bar, "close"):
             bar.close()
