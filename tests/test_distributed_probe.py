@@ -11,7 +11,7 @@ import socket
 import subprocess
 import sys
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import pytest
@@ -51,7 +51,7 @@ RTOL_DECODERS = 1e-9
 class Images(torch.utils.data.Dataset):
     """Seeded random images with labels; item ``BAD`` cannot be read (a corrupt file)."""
 
-    paths = [f"img{i:02d}.png" for i in range(N_IMAGES)]
+    paths: ClassVar[list[str]] = [f"img{i:02d}.png" for i in range(N_IMAGES)]
 
     def __len__(self) -> int:
         return N_IMAGES
@@ -178,9 +178,10 @@ def test_cli_probe_with_ledger_under_torchrun(tmp_path: Path) -> None:
     """``manifold-lab probe --ledger`` under torchrun: rank 0 writes what one process writes."""
 
     def cli(out: Path, procs: int) -> subprocess.CompletedProcess[str]:
-        args = ["-m", "manifold_lab.cli", "probe", "--weights", "random", "--images",
-                "cifar10-sample", "--limit", "21", "--batch-size", "4", "--device", "cpu",
-                "--no-progress", "--ledger", "--ledger-pixels", "256", "--out", str(out)]  # fmt: skip
+        args = ["-m", "manifold_lab.cli", "probe", "--weights", "random-cifar",
+                "--images", "cifar10-sample", "--limit", "21", "--batch-size", "4",
+                "--device", "cpu", "--no-progress", "--ledger", "--ledger-pixels", "256",
+                "--out", str(out)]  # fmt: skip
         if procs > 1:
             args = ["-m", "torch.distributed.run", "--nnodes=1", f"--nproc-per-node={procs}",
                     f"--master-port={_free_port()}", *args]  # fmt: skip

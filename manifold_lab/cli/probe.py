@@ -201,7 +201,7 @@ def run(args: argparse.Namespace) -> None:
     """
     from ..probing.distributed import init_from_env
 
-    rank, world, owns, device = init_from_env(args.device)
+    rank, _, owns, device = init_from_env(args.device)
     try:
         _run(args, main=rank == 0, device=device)
     finally:

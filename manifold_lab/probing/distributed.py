@@ -17,7 +17,9 @@ At the end:
   ``size`` highest priorities: the single process's sample exactly (each process kept the top
   of its own items, so the union holds the global top).
 
-Every process returns the same merged result; callers write files on rank 0 only.
+Rank 0's weights are broadcast to every process first (as DistributedDataParallel does), so
+unseeded random weights are the same network everywhere. Every process returns the same
+merged result; callers write files on rank 0 only.
 
 Examples
 --------
@@ -43,6 +45,7 @@ if TYPE_CHECKING:
     from .ledger import LedgerCollector
 
 __all__ = [
+    "broadcast_model",
     "gather_objects",
     "init_from_env",
     "local_device",
@@ -135,6 +138,25 @@ def gather_objects(obj: Any) -> list[Any]:
     out: list[Any] = [None] * world
     dist.all_gather_object(out, obj)
     return out
+
+
+def broadcast_model(model: torch.nn.Module) -> None:
+    """Copy rank 0's parameters and buffers into every process's ``model`` (in place).
+
+    As DistributedDataParallel does when it wraps a model: processes that built their model
+    from unseeded random weights would otherwise probe different networks.
+    """
+    import torch.distributed as dist
+
+    _, world = process_group()
+    if world == 1:
+        return
+    device = _comm_device()
+    with torch.no_grad():
+        for t in [*model.parameters(), *model.buffers()]:
+            work = t.detach().to(device).clone()
+            dist.broadcast(work, 0)
+            t.copy_(work.to(t.device))
 
 
 def merge_reservoir(res: Reservoir, device: torch.device) -> None:

@@ -745,6 +745,10 @@ def ledger(
     if images is None:
         images = getattr(data, "source", None) or type(data).__name__
     model.to(dev)
+    if world > 1:
+        from .distributed import broadcast_model
+
+        broadcast_model(model)
     with collector, torch.no_grad():
         for offset, x in _iterate(
             model,

@@ -290,6 +290,10 @@ def probe(
     if images is None:
         images = getattr(data, "source", None) or type(data).__name__
     model.to(dev)
+    if world > 1:
+        from .distributed import broadcast_model
+
+        broadcast_model(model)
     batches, total = _global_batches(
         data,
         batch_size=int(batch_size),
