@@ -289,11 +289,26 @@ class LedgerCollector:
             raise _Stop
 
     def run(self, x: Tensor, *, offset: int | None = None) -> Any:
-        """Forward ``x`` through the model (None when stopped after the last block).
+        """Forward ``x`` through the model, collecting every block's samples and sums.
 
-        ``offset`` is the global number of the batch's first image, for runs sharded over
-        processes (see :mod:`manifold_lab.probing.distributed`); None numbers the images in
-        the order they are seen.
+        Parameters
+        ----------
+        x : Tensor of shape (batch, 3, height, width)
+            Preprocessed images.
+        offset : int or None, default=None
+            The global number of the batch's first image, for runs sharded over processes
+            (see :mod:`manifold_lab.probing.distributed`); None numbers the images in the
+            order they are seen.
+
+        Returns
+        -------
+        Tensor or None
+            The model's output; None when stopped after the last block.
+
+        Raises
+        ------
+        RuntimeError
+            Outside ``with collector:`` (the hooks are not installed).
         """
         if not self._handles:
             raise RuntimeError("run() needs the collector's hooks: use it inside `with ...:`")
@@ -701,6 +716,11 @@ def ledger(
     -------
     LedgerResult
 
+    Raises
+    ------
+    ValueError
+        For a model without blocks with an expansion, fewer than 2 images or bad parameters.
+
     Notes
     -----
     Under ``torchrun`` the batches are shared out as by :func:`~manifold_lab.probing.probe`
@@ -708,11 +728,6 @@ def ledger(
     held-out images and bootstrap draws (all seeded by global image numbers), image and pixel
     counts exactly, the decoders' float64 sums to rounding (see
     :mod:`manifold_lab.probing.distributed`).
-
-    Raises
-    ------
-    ValueError
-        For a model without blocks with an expansion, fewer than 2 images or bad parameters.
 
     Examples
     --------

@@ -228,6 +228,11 @@ def probe(
         Per-block statistics and reservoir samples; the metadata record the images, their
         number and resolution, and the probe's settings.
 
+    Raises
+    ------
+    ValueError
+        For a model without inverted residual blocks, an empty dataset or bad parameters.
+
     Notes
     -----
     Under ``torchrun`` (:mod:`torch.distributed` initialised with more than one process) the
@@ -239,11 +244,6 @@ def probe(
     process's own share. Images are numbered by their position in the dataset (as the
     batches would be read by one process), so samples do not depend on the number of
     processes.
-
-    Raises
-    ------
-    ValueError
-        For a model without inverted residual blocks, an empty dataset or bad parameters.
     """
     from .._progress import progress_bar
     from .._validation import check_scalar
