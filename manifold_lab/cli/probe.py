@@ -139,8 +139,9 @@ def ledger_paths(out: str, figure: str | None) -> tuple[str, str]:
     return f"{stem}.ledger{suffix}", f"{stem}.ledger{fig_suffix}"
 
 
-def _run_ledger(args: argparse.Namespace, model: Any) -> None:
-    """Measure the ledger of ``model`` on ``args.images`` and write its table and figure."""
+def _run_ledger(args: argparse.Namespace, model: Any, *, main: bool, device: Any) -> None:
+    """Measure the ledger of ``model`` on ``args.images`` and write its table and figure
+    (``main``: this process writes)."""
     from ..data import open_images
     from ..plots import plot_ledger_phase, save_figure
     from ..probing import ledger
@@ -151,18 +152,21 @@ def _run_ledger(args: argparse.Namespace, model: Any) -> None:
     if phase_path is None and os.path.isfile(_PHASE_RESULTS):
         phase_path = _PHASE_RESULTS
     phase = read_results(phase_path)[0] if phase_path is not None else None
+    progress = main and not args.no_progress
     result = ledger(
         model,
-        open_images(args.images, data_root=args.data_root, progress=not args.no_progress),
+        open_images(args.images, data_root=args.data_root, progress=progress),
         pixels_per_block=args.ledger_pixels,
         seed=args.seed,
         batch_size=args.batch_size,
         limit=args.limit,
-        device=args.device,
+        device=device,
         num_workers=args.workers,
-        progress=not args.no_progress,
+        progress=progress,
         images=str(args.images),
     )
+    if not main:
+        return
     print(format_ledger(result.to_frame()))
     print(f"wrote {result.save(table_path)}", file=sys.stderr)
     meta = result.metadata
@@ -189,7 +193,25 @@ def format_ledger(frame: Any) -> str:
 
 
 def run(args: argparse.Namespace) -> None:
-    """Run ``manifold-lab probe``."""
+    """Run ``manifold-lab probe``.
+
+    Under ``torchrun`` (``WORLD_SIZE`` > 1) every process joins the process group (NCCL on
+    GPUs, gloo otherwise), probes its share of the images, and rank 0 prints and writes the
+    merged result (see :mod:`manifold_lab.probing.distributed`).
+    """
+    from ..probing.distributed import init_from_env
+
+    rank, _, owns, device = init_from_env(args.device)
+    try:
+        _run(args, main=rank == 0, device=device)
+    finally:
+        if owns:
+            import torch.distributed as dist
+
+            dist.destroy_process_group()
+
+
+def _run(args: argparse.Namespace, *, main: bool, device: Any) -> None:
     from ..plots import figure_format, plot_figure7, save_figure
     from ..probing import probe_source
 
@@ -214,7 +236,7 @@ def run(args: argparse.Namespace) -> None:
     def loader(weights: Any) -> Any:
         from ..weights import load_model
 
-        loaded.append(load_model(weights, device="cpu", progress=not args.no_progress))
+        loaded.append(load_model(weights, device="cpu", progress=main and not args.no_progress))
         return loaded[-1]
 
     result = probe_source(
@@ -223,10 +245,10 @@ def run(args: argparse.Namespace) -> None:
         data_root=args.data_root,
         limit=args.limit,
         batch_size=args.batch_size,
-        device=args.device,
+        device=device,
         num_workers=args.workers,
         seed=args.seed,
-        progress=not args.no_progress,
+        progress=main and not args.no_progress,
         rank_pixels_per_batch=args.rank_pixels,
         pixel_samples=args.pixel_samples,
         image_samples=args.image_samples,
@@ -234,6 +256,10 @@ def run(args: argparse.Namespace) -> None:
         on_error=args.on_error,
         model_loader=loader,
     )
+    if not main:  # the other processes take part in the ledger's passes, rank 0 writes
+        if args.ledger:
+            _run_ledger(args, loaded[-1], main=False, device=device)
+        return
     frame = result.to_frame()
     meta = result.metadata
     skipped = f" ({meta['n_skipped']} unreadable skipped)" if meta.get("n_skipped") else ""
@@ -255,4 +281,4 @@ def run(args: argparse.Namespace) -> None:
     if args.samples is not None:
         print(f"wrote {result.save_samples(args.samples)}", file=sys.stderr)
     if args.ledger:
-        _run_ledger(args, loaded[-1])
+        _run_ledger(args, loaded[-1], main=True, device=device)

@@ -210,7 +210,7 @@ class ActivationProbe:
 
     # -- running -----------------------------------------------------------------------------
 
-    def run(self, x: Tensor, labels: Any = None) -> Any:
+    def run(self, x: Tensor, labels: Any = None, *, offset: int | None = None) -> Any:
         """Forward ``x`` through the model, recording ``labels`` with the per-image samples.
 
         Parameters
@@ -219,6 +219,11 @@ class ActivationProbe:
             Preprocessed images.
         labels : array-like of shape (batch,) or None, default=None
             Integer labels (-1: unlabelled).
+        offset : int or None, default=None
+            The global number of the batch's first image, for runs sharded over processes
+            (see :mod:`manifold_lab.probing.distributed`): reservoir priorities and the rank
+            subsample hash global numbers. None numbers the images in the order they are
+            seen.
 
         Returns
         -------
@@ -241,6 +246,8 @@ class ActivationProbe:
                 raise ValueError(f"{labels.numel()} labels for a batch of {x.shape[0]} images")
         self._labels = labels
         self._in_run = True
+        for state in self._states.values():
+            state.batch_offset = offset
         try:
             return self.model(x)
         except _StopForward:
@@ -248,6 +255,8 @@ class ActivationProbe:
         finally:
             self._labels = None
             self._in_run = False
+            for state in self._states.values():
+                state.batch_offset = None
 
     def state_nbytes(self) -> int:
         """Bytes held by the running statistics and reservoirs (not the scratch buffer).

@@ -84,7 +84,13 @@ class _BlockState:
         self.base_fit = stream_base(seed, stream + 6)
         self.base_split = stream_base(seed, _SPLIT_STREAM)
         self.images = 0
+        # global number of the current batch's first image (set for sharded runs); None: the
+        # images counted so far
+        self.batch_offset: int | None = None
         self.x: Tensor | None = None
+
+    def _offset(self) -> int:
+        return self.images if self.batch_offset is None else self.batch_offset
 
     def is_test(self, image: Tensor) -> Tensor:
         """Whether images (global numbers) are held out."""
@@ -92,7 +98,7 @@ class _BlockState:
 
     def _fit_pixels(self, b: int, hw: int, device: torch.device) -> Tensor:
         """Flat indices (image-major) of this batch's fitting pixels, a hashed subsample."""
-        offset = self.images
+        offset = self._offset()
         fit_images = torch.nonzero(~self.is_test(torch.arange(b, device=device) + offset))
         if fit_images.numel() == 0:
             return fit_images[:, 0]
@@ -114,7 +120,7 @@ class _BlockState:
             )
         b, _, h, w = y.shape
         hw = h * w
-        offset = self.images
+        offset = self._offset()
         xf, yf = x.flatten(2), y.detach().flatten(2)
         ids = torch.arange(b * hw, device=y.device, dtype=torch.int64) + offset * hw
 
@@ -142,7 +148,7 @@ class _BlockState:
             )
         b, _, h, w = out.shape
         hw = h * w
-        offset = self.images
+        offset = self._offset()
         xf, of = xs.flatten(2), out.detach().flatten(2)
         ids = torch.arange(b * hw, device=out.device, dtype=torch.int64) + offset * hw
 
@@ -289,34 +295,41 @@ class LedgerCollector:
         if self._in_run:
             raise _Stop
 
-    def run(self, x: Tensor) -> Any:
-        """Forward ``x`` through the model with the collector's hooks.
+    def run(self, x: Tensor, *, offset: int | None = None) -> Any:
+        """Forward ``x`` through the model, collecting every block's samples and sums.
 
         Parameters
         ----------
-        x : Tensor of shape (batch, channels, height, width)
-            A batch of preprocessed images, on the model's device.
+        x : Tensor of shape (batch, 3, height, width)
+            Preprocessed images.
+        offset : int or None, default=None
+            The global number of the batch's first image, for runs sharded over processes
+            (see :mod:`manifold_lab.probing.distributed`); None numbers the images in the
+            order they are seen.
 
         Returns
         -------
-        object
-            The model's output, or None when ``stop_early`` aborted the pass after the last
-            block.
+        Tensor or None
+            The model's output; None when stopped after the last block.
 
         Raises
         ------
         RuntimeError
-            Outside the ``with`` block (the hooks are not registered).
+            Outside ``with collector:`` (the hooks are not installed).
         """
         if not self._handles:
             raise RuntimeError("run() needs the collector's hooks: use it inside `with ...:`")
         self._in_run = True
+        for state in self.states.values():
+            state.batch_offset = offset
         try:
             return self.model(x)
         except _Stop:
             return None
         finally:
             self._in_run = False
+            for state in self.states.values():
+                state.batch_offset = None
 
     def state_nbytes(self) -> int:
         """Memory held by the collector's state.
@@ -631,11 +644,14 @@ def _iterate(
     num_workers: int,
     progress: bool,
     callback: Callable[[int, int | None], None] | None,
-) -> Iterator[Tensor]:
-    """The preprocessed image batches of ``data`` on ``device`` (as :func:`probe` reads them)."""
+    rank: int = 0,
+    world: int = 1,
+) -> Iterator[tuple[int, Tensor]]:
+    """This process's preprocessed image batches of ``data`` on ``device``, with the global
+    number of each batch's first image (as :func:`probe` reads them)."""
     from .._progress import progress_bar
     from ..evaluation import SkipLog
-    from .run import _batches, _count_images, _split_batch
+    from .run import _count_images, _global_batches
 
     skips = SkipLog("skip")
     info = getattr(model, "weights_info", None)
@@ -645,39 +661,34 @@ def _iterate(
         preprocess = getattr(info, "preprocessing", None)
     elif preprocess is not None and not callable(preprocess):
         raise ValueError(f"preprocess must be 'auto', a callable or None, got {preprocess!r}")
-    batches, total = _batches(
-        data, batch_size=batch_size, preprocess=preprocess, num_workers=num_workers, device=device
+    batches, total = _global_batches(
+        data,
+        batch_size=batch_size,
+        limit=limit,
+        preprocess=preprocess,
+        num_workers=num_workers,
+        device=device,
+        rank=rank,
+        world=world,
     )
-    if limit is not None and total is not None:
-        total = min(total, -(-limit // (getattr(batches, "batch_size", None) or batch_size)))
-    own_loader = isinstance(data, torch.utils.data.Dataset)
     images_total = _count_images(data)
     if images_total is not None and limit is not None:
         images_total = min(images_total, limit)
     seen = 0
     bar = progress_bar(batches, total=total, desc="ledger", unit="batch", disable=not progress)
-    for batch in bar:
-        if own_loader:
-            batch, skipped = batch
-            skips.add(skipped)
-            if batch is None:
-                continue
-        x, _ = _split_batch(batch)
-        if limit is not None:
-            x = x[: limit - seen]
-        if x.shape[0] == 0:
-            break
+    for offset, x, _, skipped in bar:
+        skips.add(skipped)
+        if x is None:
+            continue
         if not torch.is_floating_point(x):
             raise ValueError(
                 f"the images reach the model as {x.dtype} tensors: preprocess them (pass "
                 "preprocess=..., or a model from manifold_lab.load_model)"
             )
-        yield x.to(device, non_blocking=True)
+        yield offset, x.to(device, non_blocking=True)
         seen += x.shape[0]
         if callback is not None:
             callback(seen, images_total)
-        if limit is not None and seen >= limit:
-            break
     if hasattr(bar, "close"):
         bar.close()
     skips.warn(seen)
@@ -779,6 +790,14 @@ def ledger(
     ValueError
         For a model without blocks with an expansion, fewer than 2 images or bad parameters.
 
+    Notes
+    -----
+    Under ``torchrun`` the batches are shared out as by :func:`~manifold_lab.probing.probe`
+    and every process returns the result one process would: the same sampled pixels,
+    held-out images and bootstrap draws (all seeded by global image numbers), image and pixel
+    counts exactly, the decoders' float64 sums to rounding (see
+    :mod:`manifold_lab.probing.distributed`).
+
     Examples
     --------
     >>> from manifold_lab.mobilenet import MobileNetV2, MobileNetV2Config
@@ -789,14 +808,15 @@ def ledger(
     >>> list(frame["name"]), bool((frame["exact_fraction"] == frame["lemma2_fraction"]).all())
     (['features.2', 'features.3'], True)
     """
-    from .._validation import resolve_device
+    from .distributed import local_device, process_group, reduce_ledger
 
     batch_size = check_scalar(batch_size, "batch_size", kind=int, minimum=1)
     limit = check_scalar(limit, "limit", kind=int, minimum=1, allow_none=True)
     num_workers = check_scalar(num_workers, "num_workers", kind=int, minimum=0)
     if callback is not None and not callable(callback):
         raise ValueError(f"callback must be callable or None, got {callback!r}")
-    dev = resolve_device(device)
+    rank, world = process_group()
+    dev = local_device(device, world)
     collector = LedgerCollector(
         model,
         blocks=blocks,
@@ -809,8 +829,12 @@ def ledger(
     if images is None:
         images = getattr(data, "source", None) or type(data).__name__
     model.to(dev)
+    if world > 1:
+        from .distributed import broadcast_model
+
+        broadcast_model(model)
     with collector, torch.no_grad():
-        for x in _iterate(
+        for offset, x in _iterate(
             model,
             data,
             batch_size=batch_size,
@@ -820,8 +844,12 @@ def ledger(
             num_workers=num_workers,
             progress=progress,
             callback=callback,
+            rank=rank,
+            world=world,
         ):
-            collector.run(x)
+            collector.run(x, offset=offset)
+    if world > 1:
+        reduce_ledger(collector, dev)
     n_images = max(s.images for s in collector.states.values())
     if n_images < 2:
         raise ValueError(

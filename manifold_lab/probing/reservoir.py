@@ -107,7 +107,10 @@ class Reservoir:
         if self.keys is None or n_old + keys.numel() <= self.size:  # still filling
             cols = gather(local)
             if self.keys is None:
-                self.keys, self.cols = keys, cols
+                # a copy: the caller may offer the same keys to another reservoir (the
+                # expansion before and after its activation share them), and eviction
+                # writes into self.keys in place
+                self.keys, self.cols = keys.clone(), cols
             else:
                 self.keys = torch.cat([self.keys, keys])
                 self.cols = [torch.cat([a, b]) for a, b in zip(self.cols, cols, strict=True)]

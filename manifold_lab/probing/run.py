@@ -6,7 +6,7 @@ iterable of batches or one image tensor; stops each forward pass after the last 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any
 
 import torch
@@ -16,47 +16,6 @@ from .hooks import ActivationProbe
 from .result import ProbeResult
 
 __all__ = ["probe"]
-
-
-def _batches(
-    data: Any,
-    *,
-    batch_size: int,
-    preprocess: Any,
-    num_workers: int,
-    device: torch.device,
-) -> tuple[Iterable[Any], int | None]:
-    """An iterable of batches and its length (None when unknown)."""
-    from torch.utils.data import DataLoader, Dataset
-
-    if isinstance(data, Tensor):
-        if data.dim() != 4:
-            raise ValueError(f"an image tensor must have shape (N, 3, H, W), got {data.shape}")
-        n = data.shape[0]
-        return ((data[i : i + batch_size],) for i in range(0, n, batch_size)), -(-n // batch_size)
-    if isinstance(data, DataLoader):
-        try:
-            return data, len(data)
-        except TypeError:
-            return data, None
-    if isinstance(data, Dataset):
-        from ..evaluation import PreprocessedDataset, collate_skipping
-
-        loader = DataLoader(
-            PreprocessedDataset(data, preprocess, catch_errors=True),
-            batch_size=batch_size,
-            shuffle=False,
-            num_workers=num_workers,
-            pin_memory=device.type == "cuda",
-            collate_fn=collate_skipping,
-        )
-        return loader, len(loader)
-    if isinstance(data, Iterable):
-        return data, None
-    raise ValueError(
-        f"data must be an image tensor (N, 3, H, W), a Dataset, a DataLoader or an iterable "
-        f"of batches, got {type(data).__name__}"
-    )
 
 
 def _split_batch(batch: Any) -> tuple[Tensor, Tensor | None]:
@@ -70,6 +29,93 @@ def _split_batch(batch: Any) -> tuple[Tensor, Tensor | None]:
     raise ValueError(
         f"a batch must be a tensor of images or an (images, labels) pair, got {type(batch)}"
     )
+
+
+def _global_batches(
+    data: Any,
+    *,
+    batch_size: int,
+    limit: int | None,
+    preprocess: Any,
+    num_workers: int,
+    device: torch.device,
+    rank: int = 0,
+    world: int = 1,
+) -> tuple[Iterator[tuple[int, Tensor | None, Tensor | None, list[Any]]], int | None]:
+    """This process's share of the batches a single process would form, and how many.
+
+    Yields ``(offset, images, labels, skipped)``: the global number of the batch's first
+    image, the images (None when none of them could be read), their labels (None when there
+    are none) and the batch's unreadable items (:class:`~manifold_lab.evaluation.SkippedImage`).
+    Global batch ``i`` goes to rank ``i % world``. For a Dataset or a tensor only this
+    process's images are read, ``limit`` keeps the first ``limit`` items and image numbers
+    are dataset positions (a batch with unreadable items numbers its readable ones from its
+    first position on); any other iterable is iterated by every process (to number the
+    images), each keeping its own batches.
+    """
+    from torch.utils.data import DataLoader, Dataset
+
+    def mine(n_batches: int) -> list[int]:
+        return list(range(rank, n_batches, world))
+
+    if isinstance(data, Tensor) or (isinstance(data, Dataset) and not isinstance(data, DataLoader)):
+        if isinstance(data, Tensor) and data.dim() != 4:
+            raise ValueError(f"an image tensor must have shape (N, 3, H, W), got {data.shape}")
+        n = int(data.shape[0]) if isinstance(data, Tensor) else len(data)  # type: ignore[arg-type]
+        n = n if limit is None else min(n, limit)
+        ks = mine(-(-n // batch_size))
+        if isinstance(data, Tensor):
+            return (
+                (k * batch_size, data[k * batch_size : min(n, (k + 1) * batch_size)], None, [])
+                for k in ks
+            ), len(ks)
+        from ..evaluation import PreprocessedDataset, collate_skipping
+
+        loader = DataLoader(
+            PreprocessedDataset(data, preprocess, catch_errors=True),
+            batch_sampler=[list(range(k * batch_size, min(n, (k + 1) * batch_size))) for k in ks],
+            num_workers=num_workers,
+            pin_memory=device.type == "cuda",
+            collate_fn=collate_skipping,
+        )
+
+        def from_dataset() -> Iterator[tuple[int, Tensor | None, Tensor | None, list[Any]]]:
+            for k, (batch, skipped) in zip(ks, loader, strict=True):
+                if batch is None:
+                    yield k * batch_size, None, None, skipped
+                else:
+                    yield (k * batch_size, *_split_batch(batch), skipped)
+
+        return from_dataset(), len(ks)
+    if not isinstance(data, Iterable):
+        raise ValueError(
+            f"data must be an image tensor (N, 3, H, W), a Dataset, a DataLoader or an "
+            f"iterable of batches, got {type(data).__name__}"
+        )
+    try:
+        total: int | None = len(data)  # type: ignore[arg-type]
+    except TypeError:
+        total = None
+    if total is not None and limit is not None:
+        per = getattr(data, "batch_size", None) or batch_size
+        total = min(total, -(-limit // per))
+
+    def from_iterable() -> Iterator[tuple[int, Tensor | None, Tensor | None, list[Any]]]:
+        seen = 0
+        for k, batch in enumerate(data):
+            x, labels = _split_batch(batch)
+            if limit is not None:
+                x = x[: limit - seen]
+                labels = None if labels is None else labels[: x.shape[0]]
+            if x.shape[0] == 0:
+                return
+            if k % world == rank:
+                yield seen, x, labels, []
+            seen += x.shape[0]
+            if limit is not None and seen >= limit:
+                return
+
+    return from_iterable(), None if total is None else len(mine(total))
 
 
 def _count_images(data: Any) -> int | None:
@@ -186,9 +232,21 @@ def probe(
     ------
     ValueError
         For a model without inverted residual blocks, an empty dataset or bad parameters.
+
+    Notes
+    -----
+    Under ``torchrun`` (:mod:`torch.distributed` initialised with more than one process) the
+    batches are shared out: global batch ``i`` goes to rank ``i % world`` (``device`` None
+    or ``"cuda"`` then means ``cuda:LOCAL_RANK``), and at the end every process's counts,
+    sums and reservoirs are merged, so that every process returns the result one process
+    would (counts and samples exactly, ``lemma2_pixels`` to float64 rounding; see
+    :mod:`manifold_lab.probing.distributed`). ``callback`` and ``partial`` then report this
+    process's own share. Images are numbered by their position in the dataset (as the
+    batches would be read by one process), so samples do not depend on the number of
+    processes.
     """
     from .._progress import progress_bar
-    from .._validation import check_scalar, resolve_device
+    from .._validation import check_scalar
     from ..evaluation import SkipLog
 
     skips = SkipLog(on_error)
@@ -200,7 +258,10 @@ def probe(
     if partial is not None and not callable(partial):
         raise ValueError(f"partial must be callable or None, got {partial!r}")
     partial_every = check_scalar(partial_every, "partial_every", kind=int, minimum=1)
-    dev = resolve_device(device)
+    from .distributed import local_device, process_group
+
+    rank, world = process_group()
+    dev = local_device(device, world)
     p = ActivationProbe(
         model,
         blocks=blocks,
@@ -229,53 +290,61 @@ def probe(
     if images is None:
         images = getattr(data, "source", None) or type(data).__name__
     model.to(dev)
-    batches, total = _batches(
-        data, batch_size=int(batch_size), preprocess=preprocess, num_workers=num_workers, device=dev
+    if world > 1:
+        from .distributed import broadcast_model
+
+        broadcast_model(model)
+    batches, total = _global_batches(
+        data,
+        batch_size=int(batch_size),
+        limit=limit,
+        preprocess=preprocess,
+        num_workers=num_workers,
+        device=dev,
+        rank=rank,
+        world=world,
     )
-    if limit is not None and total is not None:
-        per = getattr(batches, "batch_size", None) or int(batch_size)
-        total = min(total, -(-int(limit) // per))
-    own_loader = isinstance(data, torch.utils.data.Dataset)
     images_total = _count_images(data)
     if images_total is not None and limit is not None:
         images_total = min(images_total, int(limit))
     seen = n_batches = 0
     with p, torch.no_grad():
         bar = progress_bar(batches, total=total, desc="probe", unit="batch", disable=not progress)
-        for batch in bar:
-            if own_loader:
-                batch, skipped = batch
-                skips.add(skipped)
-                if batch is None:
-                    continue
-            x, labels = _split_batch(batch)
-            if limit is not None:
-                x = x[: int(limit) - seen]
-                labels = None if labels is None else labels[: x.shape[0]]
-            if x.shape[0] == 0:
-                break
+        for done, (offset, x, labels, skipped) in enumerate(bar, 1):
+            skips.add(skipped)
+            if x is None:
+                continue
             if not torch.is_floating_point(x):
                 raise ValueError(
                     f"the images reach the model as {x.dtype} tensors: preprocess them (pass "
                     "preprocess=..., or a model from manifold_lab.load_model whose "
                     "weights_info supplies it)"
                 )
-            p.run(x.to(dev, non_blocking=True), labels)
+            p.run(x.to(dev, non_blocking=True), labels, offset=offset)
             seen += x.shape[0]
             n_batches += 1
             if callback is not None:
                 callback(seen + skips.n_skipped, images_total)
-            if limit is not None and seen >= limit:
-                break
-            if partial is not None and n_batches % partial_every == 0:
+            last = total is not None and done >= total
+            if partial is not None and n_batches % partial_every == 0 and not last:
                 partial(p.result(samples=False, images=images, images_total=images_total))
         if hasattr(bar, "close"):
             bar.close()
+    if world > 1:
+        from ..evaluation import SkippedImage
+        from .distributed import gather_objects, reduce_probe
+
+        reduce_probe(p, dev)
+        parts = gather_objects([(s.index, s.name, s.message) for s in skips.skipped])
+        skips.skipped = [SkippedImage(*item) for part in parts for item in part]
+        skips.skipped.sort(key=lambda item: item.index)
+        seen = sum(gather_objects(seen))
     if seen == 0:
         if skips.n_skipped:
             raise skips.nothing_read()
         raise ValueError("the dataset is empty: there are no images to probe")
-    skips.warn(seen)
+    if rank == 0:
+        skips.warn(seen)
     meta: dict[str, Any] = {
         "images": images,
         "device": str(dev),
@@ -284,6 +353,8 @@ def probe(
         "n_skipped": skips.n_skipped + int(getattr(data, "n_skipped", 0)),
         "skipped": [*getattr(data, "skipped", ()), *skips.names],
     }
+    if world > 1:
+        meta["world_size"] = world
     if info is not None:
         meta["label_space"] = getattr(info, "label_space", None)
     return p.result(**meta)

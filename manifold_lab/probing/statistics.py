@@ -258,6 +258,9 @@ class BlockState:
         self.exp_images_res = Reservoir(m if keep_exp else 0)
         self.pre_pixels = Reservoir(n if keep_exp else 0)  # before the activation
         self._keys: tuple[int, int, int, Tensor] | None = None  # last (base, offset, n, keys)
+        # global number of the current batch's first image (set by the probe for sharded
+        # runs); None: the images counted so far
+        self.batch_offset: int | None = None
         stream = 16 * info.index
         self.base_bn = stream_base(seed, stream + 1)
         self.base_exp = stream_base(seed, stream + 2)
@@ -308,7 +311,8 @@ class BlockState:
         if y.dim() != 4:
             raise ValueError(f"block {self.info.name}: expected a 4-D expansion, got {y.shape}")
         if self.pre_pixels.size:
-            self._sample_pixels(self.pre_pixels, y, self.exp_images, self.base_exp)
+            offset = self.exp_images if self.batch_offset is None else self.batch_offset
+            self._sample_pixels(self.pre_pixels, y, offset, self.base_exp)
 
     def on_expansion(self, y: Tensor, labels: Tensor | None = None) -> None:
         """Count the expansion output ``y`` (batch, hidden, height, width) of one batch.
@@ -326,7 +330,7 @@ class BlockState:
         assert self.hist_pos is not None and self.hist_clip is not None
         assert self.hist_inf is not None and self.chan_pos is not None
         assert self.chan_clip is not None
-        offset = self.exp_images
+        offset = self.exp_images if self.batch_offset is None else self.batch_offset
         clip = self.info.clip
         clipped = math.isfinite(clip)
         ones = scratch.ones(c, y.device)
@@ -407,7 +411,7 @@ class BlockState:
         z = z.contiguous()
         b, c, h, w = z.shape
         hw = h * w
-        offset = self.bn_images
+        offset = self.bn_images if self.batch_offset is None else self.batch_offset
         if self.bn_negative is None:
             self.bn_negative = torch.zeros((), dtype=torch.float64, device=z.device)
         z3 = z.view(b, c, hw)
