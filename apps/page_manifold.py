@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import streamlit as st
 from _common import (
@@ -20,6 +21,7 @@ from _common import (
 from _common import (
     shown as control_shown,
 )
+from _points import UserPoints, source, uploaded
 
 import manifold_lab as ml
 from manifold_lab.core import span_basis
@@ -111,6 +113,50 @@ def compute_partition(**case: Any) -> Any:
     return plot_partition(case_partition(result), case=result)
 
 
+MAX_USER_POINTS = CASE["n_samples"].maximum or 5000
+"""Uploaded point clouds larger than this are shown as a random sample of this many points
+(the Width sweep page takes them whole)."""
+
+
+def user_sample(points: UserPoints) -> tuple[np.ndarray, np.ndarray]:
+    """The uploaded points the page draws: all, or a fixed random sample of
+    :data:`MAX_USER_POINTS` (seed 0, so the same file shows the same points)."""
+    n = points.X.shape[0]
+    if n <= MAX_USER_POINTS:
+        return points.X, points.t
+    keep = np.sort(np.random.default_rng(0).choice(n, MAX_USER_POINTS, replace=False))
+    return points.X[keep], points.t[keep]
+
+
+@st.cache_data(max_entries=16, show_spinner="Embedding your points ...")
+def compute_user_case(
+    digest: str,
+    _points: UserPoints,
+    width: int,
+    activation: str,
+    bias: float,
+    seed: int,
+    method: str,
+) -> ml.CaseResult:
+    """One case on uploaded points (``digest``: the file's, the cache key)."""
+    return ml.run_case(
+        user_sample(_points),
+        width=width,
+        seed=seed,
+        activation=activation,
+        method=method,
+        bias=bias,
+        max_neighbor_points=None,
+    )
+
+
+@st.cache_data(max_entries=16, show_spinner=False)
+def compute_user_partition(digest: str, _points: UserPoints, **case: Any) -> Any:
+    """The partition figure of a case on uploaded points."""
+    result = compute_user_case(digest, _points, **case)
+    return plot_partition(case_partition(result), case=result)
+
+
 def partition_code(settings: dict[str, Any]) -> str:
     """The library call that regenerates the partition figure."""
     return (
@@ -127,8 +173,9 @@ def partition_code(settings: dict[str, Any]) -> str:
     )
 
 
-def mechanism(case: dict[str, Any]) -> None:
-    """The layer's linear regions under the case figure (or one line on why there are none)."""
+def mechanism(case: dict[str, Any], points: UserPoints | None = None) -> None:
+    """The layer's linear regions under the case figure (or one line on why there are none);
+    ``points``: uploaded points the case was computed on."""
     st.subheader("Mechanism: the layer's linear regions")
     note = partition_note(case["activation"], case["width"])
     if note:
@@ -141,7 +188,10 @@ def mechanism(case: dict[str, Any]) -> None:
         "Lemma 2 fails and points there cannot be recovered; orange segments join each "
         "collapsed point to the distinct input its output lands on."
     )
-    fig = compute_partition(**case)
+    if points is None:
+        fig = compute_partition(**case)
+    else:
+        fig = compute_user_partition(points.digest, points, **_user_args(case))
     st.plotly_chart(fig, width="stretch", theme=None, key="partition_chart")
     figure_downloads(
         st,
@@ -149,6 +199,42 @@ def mechanism(case: dict[str, Any]) -> None:
         name=f"partition_{case['manifold']}_w{case['width']}_{case['activation']}",
         key="partition_dl",
         code=partition_code(case),
+    )
+
+
+def _user_args(case: dict[str, Any]) -> dict[str, Any]:
+    return {k: case[k] for k in ("width", "activation", "bias", "seed", "method")}
+
+
+def user_code(settings: dict[str, Any], name: str, n_points: int) -> str:
+    """The library call that regenerates the page's figure on an uploaded file."""
+    s = settings
+    sample = (
+        ""
+        if n_points <= MAX_USER_POINTS
+        else (
+            "import numpy as np\n"
+            f"keep = np.sort(np.random.default_rng(0).choice(len(X), {MAX_USER_POINTS}, "
+            "replace=False))\nX = X[keep]  # the page's random sample\n"
+        )
+    )
+    return (
+        "import manifold_lab as ml\n"
+        "from manifold_lab.plots import plot_case\n"
+        "from manifold_lab.uploads import read_points\n\n"
+        f"X, labels = read_points(open({name!r}, 'rb').read(), {name!r})\n"
+        f"{sample}"
+        "result = ml.run_case(\n"
+        "    X,\n"
+        f"    width={s['width']},\n"
+        f"    seed={s['seed']},\n"
+        f"    activation={s['activation']!r},\n"
+        f"    method={s['method']!r},\n"
+        f"    bias={s['bias']!r},\n"
+        "    max_neighbor_points=None,\n"
+        ")\n"
+        "fig = plot_case(result)\n"
+        "fig.show()"
     )
 
 
@@ -296,15 +382,23 @@ def render(bad: list[str]) -> None:
 
     sb = st.sidebar
     sb.subheader("Manifold settings")
-    manifold = select(sb, "Manifold", MANIFOLD_REGISTRY, "manifold")
+    from_file = control_shown("points_source") and source(sb, "points_source") == "upload"
+    points = uploaded(sb, "points_upload") if from_file else None
+    if from_file and points is None:
+        return
+    manifold = (
+        select(sb, "Manifold", MANIFOLD_REGISTRY, "manifold")
+        if not from_file
+        else (st.session_state.manifold)
+    )
     entry = MANIFOLD_REGISTRY[manifold]
-    n_samples = slider(sb, CASE["n_samples"], "n_samples")
-    noise = slider(sb, NOISE, "noise") if entry.param("noise") else 0.0
+    n_samples = slider(sb, CASE["n_samples"], "n_samples") if not from_file else 0
+    noise = slider(sb, NOISE, "noise") if entry.param("noise") and not from_file else 0.0
     dim: int | None = None
     ambient_dim: int | None = None
-    if entry.param("dim"):
+    if entry.param("dim") and not from_file:
         dim = slider(sb, DIM, "dim")
-    if entry.param("ambient_dim"):
+    if entry.param("ambient_dim") and not from_file:
         lowest = dim or 1
         if st.session_state.ambient_dim < lowest:
             st.session_state.ambient_dim = min(lowest + 1, AMBIENT_DIM.maximum or lowest + 1)
@@ -332,6 +426,9 @@ def render(bad: list[str]) -> None:
         "method": method,
     }
     sync_query("manifold", settings)
+    if points is not None:
+        _render_user(intro, points, settings)
+        return
 
     intro.markdown(
         f"**{entry.label}.** {entry.intro_text()} The layer embeds the points into *n* "
@@ -364,3 +461,43 @@ def render(bad: list[str]) -> None:
         code=case_code(case),
     )
     mechanism(case)
+
+
+def _render_user(intro: Any, points: UserPoints, settings: dict[str, Any]) -> None:
+    """The page on uploaded points: the case figure, its tiles and the partition."""
+    n, d = points.X.shape
+    sampled = n > MAX_USER_POINTS
+    intro.markdown(
+        f"**Your points: {points.name}**, {n:,} points in {d} dimensions"
+        + (f" (a fixed random sample of {MAX_USER_POINTS:,} is shown)" if sampled else "")
+        + ". The layer embeds them into *n* dimensions with a random Gaussian matrix *T*, "
+        "applies the activation and reads the input back; red crosses mark points where the "
+        "paper's Lemma 2 fails, circles collapsed points; the colour is the label (or the "
+        "row number)."
+    )
+    s = settings
+    X, _ = user_sample(points)
+    try:
+        k = int(span_basis(X).shape[1])
+        shown, why = usable_method(s["method"], s["width"], k, s["activation"])
+        if why:
+            st.info(why, icon=":material/info:")
+        case = {**s, "method": shown}
+        result = compute_user_case(points.digest, points, **_user_args(case))
+    except ValueError as exc:
+        st.error(str(exc))
+        return
+    if control_shown("metrics"):
+        _tiles(result, s["activation"], s["bias"], s["width"])
+    fig = plot_case(result)
+    st.plotly_chart(fig, width="stretch", theme=None, key="case_chart")
+    stem = points.name.rsplit(".", 1)[0]
+    figure_downloads(
+        st,
+        fig,
+        name=f"case_{stem}_w{s['width']}_{s['activation']}_{shown}",
+        key="case_dl",
+        data=case_data(result),
+        code=user_code(case, points.name, n),
+    )
+    mechanism(case, points)
