@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import math
+import tempfile
+import threading
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -25,8 +28,9 @@ from _points import UserPoints, source, uploaded
 
 import manifold_lab as ml
 from manifold_lab.core import span_basis
-from manifold_lab.partition import case_partition, partition_note
+from manifold_lab.partition import DRAWN_MAX_WIDTH, case_partition, partition_note
 from manifold_lab.plots import plot_case, plot_partition
+from manifold_lab.plots.animation import ANIMATION_VIEWS, plot_width_animation, save_animation
 from manifold_lab.registry import (
     ACTIVATION_REGISTRY,
     MANIFOLD_REGISTRY,
@@ -461,6 +465,7 @@ def render(bad: list[str]) -> None:
         code=case_code(case),
     )
     mechanism(case)
+    movie(case)
 
 
 def _render_user(intro: Any, points: UserPoints, settings: dict[str, Any]) -> None:
@@ -501,3 +506,140 @@ def _render_user(intro: Any, points: UserPoints, settings: dict[str, Any]) -> No
         code=user_code(case, points.name, n),
     )
     mechanism(case, points)
+    movie(case, points)
+
+
+MOVIE_FRAMES = 30
+"""Most frames of the width movie (wider ranges are stepped)."""
+
+MOVIE_VIEWS = {"partition": "Linear regions (partition)", "case": "Input and reconstruction"}
+"""The movie's views, labelled (the keys are :data:`ANIMATION_VIEWS`)."""
+
+RENDERS: dict[str, dict[str, Any]] = {}
+"""GIF/MP4 renders by movie and format, shared by the sessions of this process: each is
+written by a background thread that updates ``done``/``total`` and sets ``path`` or
+``error``."""
+
+_RENDERS_LOCK = threading.Lock()
+
+
+def movie_widths(lo: int, hi: int) -> list[int]:
+    """Widths ``lo..hi``, stepped to at most :data:`MOVIE_FRAMES` frames (``hi`` kept)."""
+    step = max(1, math.ceil((hi - lo + 1) / MOVIE_FRAMES))
+    widths = list(range(lo, hi + 1, step))
+    if widths[-1] != hi:
+        widths[-1] = hi
+    return widths
+
+
+def _movie_case(case: dict[str, Any], points: UserPoints | None, width: int, k: int) -> Any:
+    shown, _ = usable_method(case["method"], width, k, case["activation"])
+    one = {**case, "width": width, "method": shown}
+    if points is None:
+        return compute_case(**one)
+    return compute_user_case(points.digest, points, **_user_args(one))
+
+
+def _render(key: str, fig: Any, suffix: str) -> None:
+    """Write ``fig`` as GIF or MP4 in a thread, recording progress in :data:`RENDERS`."""
+    job = RENDERS[key]
+
+    def step(done: int, total: int) -> None:
+        job["done"], job["total"] = done, total
+
+    def work() -> None:
+        try:
+            folder = Path(tempfile.mkdtemp(prefix="manifold_lab_movie_"))
+            job["path"] = save_animation(
+                fig, folder / f"width_movie{suffix}", progress=False, callback=step
+            )
+        except (RuntimeError, ValueError, OSError) as exc:
+            job["error"] = str(exc).splitlines()[0]
+
+    threading.Thread(target=work, name=f"movie-{key}", daemon=True).start()
+
+
+@st.fragment(run_every=1.0)
+def _render_progress(key: str, name: str) -> None:
+    """The background render's progress bar, then its file (polled every second)."""
+    job = RENDERS.get(key)
+    if job is None:
+        return
+    if job.get("error"):
+        st.error(job["error"])
+    elif job.get("path") is not None:
+        path = Path(job["path"])
+        st.download_button(
+            f"Download {path.suffix[1:].upper()}",
+            path.read_bytes(),
+            file_name=f"{name}{path.suffix}",
+            key=f"movie_file_{key}",
+            icon=":material/download:",
+        )
+    else:
+        total = max(job["total"], 1)
+        st.progress(job["done"] / total, text=f"Rendering frame {job['done']} of {total} ...")
+
+
+def movie(case: dict[str, Any], points: UserPoints | None = None) -> None:
+    """The expander "Width as a movie": the case or partition over a range of widths, as an
+    animated figure, an HTML download at once, and a GIF or MP4 rendered in the background."""
+    if not control_shown("movie"):
+        return
+    with st.expander("Width as a movie"):
+        top = min(DRAWN_MAX_WIDTH, CASE["width"].maximum or DRAWN_MAX_WIDTH)
+        lo, hi = st.slider("Widths", 1, top, (2, min(top, 30)), key="movie_widths")
+        views = [
+            v
+            for v in ANIMATION_VIEWS
+            if v != "partition" or not partition_note(case["activation"], hi)
+        ]
+        view = st.radio(
+            "View", views, format_func=MOVIE_VIEWS.__getitem__, key="movie_view", horizontal=True
+        )
+        if not st.toggle("Build the movie", key="movie_on"):
+            st.caption(
+                f"One frame per width ({len(movie_widths(lo, hi))} frames), with Play and a "
+                "slider; download it as HTML at once, or as GIF/MP4 (rendered in the background)."
+            )
+            return
+        widths = movie_widths(lo, hi)
+        if points is None:
+            k = span_dim(
+                case["manifold"],
+                case["n_samples"],
+                case["noise"],
+                case["dim"],
+                case["ambient_dim"],
+                case["seed"],
+            )
+        else:
+            k = int(span_basis(user_sample(points)[0]).shape[1])
+        try:
+            with st.spinner(f"Computing {len(widths)} widths ..."):
+                cases = [_movie_case(case, points, w, k) for w in widths]
+            fig = plot_width_animation(cases, view=view)
+        except ValueError as exc:
+            st.error(str(exc))
+            return
+        st.plotly_chart(fig, width="stretch", theme=None, key="movie_chart")
+        stem = case["manifold"] if points is None else points.name.rsplit(".", 1)[0]
+        name = f"width_movie_{stem}_{case['activation']}_{view}_w{widths[0]}-{widths[-1]}"
+        st.download_button(
+            "Download HTML",
+            fig.to_html(include_plotlyjs=True, full_html=True, auto_play=False),
+            file_name=f"{name}.html",
+            mime="text/html",
+            key="movie_html",
+            icon=":material/download:",
+        )
+        fmt = st.radio(
+            "Slides", ("gif", "mp4"), key="movie_fmt", horizontal=True, format_func=str.upper
+        )
+        key = f"{name}|{points.digest if points else repr(sorted(case.items()))}|{fmt}"
+        if st.button(f"Render {fmt.upper()} (about a second a frame)", key="movie_render"):
+            with _RENDERS_LOCK:
+                if key not in RENDERS or RENDERS[key].get("error"):
+                    RENDERS[key] = {"done": 0, "total": len(widths), "path": None}
+                    _render(key, fig, f".{fmt}")
+        _render_progress(key, name)

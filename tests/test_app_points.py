@@ -85,3 +85,19 @@ def test_sweep_page_runs_on_uploaded_points() -> None:
     assert any("sweep_chart" in i for i in _chart_ids(at))
     code = " ".join(c.value for c in at.code)
     assert "ml.sweep(\n    X," in code and "n_samples" not in code
+
+
+def test_width_movie_builds_and_offers_html() -> None:
+    at = run_app(timeout=240, n_samples="300")
+    at.slider(key="movie_widths").set_value((2, 8))
+    at.toggle(key="movie_on").set_value(True).run()
+    assert not at.exception and not at.error
+    ids = _chart_ids(at)
+    assert any("movie_chart" in i for i in ids)
+    chart = next(c for c in at.get("plotly_chart") if "movie_chart" in c.proto.id)
+    import json
+
+    spec = json.loads(chart.proto.spec)
+    assert [f["name"] for f in spec["frames"]] == [str(w) for w in range(2, 9)]
+    html = next(b for b in at.get("download_button") if "movie_html" in b.proto.id)
+    assert html.proto.label == "Download HTML"
