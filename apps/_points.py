@@ -52,16 +52,14 @@ def _read(digest: str, name: str, _data: bytes, _limits: PointLimits) -> tuple[A
 
 
 def source(container: Any, key: str) -> str:
-    """The radio choosing built-in or uploaded points (``key``: its session-state key)."""
-    return str(
-        container.radio(
-            "Points",
-            tuple(SOURCES),
-            format_func=SOURCES.__getitem__,
-            key=key,
-            horizontal=True,
-        )
+    """The switch between built-in and uploaded points (``key``: its session-state key):
+    ``"upload"`` or ``"builtin"``."""
+    on = container.toggle(
+        SOURCES["upload"],
+        key=key,
+        help="Run the page on points from a CSV or NPY file instead of a built-in manifold.",
     )
+    return "upload" if on else "builtin"
 
 
 def uploaded(container: Any, key: str) -> UserPoints | None:

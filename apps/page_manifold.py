@@ -386,7 +386,11 @@ def render(bad: list[str]) -> None:
 
     sb = st.sidebar
     sb.subheader("Manifold settings")
-    from_file = control_shown("points_source") and source(sb, "points_source") == "upload"
+    from_file = (
+        control_shown("points_source")
+        and control_shown("manifold")  # a lesson that fixes the manifold fixes the points
+        and source(sb, "points_source") == "upload"
+    )
     points = uploaded(sb, "points_upload") if from_file else None
     if from_file and points is None:
         return

@@ -344,7 +344,11 @@ def render(bad: list[str]) -> None:
     )
     sb = st.sidebar
     sb.subheader("Sweep settings")
-    from_file = control_shown("sw_points_source") and source(sb, "sw_points_source") == "upload"
+    from_file = (
+        control_shown("sw_points_source")
+        and control_shown("sw_manifold")  # a link that fixes the manifold fixes the points
+        and source(sb, "sw_points_source") == "upload"
+    )
     points = uploaded(sb, "sw_points_upload") if from_file else None
     manifold = (
         select(sb, "Manifold", MANIFOLD_REGISTRY, "sw_manifold")
