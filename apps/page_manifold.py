@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import math
+import tempfile
+import threading
+from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import streamlit as st
 from _common import (
@@ -20,11 +24,13 @@ from _common import (
 from _common import (
     shown as control_shown,
 )
+from _points import UserPoints, source, uploaded
 
 import manifold_lab as ml
 from manifold_lab.core import span_basis
-from manifold_lab.partition import case_partition, partition_note
+from manifold_lab.partition import DRAWN_MAX_WIDTH, case_partition, partition_note
 from manifold_lab.plots import plot_case, plot_partition
+from manifold_lab.plots.animation import ANIMATION_VIEWS, plot_width_animation, save_animation
 from manifold_lab.registry import (
     ACTIVATION_REGISTRY,
     MANIFOLD_REGISTRY,
@@ -111,6 +117,50 @@ def compute_partition(**case: Any) -> Any:
     return plot_partition(case_partition(result), case=result)
 
 
+MAX_USER_POINTS = CASE["n_samples"].maximum or 5000
+"""Uploaded point clouds larger than this are shown as a random sample of this many points
+(the Width sweep page takes them whole)."""
+
+
+def user_sample(points: UserPoints) -> tuple[np.ndarray, np.ndarray]:
+    """The uploaded points the page draws: all, or a fixed random sample of
+    :data:`MAX_USER_POINTS` (seed 0, so the same file shows the same points)."""
+    n = points.X.shape[0]
+    if n <= MAX_USER_POINTS:
+        return points.X, points.t
+    keep = np.sort(np.random.default_rng(0).choice(n, MAX_USER_POINTS, replace=False))
+    return points.X[keep], points.t[keep]
+
+
+@st.cache_data(max_entries=16, show_spinner="Embedding your points ...")
+def compute_user_case(
+    digest: str,
+    _points: UserPoints,
+    width: int,
+    activation: str,
+    bias: float,
+    seed: int,
+    method: str,
+) -> ml.CaseResult:
+    """One case on uploaded points (``digest``: the file's, the cache key)."""
+    return ml.run_case(
+        user_sample(_points),
+        width=width,
+        seed=seed,
+        activation=activation,
+        method=method,
+        bias=bias,
+        max_neighbor_points=None,
+    )
+
+
+@st.cache_data(max_entries=16, show_spinner=False)
+def compute_user_partition(digest: str, _points: UserPoints, **case: Any) -> Any:
+    """The partition figure of a case on uploaded points."""
+    result = compute_user_case(digest, _points, **case)
+    return plot_partition(case_partition(result), case=result)
+
+
 def partition_code(settings: dict[str, Any]) -> str:
     """The library call that regenerates the partition figure."""
     return (
@@ -127,8 +177,9 @@ def partition_code(settings: dict[str, Any]) -> str:
     )
 
 
-def mechanism(case: dict[str, Any]) -> None:
-    """The layer's linear regions under the case figure (or one line on why there are none)."""
+def mechanism(case: dict[str, Any], points: UserPoints | None = None) -> None:
+    """The layer's linear regions under the case figure (or one line on why there are none);
+    ``points``: uploaded points the case was computed on."""
     st.subheader("Mechanism: the layer's linear regions")
     note = partition_note(case["activation"], case["width"])
     if note:
@@ -141,7 +192,10 @@ def mechanism(case: dict[str, Any]) -> None:
         "Lemma 2 fails and points there cannot be recovered; orange segments join each "
         "collapsed point to the distinct input its output lands on."
     )
-    fig = compute_partition(**case)
+    if points is None:
+        fig = compute_partition(**case)
+    else:
+        fig = compute_user_partition(points.digest, points, **_user_args(case))
     st.plotly_chart(fig, width="stretch", theme=None, key="partition_chart")
     figure_downloads(
         st,
@@ -149,6 +203,42 @@ def mechanism(case: dict[str, Any]) -> None:
         name=f"partition_{case['manifold']}_w{case['width']}_{case['activation']}",
         key="partition_dl",
         code=partition_code(case),
+    )
+
+
+def _user_args(case: dict[str, Any]) -> dict[str, Any]:
+    return {k: case[k] for k in ("width", "activation", "bias", "seed", "method")}
+
+
+def user_code(settings: dict[str, Any], name: str, n_points: int) -> str:
+    """The library call that regenerates the page's figure on an uploaded file."""
+    s = settings
+    sample = (
+        ""
+        if n_points <= MAX_USER_POINTS
+        else (
+            "import numpy as np\n"
+            f"keep = np.sort(np.random.default_rng(0).choice(len(X), {MAX_USER_POINTS}, "
+            "replace=False))\nX = X[keep]  # the page's random sample\n"
+        )
+    )
+    return (
+        "import manifold_lab as ml\n"
+        "from manifold_lab.plots import plot_case\n"
+        "from manifold_lab.uploads import read_points\n\n"
+        f"X, labels = read_points(open({name!r}, 'rb').read(), {name!r})\n"
+        f"{sample}"
+        "result = ml.run_case(\n"
+        "    X,\n"
+        f"    width={s['width']},\n"
+        f"    seed={s['seed']},\n"
+        f"    activation={s['activation']!r},\n"
+        f"    method={s['method']!r},\n"
+        f"    bias={s['bias']!r},\n"
+        "    max_neighbor_points=None,\n"
+        ")\n"
+        "fig = plot_case(result)\n"
+        "fig.show()"
     )
 
 
@@ -296,15 +386,27 @@ def render(bad: list[str]) -> None:
 
     sb = st.sidebar
     sb.subheader("Manifold settings")
-    manifold = select(sb, "Manifold", MANIFOLD_REGISTRY, "manifold")
+    from_file = (
+        control_shown("points_source")
+        and control_shown("manifold")  # a lesson that fixes the manifold fixes the points
+        and source(sb, "points_source") == "upload"
+    )
+    points = uploaded(sb, "points_upload") if from_file else None
+    if from_file and points is None:
+        return
+    manifold = (
+        select(sb, "Manifold", MANIFOLD_REGISTRY, "manifold")
+        if not from_file
+        else (st.session_state.manifold)
+    )
     entry = MANIFOLD_REGISTRY[manifold]
-    n_samples = slider(sb, CASE["n_samples"], "n_samples")
-    noise = slider(sb, NOISE, "noise") if entry.param("noise") else 0.0
+    n_samples = slider(sb, CASE["n_samples"], "n_samples") if not from_file else 0
+    noise = slider(sb, NOISE, "noise") if entry.param("noise") and not from_file else 0.0
     dim: int | None = None
     ambient_dim: int | None = None
-    if entry.param("dim"):
+    if entry.param("dim") and not from_file:
         dim = slider(sb, DIM, "dim")
-    if entry.param("ambient_dim"):
+    if entry.param("ambient_dim") and not from_file:
         lowest = dim or 1
         if st.session_state.ambient_dim < lowest:
             st.session_state.ambient_dim = min(lowest + 1, AMBIENT_DIM.maximum or lowest + 1)
@@ -332,6 +434,9 @@ def render(bad: list[str]) -> None:
         "method": method,
     }
     sync_query("manifold", settings)
+    if points is not None:
+        _render_user(intro, points, settings)
+        return
 
     intro.markdown(
         f"**{entry.label}.** {entry.intro_text()} The layer embeds the points into *n* "
@@ -364,3 +469,181 @@ def render(bad: list[str]) -> None:
         code=case_code(case),
     )
     mechanism(case)
+    movie(case)
+
+
+def _render_user(intro: Any, points: UserPoints, settings: dict[str, Any]) -> None:
+    """The page on uploaded points: the case figure, its tiles and the partition."""
+    n, d = points.X.shape
+    sampled = n > MAX_USER_POINTS
+    intro.markdown(
+        f"**Your points: {points.name}**, {n:,} points in {d} dimensions"
+        + (f" (a fixed random sample of {MAX_USER_POINTS:,} is shown)" if sampled else "")
+        + ". The layer embeds them into *n* dimensions with a random Gaussian matrix *T*, "
+        "applies the activation and reads the input back; red crosses mark points where the "
+        "paper's Lemma 2 fails, circles collapsed points; the colour is the label (or the "
+        "row number)."
+    )
+    s = settings
+    X, _ = user_sample(points)
+    try:
+        k = int(span_basis(X).shape[1])
+        shown, why = usable_method(s["method"], s["width"], k, s["activation"])
+        if why:
+            st.info(why, icon=":material/info:")
+        case = {**s, "method": shown}
+        result = compute_user_case(points.digest, points, **_user_args(case))
+    except ValueError as exc:
+        st.error(str(exc))
+        return
+    if control_shown("metrics"):
+        _tiles(result, s["activation"], s["bias"], s["width"])
+    fig = plot_case(result)
+    st.plotly_chart(fig, width="stretch", theme=None, key="case_chart")
+    stem = points.name.rsplit(".", 1)[0]
+    figure_downloads(
+        st,
+        fig,
+        name=f"case_{stem}_w{s['width']}_{s['activation']}_{shown}",
+        key="case_dl",
+        data=case_data(result),
+        code=user_code(case, points.name, n),
+    )
+    mechanism(case, points)
+    movie(case, points)
+
+
+MOVIE_FRAMES = 30
+"""Most frames of the width movie (wider ranges are stepped)."""
+
+MOVIE_VIEWS = {"partition": "Linear regions (partition)", "case": "Input and reconstruction"}
+"""The movie's views, labelled (the keys are :data:`ANIMATION_VIEWS`)."""
+
+RENDERS: dict[str, dict[str, Any]] = {}
+"""GIF/MP4 renders by movie and format, shared by the sessions of this process: each is
+written by a background thread that updates ``done``/``total`` and sets ``path`` or
+``error``."""
+
+_RENDERS_LOCK = threading.Lock()
+
+
+def movie_widths(lo: int, hi: int) -> list[int]:
+    """Widths ``lo..hi``, stepped to at most :data:`MOVIE_FRAMES` frames (``hi`` kept)."""
+    step = max(1, math.ceil((hi - lo + 1) / MOVIE_FRAMES))
+    widths = list(range(lo, hi + 1, step))
+    if widths[-1] != hi:
+        widths[-1] = hi
+    return widths
+
+
+def _movie_case(case: dict[str, Any], points: UserPoints | None, width: int, k: int) -> Any:
+    shown, _ = usable_method(case["method"], width, k, case["activation"])
+    one = {**case, "width": width, "method": shown}
+    if points is None:
+        return compute_case(**one)
+    return compute_user_case(points.digest, points, **_user_args(one))
+
+
+def _render(key: str, fig: Any, suffix: str) -> None:
+    """Write ``fig`` as GIF or MP4 in a thread, recording progress in :data:`RENDERS`."""
+    job = RENDERS[key]
+
+    def step(done: int, total: int) -> None:
+        job["done"], job["total"] = done, total
+
+    def work() -> None:
+        try:
+            folder = Path(tempfile.mkdtemp(prefix="manifold_lab_movie_"))
+            job["path"] = save_animation(
+                fig, folder / f"width_movie{suffix}", progress=False, callback=step
+            )
+        except (RuntimeError, ValueError, OSError) as exc:
+            job["error"] = str(exc).splitlines()[0]
+
+    threading.Thread(target=work, name=f"movie-{key}", daemon=True).start()
+
+
+@st.fragment(run_every=1.0)
+def _render_progress(key: str, name: str) -> None:
+    """The background render's progress bar, then its file (polled every second)."""
+    job = RENDERS.get(key)
+    if job is None:
+        return
+    if job.get("error"):
+        st.error(job["error"])
+    elif job.get("path") is not None:
+        path = Path(job["path"])
+        st.download_button(
+            f"Download {path.suffix[1:].upper()}",
+            path.read_bytes(),
+            file_name=f"{name}{path.suffix}",
+            key=f"movie_file_{key}",
+            icon=":material/download:",
+        )
+    else:
+        total = max(job["total"], 1)
+        st.progress(job["done"] / total, text=f"Rendering frame {job['done']} of {total} ...")
+
+
+def movie(case: dict[str, Any], points: UserPoints | None = None) -> None:
+    """The expander "Width as a movie": the case or partition over a range of widths, as an
+    animated figure, an HTML download at once, and a GIF or MP4 rendered in the background."""
+    if not control_shown("movie"):
+        return
+    with st.expander("Width as a movie"):
+        top = min(DRAWN_MAX_WIDTH, CASE["width"].maximum or DRAWN_MAX_WIDTH)
+        lo, hi = st.slider("Widths", 1, top, (2, min(top, 30)), key="movie_widths")
+        views = [
+            v
+            for v in ANIMATION_VIEWS
+            if v != "partition" or not partition_note(case["activation"], hi)
+        ]
+        view = st.radio(
+            "View", views, format_func=MOVIE_VIEWS.__getitem__, key="movie_view", horizontal=True
+        )
+        if not st.toggle("Build the movie", key="movie_on"):
+            st.caption(
+                f"One frame per width ({len(movie_widths(lo, hi))} frames), with Play and a "
+                "slider; download it as HTML at once, or as GIF/MP4 (rendered in the background)."
+            )
+            return
+        widths = movie_widths(lo, hi)
+        if points is None:
+            k = span_dim(
+                case["manifold"],
+                case["n_samples"],
+                case["noise"],
+                case["dim"],
+                case["ambient_dim"],
+                case["seed"],
+            )
+        else:
+            k = int(span_basis(user_sample(points)[0]).shape[1])
+        try:
+            with st.spinner(f"Computing {len(widths)} widths ..."):
+                cases = [_movie_case(case, points, w, k) for w in widths]
+            fig = plot_width_animation(cases, view=view)
+        except ValueError as exc:
+            st.error(str(exc))
+            return
+        st.plotly_chart(fig, width="stretch", theme=None, key="movie_chart")
+        stem = case["manifold"] if points is None else points.name.rsplit(".", 1)[0]
+        name = f"width_movie_{stem}_{case['activation']}_{view}_w{widths[0]}-{widths[-1]}"
+        st.download_button(
+            "Download HTML",
+            fig.to_html(include_plotlyjs=True, full_html=True, auto_play=False),
+            file_name=f"{name}.html",
+            mime="text/html",
+            key="movie_html",
+            icon=":material/download:",
+        )
+        fmt = st.radio(
+            "Slides", ("gif", "mp4"), key="movie_fmt", horizontal=True, format_func=str.upper
+        )
+        key = f"{name}|{points.digest if points else repr(sorted(case.items()))}|{fmt}"
+        if st.button(f"Render {fmt.upper()} (about a second a frame)", key="movie_render"):
+            with _RENDERS_LOCK:
+                if key not in RENDERS or RENDERS[key].get("error"):
+                    RENDERS[key] = {"done": 0, "total": len(widths), "path": None}
+                    _render(key, fig, f".{fmt}")
+        _render_progress(key, name)

@@ -19,8 +19,11 @@ from _common import (
     sync_query,
     warn_bad,
 )
+from _common import shown as control_shown
+from _points import UserPoints, source, uploaded
 
 import manifold_lab as ml
+from manifold_lab.core import span_basis
 from manifold_lab.injectivity import critical_ratios, phase_diagram, ratio_table
 from manifold_lab.plots import plot_phase_diagram, plot_width_curves
 from manifold_lab.registry import (
@@ -86,9 +89,37 @@ def sweep_kwargs(
 
 
 @st.cache_data(max_entries=64, show_spinner=False)
-def estimate(kwargs_key: str, kwargs: dict[str, Any]) -> float:
-    """Estimated seconds of the sweep (``kwargs_key``: its settings, for the cache)."""
-    return estimate_sweep_seconds(**kwargs)
+def estimate(kwargs_key: str, _kwargs: dict[str, Any]) -> float:
+    """Estimated seconds of the sweep (``kwargs_key``: its settings, for the cache; uploaded
+    points are keyed by their file's digest, not hashed on every rerun)."""
+    return estimate_sweep_seconds(**_kwargs)
+
+
+@st.cache_data(max_entries=4, show_spinner=False)
+def span_dim(digest: str, _X: Any) -> int:
+    """Dimension of the uploaded points' linear span (``digest``: the file's)."""
+    return int(span_basis(_X).shape[1])
+
+
+def with_points(kwargs: dict[str, Any], points: UserPoints) -> tuple[dict[str, Any], str]:
+    """The sweep's arguments on uploaded points, and the settings key that names them.
+
+    A method that needs ``width >= k`` sweeps the widths from ``k`` (the dimension of the
+    points' span) up; :class:`ValueError` when none is left.
+    """
+    on_points = {k: v for k, v in kwargs.items() if k != "n_samples"}
+    if METHOD_REGISTRY[kwargs["method"]].needs_span_width:
+        k = span_dim(points.digest, points.X)
+        widths = [w for w in kwargs["widths"] if w >= k]
+        if not widths:
+            raise ValueError(
+                f"{points.name} spans k = {k} dimensions and "
+                f"{METHOD_REGISTRY[kwargs['method']].label} needs a width of at least k: "
+                f"set the largest width to {k} or more, or choose another method"
+            )
+        on_points["widths"] = widths
+    key = repr(sorted({**on_points, "manifold": f"upload:{points.digest}"}.items()))
+    return {**on_points, "manifold": points.X}, key
 
 
 def _calibrated() -> None:
@@ -139,8 +170,9 @@ def _stop(key: str) -> None:
     _run_of(key)["stopped"] = True
 
 
-def sweep_code(kwargs: dict[str, Any], plot: dict[str, Any]) -> str:
-    """The library calls that regenerate the sweep's figure."""
+def sweep_code(kwargs: dict[str, Any], plot: dict[str, Any], label: str | None = None) -> str:
+    """The library calls that regenerate the sweep's figure (``label``: the uploaded file
+    the points came from, None: the registry's manifold)."""
     w = kwargs["widths"]
     args = ",\n".join(
         f"    {k}={v!r}"
@@ -150,13 +182,24 @@ def sweep_code(kwargs: dict[str, Any], plot: dict[str, Any]) -> str:
         }.items()
     ).replace("'", "")
     rest = ",\n".join(
-        f"    {k}={kwargs[k]!r}" for k in ("activation", "method", "metrics", "n_samples")
+        f"    {k}={kwargs[k]!r}"
+        for k in ("activation", "method", "metrics", "n_samples")
+        if k in kwargs
     )
+    read = ""
+    what = repr(kwargs["manifold"])
+    if label is not None:
+        read = (
+            "from manifold_lab.uploads import read_points\n\n"
+            f"X, labels = read_points(open({label!r}, 'rb').read(), {label!r})\n"
+        )
+        what = "X"
     plot_args = ",\n".join(f"    {k}={v!r}" for k, v in plot.items())
     return (
         "import manifold_lab as ml\n"
-        "from manifold_lab.plots import plot_width_curves\n\n"
-        f"df = ml.sweep(\n    {kwargs['manifold']!r},\n{args},\n{rest},\n)\n"
+        "from manifold_lab.plots import plot_width_curves\n"
+        f"{read or chr(10)}"
+        f"df = ml.sweep(\n    {what},\n{args},\n{rest},\n)\n"
         f"fig = plot_width_curves(\n    ml.summarize(df),\n{plot_args},\n)\n"
         "fig.show()"
     )
@@ -208,7 +251,9 @@ def _run_sweep(key: str, kwargs: dict[str, Any], seconds: float) -> None:
             run["parts"] = [ml.combine_sweeps(run["parts"])]
 
 
-def _sweep_section(kwargs: dict[str, Any], key: str, seconds: float) -> None:
+def _sweep_section(
+    kwargs: dict[str, Any], key: str, seconds: float, label: str | None = None
+) -> None:
     total = len(kwargs["widths"])
     n_cases = total * len(kwargs["seeds"]) * len(kwargs["activation"])
     run = RUNS.get(key)
@@ -260,7 +305,7 @@ def _sweep_section(kwargs: dict[str, Any], key: str, seconds: float) -> None:
         "theory_k": span if "invertible_fraction" in metrics else None,
         "thresholds": True,
         "log_y": [m for m in metrics if METRIC_REGISTRY[m].log_scale],
-        "title": f"{kwargs['manifold']}: {', '.join(kwargs['activation'])}, "
+        "title": f"{label or kwargs['manifold']}: {', '.join(kwargs['activation'])}, "
         f"{kwargs['method']}, {len(kwargs['seeds'])} seeds",
     }
     fig = plot_width_curves(summary, **plot)
@@ -268,10 +313,10 @@ def _sweep_section(kwargs: dict[str, Any], key: str, seconds: float) -> None:
     figure_downloads(
         st,
         fig,
-        name=f"width_sweep_{kwargs['manifold']}",
+        name=f"width_sweep_{(label or kwargs['manifold']).rsplit('.', 1)[0]}",
         key="sweep_dl",
         data=df,
-        code=sweep_code(kwargs, plot),
+        code=sweep_code(kwargs, plot, label),
     )
 
 
@@ -299,7 +344,17 @@ def render(bad: list[str]) -> None:
     )
     sb = st.sidebar
     sb.subheader("Sweep settings")
-    manifold = select(sb, "Manifold", MANIFOLD_REGISTRY, "sw_manifold")
+    from_file = (
+        control_shown("sw_points_source")
+        and control_shown("sw_manifold")  # a link that fixes the manifold fixes the points
+        and source(sb, "sw_points_source") == "upload"
+    )
+    points = uploaded(sb, "sw_points_upload") if from_file else None
+    manifold = (
+        select(sb, "Manifold", MANIFOLD_REGISTRY, "sw_manifold")
+        if not from_file
+        else st.session_state.sw_manifold
+    )
     act_labels = ACTIVATION_REGISTRY.labels()
     activations = sb.multiselect(
         "Activations", tuple(act_labels), format_func=act_labels.__getitem__, key="sw_activations"
@@ -307,7 +362,7 @@ def render(bad: list[str]) -> None:
     method = select(sb, "Reconstruction method", METHOD_REGISTRY, "sw_method")
     max_width = slider(sb, CURVES["max_width"], "sw_max_width")
     n_seeds = slider(sb, CURVES["n_seeds"], "sw_seeds")
-    n_points = slider(sb, CURVES["n_samples"], "sw_points")
+    n_points = slider(sb, CURVES["n_samples"], "sw_points") if not from_file else 0
     metric_labels = METRIC_REGISTRY.labels()
     metrics = sb.multiselect(
         "Metrics", tuple(metric_labels), format_func=metric_labels.__getitem__, key="sw_metrics"
@@ -334,10 +389,25 @@ def render(bad: list[str]) -> None:
         return
     kwargs = sweep_kwargs(manifold, activations, method, max_width, n_seeds, n_points, metrics)
     key = repr(sorted(kwargs.items()))
+    label = None
+    if from_file:
+        if points is None:
+            return
+        try:
+            kwargs, key = with_points(kwargs, points)
+        except ValueError as exc:
+            st.error(str(exc))
+            return
+        label = points.name
+        n, d = points.X.shape
+        st.caption(
+            f"Your points: {points.name}, {n:,} points in {d} dimensions; widths "
+            f"{kwargs['widths'][0]}..{kwargs['widths'][-1]}."
+        )
     try:
         _calibrated()
         seconds = estimate(key, kwargs)
-        _sweep_section(kwargs, key, seconds)
+        _sweep_section(kwargs, key, seconds, label)
     except ValueError as exc:
         st.error(str(exc))
 

@@ -571,6 +571,21 @@ class PointLimits:
     max_dims: int = 1_000
     max_values: int = 20_000_000
 
+    @classmethod
+    def for_store(cls, limits: UploadLimits) -> PointLimits:
+        """These limits with the file size capped by an :class:`UploadStore`'s ``limits``.
+
+        A point file is a data set, like a zip of images: its size counts against
+        ``limits.max_total_bytes`` (``MANIFOLD_LAB_UPLOAD_MAX_TOTAL_MB``), not the per-file
+        limit of a model or an image.
+
+        Examples
+        --------
+        >>> PointLimits.for_store(UploadLimits(max_total_bytes=8 * MB)).max_bytes == 8 * MB
+        True
+        """
+        return cls(max_bytes=min(cls.max_bytes, limits.max_total_bytes))
+
     def describe(self) -> str:
         """The limits in one sentence (shown next to the upload box).
 

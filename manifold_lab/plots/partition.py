@@ -17,14 +17,13 @@ _SCALE = "Blues"
 _FAIL_COLOR = "#d62728"
 
 
-def _polygon_path(polys: list[np.ndarray]) -> tuple[list[float | None], list[float | None]]:
-    """x and y of closed polygons, separated by None (one trace draws them all)."""
-    xs: list[float | None] = []
-    ys: list[float | None] = []
-    for p in polys:
-        xs.extend([*p[:, 0].tolist(), float(p[0, 0]), None])
-        ys.extend([*p[:, 1].tolist(), float(p[0, 1]), None])
-    return xs, ys
+def _polygon_path(polys: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    """x and y of closed polygons, separated by NaN (one trace draws them all; plotly breaks
+    a line and a fill at NaN, and takes a float array without checking it item by item)."""
+    if not polys:
+        return np.empty(0), np.empty(0)
+    path = np.concatenate([np.vstack([p, p[:1], [[np.nan, np.nan]]]) for p in polys])
+    return path[:, 0], path[:, 1]
 
 
 def plot_partition(
@@ -133,11 +132,10 @@ def plot_partition(
         pairs = collapse_partners(case)
         if len(pairs) or count_slots is not None:
             uv = part.coords
-            px: list[float | None] = []
-            py: list[float | None] = []
-            for i, j in pairs:
-                px.extend([float(uv[i, 0]), float(uv[j, 0]), None])
-                py.extend([float(uv[i, 1]), float(uv[j, 1]), None])
+            ij = np.asarray(pairs, dtype=np.int64).reshape(-1, 2)
+            seg = np.full((len(ij), 3, 2), np.nan)
+            seg[:, 0], seg[:, 1] = uv[ij[:, 0]], uv[ij[:, 1]]
+            px, py = seg[:, :, 0].ravel(), seg[:, :, 1].ravel()
             fig.add_trace(
                 go.Scatter(
                     x=px,
@@ -153,13 +151,22 @@ def plot_partition(
     width = part.pieces.shape[1]
     fig.update_layout(
         template=TEMPLATE,
-        title=title
-        or f"Linear regions of {part.activation}(T x + b), width {width}: "
-        f"{len(part.polygons)} regions, Lemma 2 holds in {int(part.lemma2.sum())}",
+        # the title sits below the row of plotly's toolbar (top right), not under it
+        title={
+            "text": title
+            or f"Linear regions of {part.activation}(T x + b), width {width}: "
+            f"{len(part.polygons)} regions, Lemma 2 holds in {int(part.lemma2.sum())}",
+            "x": 0.01,
+            "xanchor": "left",
+            "yref": "container",
+            "y": 1.0,
+            "yanchor": "top",
+            "pad": {"t": 36},
+        },
         xaxis={"range": [u0, u1], "title": "u", "constrain": "domain"},
         yaxis={"range": [v0, v1], "title": "v", "scaleanchor": "x", "scaleratio": 1},
         legend={"orientation": "v", "x": 1.02, "y": 1.0},
         height=560,
-        margin={"l": 50, "r": 10, "t": 50, "b": 40},
+        margin={"l": 50, "r": 10, "t": 80, "b": 40},
     )
     return fig
