@@ -51,7 +51,8 @@ def test_plots_use_the_house_style(summary) -> None:
 
     fig = plot_width_curves(summary, metrics=["nmse"])
     assert fig.layout.template == go.layout.Template(pio.templates[style.TEMPLATE])
-    assert [t.line.color for t in fig.data if t.mode] == list(style.PALETTE[:2])
+    lines = [t for t in fig.data if t.mode and t.fill != "toself"]  # the bands are fills
+    assert [t.line.color for t in lines] == list(style.PALETTE[:2])
 
 
 def test_width_curves_bad_input(summary) -> None:
