@@ -118,21 +118,7 @@ class _BlockState:
             raise ValueError(
                 f"block {self.info.name}: the expansion's input and output do not match"
             )
-        b, _, h, w = y.shape
-        hw = h * w
-        offset = self._offset()
-        xf, yf = x.flatten(2), y.detach().flatten(2)
-        ids = torch.arange(b * hw, device=y.device, dtype=torch.int64) + offset * hw
-
-        def gather(local: Tensor) -> list[Tensor]:
-            i, s = local // hw, local % hw
-            return [ids[local], xf[i, :, s], yf[i, :, s], i + offset]
-
-        self.pairs.offer(hash_keys(ids, self.base_pairs), gather)
-        fit = self._fit_pixels(b, hw, y.device)
-        if fit.numel():
-            i, s = fit // hw, fit % hw
-            self.fit.add(yf[i, :, s], xf[i, :, s])
+        self._take(x, y.detach(), self.pairs, self.base_pairs, self.fit)
 
     def on_output(self, out: Tensor) -> None:
         x = self.x
@@ -146,22 +132,29 @@ class _BlockState:
                 f"block {self.info.name}: output {tuple(out.shape[-2:])} does not match the input "
                 f"{tuple(x.shape[-2:])} at stride {stride}"
             )
-        b, _, h, w = out.shape
+        self._take(xs, out.detach(), self.block_pairs, self.base_block, self.block_fit)
+        self.images += out.shape[0]
+
+    def _take(
+        self, x: Tensor, t: Tensor, pairs: Reservoir, base: int, fit_sums: RidgeStats
+    ) -> None:
+        """Offer the pixels' ``(x, t)`` pairs to ``pairs`` (hashed by global pixel number
+        with ``base``) and add the fitting pixels to the decoder sums ``fit_sums`` (t -> x)."""
+        b, _, h, w = t.shape
         hw = h * w
         offset = self._offset()
-        xf, of = xs.flatten(2), out.detach().flatten(2)
-        ids = torch.arange(b * hw, device=out.device, dtype=torch.int64) + offset * hw
+        xf, tf = x.flatten(2), t.flatten(2)
+        ids = torch.arange(b * hw, device=t.device, dtype=torch.int64) + offset * hw
 
         def gather(local: Tensor) -> list[Tensor]:
             i, s = local // hw, local % hw
-            return [ids[local], xf[i, :, s], of[i, :, s], i + offset]
+            return [ids[local], xf[i, :, s], tf[i, :, s], i + offset]
 
-        self.block_pairs.offer(hash_keys(ids, self.base_block), gather)
-        fit = self._fit_pixels(b, hw, out.device)
+        pairs.offer(hash_keys(ids, base), gather)
+        fit = self._fit_pixels(b, hw, t.device)
         if fit.numel():
             i, s = fit // hw, fit % hw
-            self.block_fit.add(of[i, :, s], xf[i, :, s])
-        self.images += b
+            fit_sums.add(tf[i, :, s], xf[i, :, s])
 
     def nbytes(self) -> int:
         return (
@@ -651,29 +644,20 @@ def _iterate(
     number of each batch's first image (as :func:`probe` reads them)."""
     from .._progress import progress_bar
     from ..evaluation import SkipLog
-    from .run import _count_images, _global_batches
+    from .run import _global_batches, images_to_read, resolve_preprocess
 
     skips = SkipLog("skip")
-    info = getattr(model, "weights_info", None)
-    if isinstance(preprocess, str):
-        if preprocess != "auto":
-            raise ValueError(f"preprocess must be 'auto', a callable or None, got {preprocess!r}")
-        preprocess = getattr(info, "preprocessing", None)
-    elif preprocess is not None and not callable(preprocess):
-        raise ValueError(f"preprocess must be 'auto', a callable or None, got {preprocess!r}")
     batches, total = _global_batches(
         data,
         batch_size=batch_size,
         limit=limit,
-        preprocess=preprocess,
+        preprocess=resolve_preprocess(model, preprocess),
         num_workers=num_workers,
         device=device,
         rank=rank,
         world=world,
     )
-    images_total = _count_images(data)
-    if images_total is not None and limit is not None:
-        images_total = min(images_total, limit)
+    images_total = images_to_read(data, limit)
     seen = 0
     bar = progress_bar(batches, total=total, desc="ledger", unit="batch", disable=not progress)
     for offset, x, _, skipped in bar:

@@ -132,6 +132,27 @@ def _count_images(data: Any) -> int | None:
         return None
 
 
+def resolve_preprocess(model: nn.Module, preprocess: Any) -> Any:
+    """The preprocessing :func:`probe` and :func:`~manifold_lab.probing.ledger` apply.
+
+    ``"auto"`` is the model's ``weights_info.preprocessing`` (None without one); a callable or
+    None is kept; anything else is refused.
+    """
+    if isinstance(preprocess, str):
+        if preprocess != "auto":
+            raise ValueError(f"preprocess must be 'auto', a callable or None, got {preprocess!r}")
+        return getattr(getattr(model, "weights_info", None), "preprocessing", None)
+    if preprocess is not None and not callable(preprocess):
+        raise ValueError(f"preprocess must be 'auto', a callable or None, got {preprocess!r}")
+    return preprocess
+
+
+def images_to_read(data: Any, limit: int | None) -> int | None:
+    """How many images a pass over ``data`` reads (None when ``data`` has no length)."""
+    total = _count_images(data)
+    return total if total is None or limit is None else min(total, int(limit))
+
+
 def probe(
     model: nn.Module,
     data: Any,
@@ -281,12 +302,7 @@ def probe(
     if n_data == 0:
         raise ValueError("the dataset is empty: there are no images to probe")
     info = getattr(model, "weights_info", None)
-    if isinstance(preprocess, str):
-        if preprocess != "auto":
-            raise ValueError(f"preprocess must be 'auto', a callable or None, got {preprocess!r}")
-        preprocess = getattr(info, "preprocessing", None)
-    elif preprocess is not None and not callable(preprocess):
-        raise ValueError(f"preprocess must be 'auto', a callable or None, got {preprocess!r}")
+    preprocess = resolve_preprocess(model, preprocess)
     if images is None:
         images = getattr(data, "source", None) or type(data).__name__
     model.to(dev)
@@ -304,9 +320,7 @@ def probe(
         rank=rank,
         world=world,
     )
-    images_total = _count_images(data)
-    if images_total is not None and limit is not None:
-        images_total = min(images_total, int(limit))
+    images_total = images_to_read(data, limit)
     seen = n_batches = 0
     with p, torch.no_grad():
         bar = progress_bar(batches, total=total, desc="probe", unit="batch", disable=not progress)
