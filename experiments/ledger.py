@@ -14,9 +14,11 @@ norm (TF-slim preprocessing); the images are ``imagenet-samples-256`` (1,000, on
 ``--limit N`` takes N evenly spaced over the classes).
 
 Writes ``experiments/results/ledger_tfslim.csv`` (one row per block, with provenance and
-timing) and ``ledger_tfslim.png`` (``--stem`` changes the name).
+timing), ``ledger_tfslim.png`` (the phase diagram) and ``ledger_tfslim_blocks.png`` (the
+measurements block by block, with their 95% intervals); ``--stem`` changes the names.
 
-Run: ``python experiments/ledger.py`` (``--limit 32`` to measure the cost first).
+Run: ``python experiments/ledger.py`` (``--limit 32`` to measure the cost first;
+``--replot`` redraws both figures from the saved CSV without measuring).
 """
 
 from __future__ import annotations
@@ -26,11 +28,12 @@ import time
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import torch
 from torch.utils.data import Subset
 
 from manifold_lab.data import open_images
-from manifold_lab.plots import plot_ledger_phase, save_figure
+from manifold_lab.plots import plot_ledger_blocks, plot_ledger_phase, save_figure
 from manifold_lab.probing import ledger
 from manifold_lab.results import read_results
 from manifold_lab.weights import load_model
@@ -52,7 +55,14 @@ def main() -> None:
     ap.add_argument("--stem", default="ledger_tfslim")
     ap.add_argument("--phase", default=str(RESULTS / "phase_diagram.csv"))
     ap.add_argument("--no-progress", action="store_true")
+    ap.add_argument("--replot", action="store_true", help="redraw the figures from the CSV")
     args = ap.parse_args()
+    if args.replot:
+        frame, prov = read_results(RESULTS / f"{args.stem}.csv")
+        n_images = prov["parameters"]["n_images"]
+        for png in _figures(frame, n_images, args):
+            print(f"wrote {png}")
+        return
     if args.threads > 0:
         torch.set_num_threads(args.threads)
     folder = open_images(args.images)
@@ -85,15 +95,8 @@ def main() -> None:
     )
     RESULTS.mkdir(exist_ok=True)
     csv = result.save(RESULTS / f"{args.stem}.csv")
-    phase = read_results(args.phase)[0] if Path(args.phase).is_file() else None
-    title = (
-        f"TF-slim MobileNetV2 1.0/224 on {len(dataset)} ImageNet samples: "
-        "real layers on the toy's phase diagram"
-    )
-    png = save_figure(
-        plot_ledger_phase(result, phase=phase, title=title), RESULTS / f"{args.stem}.png"
-    )
     frame = result.to_frame()
+    pngs = _figures(frame, len(dataset), args)
     cols = [
         "name",
         "in_channels",
@@ -115,7 +118,25 @@ def main() -> None:
     with np.printoptions(linewidth=250):
         print(frame[cols].to_string(float_format=lambda v: f"{v:.4g}"))
     print(f"{elapsed:.1f} s for {len(dataset)} images ({elapsed / len(dataset):.3f} s per image)")
-    print(f"wrote {csv} and {png}")
+    print(f"wrote {csv}, " + " and ".join(str(p) for p in pngs))
+
+
+def _figures(frame: pd.DataFrame, n_images: int, args: argparse.Namespace) -> list[Path]:
+    """Draw the phase diagram and the per-block figure of a ledger frame."""
+    phase = read_results(args.phase)[0] if Path(args.phase).is_file() else None
+    model = f"TF-slim MobileNetV2 1.0/224 on {n_images} ImageNet samples"
+    phase_png = save_figure(
+        plot_ledger_phase(
+            frame, phase=phase, title=f"{model}: real layers on the toy's phase diagram"
+        ),
+        RESULTS / f"{args.stem}.png",
+    )
+    blocks_png = save_figure(
+        plot_ledger_blocks(frame, title=f"{model}: the ledger block by block"),
+        RESULTS / f"{args.stem}_blocks.png",
+        width=1500,
+    )
+    return [phase_png, blocks_png]
 
 
 if __name__ == "__main__":

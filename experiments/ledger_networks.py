@@ -11,7 +11,8 @@ Runs :func:`manifold_lab.probing.ledger` with one seed and sample size on:
   test images.
 
 Writes ``experiments/results/ledger_networks.csv`` (one row per network and block, with
-provenance) and ``ledger_networks.png`` (recovered fraction and errors per block).
+provenance) and ``ledger_networks.png`` (recovered fraction, kNN recall and errors per block,
+with 95% intervals; ``--replot`` redraws it from the CSV).
 
 Run: ``python experiments/ledger_networks.py --data ../shared/data --relu6
 runs/ledger_relu6/epoch_012.pt``.
@@ -25,17 +26,14 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import plotly.graph_objects as go
 import torch
-from plotly.subplots import make_subplots
 from torch.utils.data import Subset
 
 from manifold_lab.data import open_images
-from manifold_lab.plots import save_figure
-from manifold_lab.plots.style import TEMPLATE, color_of
+from manifold_lab.plots import plot_ledger_blocks, save_figure
 from manifold_lab.probing import ledger
 from manifold_lab.records import provenance
-from manifold_lab.results import write_results
+from manifold_lab.results import read_results, write_results
 from manifold_lab.weights import load_model
 
 RESULTS = Path(__file__).parent / "results"
@@ -56,7 +54,11 @@ def main() -> None:
     ap.add_argument("--n-boot", type=int, default=200)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--replot", action="store_true", help="redraw the figure from the CSV")
     args = ap.parse_args()
+    if args.replot:
+        print(f"wrote {_figure(read_results(RESULTS / 'ledger_networks.csv')[0])}")
+        return
     torch.set_num_threads(args.threads)
     data = Path(args.data)
     imagenet = _subset(open_images(str(data / "imagenet-samples-256")), args.imagenet_images)
@@ -111,48 +113,24 @@ def main() -> None:
     )
     RESULTS.mkdir(exist_ok=True)
     csv = write_results(df, RESULTS / "ledger_networks.csv", prov)
-    fig = make_subplots(
-        rows=1,
-        cols=3,
-        subplot_titles=(
-            "recovered exactly (Lemma 2)",
-            "nmse, affine decoder of the expansion",
-            "nmse, whole branch",
-        ),
-        horizontal_spacing=0.07,
-    )
-    for i, (label, _, _) in enumerate(networks):
-        sub = df[df["network"] == label]
-        for c, col in enumerate(("exact_fraction", "nmse_affine", "nmse_block"), start=1):
-            fig.add_trace(
-                go.Scatter(
-                    x=sub["index"],
-                    y=sub[col],
-                    mode="lines+markers",
-                    name=label,
-                    legendgroup=label,
-                    showlegend=c == 1,
-                    line={"color": color_of(i)},
-                ),
-                row=1,
-                col=c,
-            )
-    fig.update_yaxes(type="log", row=1, col=2)
-    fig.update_yaxes(type="log", row=1, col=3)
-    fig.update_xaxes(title_text="block index")
-    fig.update_layout(
-        template=TEMPLATE,
-        title="The information-loss ledger of six networks (same seed and sample sizes)",
-        height=480,
-        legend={"orientation": "h", "y": -0.2},
-    )
-    png = save_figure(fig, RESULTS / "ledger_networks.png", width=1300)
+    png = _figure(df)
     print(
         df.groupby("network")[["exact_fraction", "nmse_affine", "nmse_block"]]
         .agg(["min", "median"])
         .to_string()
     )
     print(f"wrote {csv} and {png}")
+
+
+def _figure(df: pd.DataFrame) -> Path:
+    """Draw the six networks' ledgers block by block."""
+    fig = plot_ledger_blocks(
+        df,
+        by="network",
+        title="The information-loss ledger of six networks (same seed and sample sizes)",
+    )
+    fig.update_layout(height=480, legend={"y": -0.28})
+    return Path(save_figure(fig, RESULTS / "ledger_networks.png", width=1600))
 
 
 if __name__ == "__main__":

@@ -221,6 +221,37 @@ def test_phase_figure_draws_every_block_twice_over_the_curves():
         plot_ledger_phase(frame.drop(columns="input_id"))
 
 
+def test_blocks_figure_draws_each_metric_with_its_interval_per_group():
+    import pandas as pd
+
+    from manifold_lab.plots import plot_ledger_blocks
+
+    res = ledger(_model(shift=-5.0, gain=4.0), _images(), pixels_per_block=200, **FAST)
+    frame = res.to_frame()
+    fig = plot_ledger_blocks(res)
+    assert len(fig.data) == 5
+    exact = fig.data[0]
+    np.testing.assert_allclose(exact.x, frame.sort_values("index")["index"])
+    np.testing.assert_allclose(exact.y, frame.sort_values("index")["exact_fraction"])
+    np.testing.assert_allclose(
+        np.asarray(exact.error_y.array) + exact.y,
+        frame.sort_values("index")["exact_fraction_high"],
+    )
+    nmse = fig.data[2]  # the exact inverse's error, on a log axis: floored, never 0
+    assert min(nmse.y) >= 1e-16
+    assert fig.layout.yaxis3.type == "log"
+    two = pd.concat([frame.assign(net="a"), frame.assign(net="b")])
+    fig2 = plot_ledger_blocks(two, by="net")
+    assert len(fig2.data) == 10
+    assert [t.name for t in fig2.data if t.showlegend] == ["a", "b"]
+    with pytest.raises(ValueError, match="group by"):
+        plot_ledger_blocks(frame, by="net")
+    with pytest.raises(ValueError, match="no column 'nmse_block'"):
+        plot_ledger_blocks(frame.drop(columns="nmse_block"))
+    with pytest.raises(ValueError, match="non-empty"):
+        plot_ledger_blocks(frame.iloc[:0])
+
+
 def test_cli_probe_writes_the_ledger_beside_its_outputs(tmp_path, capsys):
     from manifold_lab.cli import main
 

@@ -17,6 +17,7 @@ module                      figures
 :mod:`.id_profile`          :func:`plot_id_profile`: intrinsic dimension across blocks
 :mod:`.id_scale`            :func:`plot_id_scale`: intrinsic dimension against scale
 :mod:`.ledger`              :func:`plot_ledger_phase`: real layers on the phase diagram
+:mod:`.ledger_blocks`       :func:`plot_ledger_blocks`: the ledger block by block
 :mod:`.ledger_training`     :func:`plot_ledger_training`: the ledger over training epochs
 :mod:`.partition`           :func:`plot_partition`: a layer's linear regions in the plane
 :mod:`.ablation`            :func:`plot_learning_curves`, :func:`plot_toy_ablation`,
@@ -40,6 +41,7 @@ from .figure7 import figure7_frame, plot_figure7
 from .id_profile import plot_id_profile
 from .id_scale import plot_id_scale
 from .ledger import plot_ledger_phase
+from .ledger_blocks import plot_ledger_blocks
 from .ledger_training import plot_ledger_training
 from .partition import plot_partition
 from .phase import plot_phase_diagram
@@ -56,6 +58,7 @@ __all__ = [
     "plot_id_profile",
     "plot_id_scale",
     "plot_learning_curves",
+    "plot_ledger_blocks",
     "plot_ledger_phase",
     "plot_ledger_training",
     "plot_partition",
