@@ -24,7 +24,7 @@ def _csv(n: int = 300) -> bytes:
 
 
 def _upload(at: AppTest, source: str, key: str, name: str, data: bytes) -> AppTest:
-    at.toggle(key=source).set_value(True).run()
+    at.radio(key=source).set_value("upload").run()
     assert not at.exception
     at.file_uploader(key=key).set_value((name, data, "application/octet-stream"))
     return at.run()
