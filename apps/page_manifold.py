@@ -402,8 +402,13 @@ def render(bad: list[str]) -> None:
         else (st.session_state.manifold)
     )
     entry = MANIFOLD_REGISTRY[manifold]
-    n_samples = slider(sb, CASE["n_samples"], "n_samples") if not from_file else 0
-    noise = slider(sb, NOISE, "noise") if entry.param("noise") and not from_file else 0.0
+    # on your points the built-in manifold's settings keep their values (and the link's)
+    n_samples = (
+        slider(sb, CASE["n_samples"], "n_samples") if not from_file else st.session_state.n_samples
+    )
+    noise = 0.0
+    if entry.param("noise"):
+        noise = slider(sb, NOISE, "noise") if not from_file else st.session_state.noise
     dim: int | None = None
     ambient_dim: int | None = None
     if entry.param("dim") and not from_file:

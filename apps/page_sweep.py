@@ -364,7 +364,12 @@ def render(bad: list[str]) -> None:
     method = select(sb, "Reconstruction method", METHOD_REGISTRY, "sw_method")
     max_width = slider(sb, CURVES["max_width"], "sw_max_width")
     n_seeds = slider(sb, CURVES["n_seeds"], "sw_seeds")
-    n_points = slider(sb, CURVES["n_samples"], "sw_points") if not from_file else 0
+    # on your points the built-in manifold's number of points keeps its value (and the link's)
+    n_points = (
+        slider(sb, CURVES["n_samples"], "sw_points")
+        if not from_file
+        else st.session_state.sw_points
+    )
     metric_labels = METRIC_REGISTRY.labels()
     metrics = sb.multiselect(
         "Metrics", tuple(metric_labels), format_func=metric_labels.__getitem__, key="sw_metrics"

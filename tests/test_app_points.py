@@ -183,7 +183,7 @@ def test_a_drawn_path_that_cannot_be_used_is_said_in_one_line() -> None:
 
 
 def test_sweep_page_runs_on_a_drawn_curve() -> None:
-    at = run_app(timeout=240, page="sweep", sw_max_width="6", sw_seeds="2")
+    at = run_app(timeout=240, page="sweep", sw_max_width="6", sw_seeds="2", sw_points="700")
     at.radio(key="sw_points_source").set_value("draw").run()
     at.session_state["sw_points_draw_path"] = _spiral_path()
     at.slider(key="sw_points_draw_n").set_value(300).run()
@@ -194,3 +194,7 @@ def test_sweep_page_runs_on_a_drawn_curve() -> None:
     assert any("sweep_chart" in i for i in _chart_ids(at))
     code = " ".join(c.value for c in at.code)
     assert "ml.curve_from_path(x, y, 300" in code and "ml.sweep(\n    X," in code
+    # the built-in manifold's number of points stays as the link set it (it once became 0,
+    # an unreadable link setting on the next run)
+    at.run()
+    assert not at.warning and at.query_params["sw_points"] == "700"
