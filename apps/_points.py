@@ -21,7 +21,7 @@ import numpy as np
 import streamlit as st
 from _common import slider
 
-from manifold_lab.freehand import curve_from_path
+from manifold_lab.freehand import MAX_PATH_VERTICES, curve_from_path
 from manifold_lab.plots import plot_canvas
 from manifold_lab.registry.manifolds import NOISE
 from manifold_lab.registry.settings import CASE
@@ -130,15 +130,13 @@ def uploaded(container: Any, key: str) -> UserPoints | None:
 def lasso_path(state: Any) -> tuple[list[float], list[float]] | None:
     """The vertices ``(x, y)`` of the last lasso in a plotly chart's selection state
     (Streamlit's ``on_select`` value: ``{"selection": {"lasso": [{"x": [...], "y": [...]},
-    ...]}}``), or None when it holds no lasso."""
+    ...]}}``), or None when it holds no lasso, or one that is not lists of numbers (which
+    the browser never sends)."""
     try:
-        lassos = state["selection"]["lasso"]
-    except (KeyError, TypeError):
+        last = state["selection"]["lasso"][-1]
+        return [float(v) for v in last["x"]], [float(v) for v in last["y"]]
+    except (KeyError, IndexError, TypeError, ValueError):
         return None
-    if not lassos:
-        return None
-    last = lassos[-1]
-    return [float(v) for v in last["x"]], [float(v) for v in last["y"]]
 
 
 def _keep_lasso(key: str) -> None:
@@ -182,9 +180,11 @@ def drawn(container: Any, key: str) -> UserPoints | None:
         "Clear the drawing", key=f"{key}_clear", on_click=_clear, args=(key,), width="stretch"
     )
     path = st.session_state.get(f"{key}_path")
+    # a path too long to use is not drawn either (curve_from_path says why below)
+    shown = path if path is not None and len(path[0]) <= MAX_PATH_VERTICES else None
     canvas, note = st.columns([3, 2], vertical_alignment="center")
     canvas.plotly_chart(
-        plot_canvas(path, closed=closed, revision=st.session_state.get(f"{key}_rev", 0)),
+        plot_canvas(shown, closed=closed, revision=st.session_state.get(f"{key}_rev", 0)),
         key=f"{key}_canvas",
         on_select=functools.partial(_keep_lasso, key),
         selection_mode="lasso",

@@ -128,6 +128,10 @@ def test_lasso_path_reads_streamlits_selection_state(monkeypatch: pytest.MonkeyP
     assert lasso_path(state) == ([0.5, -0.25, 0.1], [0.2, 0.3, -0.4])  # the last lasso
     assert lasso_path(PlotlyChartSelectionSerde().deserialize(None)) is None
     assert lasso_path(None) is None
+    # not the browser's: refused quietly, the drawing kept as it was
+    crafted = {"selection": {"lasso": [{"x": ["a", 1, 2], "y": [0, 1, 2]}]}}
+    assert lasso_path(crafted) is None
+    assert lasso_path({"selection": {"lasso": [{"x": [0, 1]}]}}) is None
 
 
 def test_manifold_page_runs_on_a_drawn_curve_and_clears_it() -> None:
@@ -180,6 +184,12 @@ def test_a_drawn_path_that_cannot_be_used_is_said_in_one_line() -> None:
         "The drawn curve cannot be used: a drawn path needs at least 3 distinct vertices, got 1"
     )
     assert not any("case_chart" in i for i in _chart_ids(at))
+    # a path over the limit (only a crafted message can hold one) is neither drawn nor run
+    at.session_state["points_draw_path"] = ([0.0, 1.0] * 6000, [0.0, 1.0] * 6000)
+    at.run()
+    assert not at.exception
+    (err,) = at.error
+    assert "at most 10,000 vertices, got 12,000" in err.value
 
 
 def test_sweep_page_runs_on_a_drawn_curve() -> None:
