@@ -24,7 +24,7 @@ from _common import (
 from _common import (
     shown as control_shown,
 )
-from _points import UserPoints, source, uploaded
+from _points import UserPoints, source, user_points
 
 import manifold_lab as ml
 from manifold_lab.core import span_basis
@@ -210,8 +210,9 @@ def _user_args(case: dict[str, Any]) -> dict[str, Any]:
     return {k: case[k] for k in ("width", "activation", "bias", "seed", "method")}
 
 
-def user_code(settings: dict[str, Any], name: str, n_points: int) -> str:
-    """The library call that regenerates the page's figure on an uploaded file."""
+def user_code(settings: dict[str, Any], load: str, n_points: int) -> str:
+    """The library call that regenerates the page's figure on your points (``load``: the
+    lines that make ``X``, :attr:`UserPoints.code`)."""
     s = settings
     sample = (
         ""
@@ -225,8 +226,7 @@ def user_code(settings: dict[str, Any], name: str, n_points: int) -> str:
     return (
         "import manifold_lab as ml\n"
         "from manifold_lab.plots import plot_case\n"
-        "from manifold_lab.uploads import read_points\n\n"
-        f"X, labels = read_points(open({name!r}, 'rb').read(), {name!r})\n"
+        f"{load}"
         f"{sample}"
         "result = ml.run_case(\n"
         "    X,\n"
@@ -386,12 +386,14 @@ def render(bad: list[str]) -> None:
 
     sb = st.sidebar
     sb.subheader("Manifold settings")
-    from_file = (
-        control_shown("points_source")
-        and control_shown("manifold")  # a lesson that fixes the manifold fixes the points
-        and source(sb, "points_source") == "upload"
+    src = (
+        source(sb, "points_source")
+        # a lesson that fixes the manifold fixes the points
+        if control_shown("points_source") and control_shown("manifold")
+        else "builtin"
     )
-    points = uploaded(sb, "points_upload") if from_file else None
+    from_file = src != "builtin"  # uploaded or drawn: your points
+    points = user_points(sb, src, "points") if from_file else None
     if from_file and points is None:
         return
     manifold = (
@@ -400,8 +402,13 @@ def render(bad: list[str]) -> None:
         else (st.session_state.manifold)
     )
     entry = MANIFOLD_REGISTRY[manifold]
-    n_samples = slider(sb, CASE["n_samples"], "n_samples") if not from_file else 0
-    noise = slider(sb, NOISE, "noise") if entry.param("noise") and not from_file else 0.0
+    # on your points the built-in manifold's settings keep their values (and the link's)
+    n_samples = (
+        slider(sb, CASE["n_samples"], "n_samples") if not from_file else st.session_state.n_samples
+    )
+    noise = 0.0
+    if entry.param("noise"):
+        noise = slider(sb, NOISE, "noise") if not from_file else st.session_state.noise
     dim: int | None = None
     ambient_dim: int | None = None
     if entry.param("dim") and not from_file:
@@ -481,8 +488,7 @@ def _render_user(intro: Any, points: UserPoints, settings: dict[str, Any]) -> No
         + (f" (a fixed random sample of {MAX_USER_POINTS:,} is shown)" if sampled else "")
         + ". The layer embeds them into *n* dimensions with a random Gaussian matrix *T*, "
         "applies the activation and reads the input back; red crosses mark points where the "
-        "paper's Lemma 2 fails, circles collapsed points; the colour is the label (or the "
-        "row number)."
+        f"paper's Lemma 2 fails, circles collapsed points; the colour is {points.colour}."
     )
     s = settings
     X, _ = user_sample(points)
@@ -507,7 +513,7 @@ def _render_user(intro: Any, points: UserPoints, settings: dict[str, Any]) -> No
         name=f"case_{stem}_w{s['width']}_{s['activation']}_{shown}",
         key="case_dl",
         data=case_data(result),
-        code=user_code(case, points.name, n),
+        code=user_code(case, points.code, n),
     )
     mechanism(case, points)
     movie(case, points)

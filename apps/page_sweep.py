@@ -20,7 +20,7 @@ from _common import (
     warn_bad,
 )
 from _common import shown as control_shown
-from _points import UserPoints, source, uploaded
+from _points import UserPoints, source, user_points
 
 import manifold_lab as ml
 from manifold_lab.core import span_basis
@@ -170,9 +170,12 @@ def _stop(key: str) -> None:
     _run_of(key)["stopped"] = True
 
 
-def sweep_code(kwargs: dict[str, Any], plot: dict[str, Any], label: str | None = None) -> str:
-    """The library calls that regenerate the sweep's figure (``label``: the uploaded file
-    the points came from, None: the registry's manifold)."""
+def sweep_code(
+    kwargs: dict[str, Any], plot: dict[str, Any], label: str | None = None, load: str = ""
+) -> str:
+    """The library calls that regenerate the sweep's figure (``label``: the name of your
+    points, None: the registry's manifold; ``load``: the lines that make your points ``X``,
+    :attr:`UserPoints.code`)."""
     w = kwargs["widths"]
     args = ",\n".join(
         f"    {k}={v!r}"
@@ -189,10 +192,7 @@ def sweep_code(kwargs: dict[str, Any], plot: dict[str, Any], label: str | None =
     read = ""
     what = repr(kwargs["manifold"])
     if label is not None:
-        read = (
-            "from manifold_lab.uploads import read_points\n\n"
-            f"X, labels = read_points(open({label!r}, 'rb').read(), {label!r})\n"
-        )
+        read = load
         what = "X"
     plot_args = ",\n".join(f"    {k}={v!r}" for k, v in plot.items())
     return (
@@ -252,7 +252,7 @@ def _run_sweep(key: str, kwargs: dict[str, Any], seconds: float) -> None:
 
 
 def _sweep_section(
-    kwargs: dict[str, Any], key: str, seconds: float, label: str | None = None
+    kwargs: dict[str, Any], key: str, seconds: float, label: str | None = None, load: str = ""
 ) -> None:
     total = len(kwargs["widths"])
     n_cases = total * len(kwargs["seeds"]) * len(kwargs["activation"])
@@ -316,7 +316,7 @@ def _sweep_section(
         name=f"width_sweep_{(label or kwargs['manifold']).rsplit('.', 1)[0]}",
         key="sweep_dl",
         data=df,
-        code=sweep_code(kwargs, plot, label),
+        code=sweep_code(kwargs, plot, label, load),
     )
 
 
@@ -344,12 +344,14 @@ def render(bad: list[str]) -> None:
     )
     sb = st.sidebar
     sb.subheader("Sweep settings")
-    from_file = (
-        control_shown("sw_points_source")
-        and control_shown("sw_manifold")  # a link that fixes the manifold fixes the points
-        and source(sb, "sw_points_source") == "upload"
+    src = (
+        source(sb, "sw_points_source")
+        # a link that fixes the manifold fixes the points
+        if control_shown("sw_points_source") and control_shown("sw_manifold")
+        else "builtin"
     )
-    points = uploaded(sb, "sw_points_upload") if from_file else None
+    from_file = src != "builtin"  # uploaded or drawn: your points
+    points = user_points(sb, src, "sw_points") if from_file else None
     manifold = (
         select(sb, "Manifold", MANIFOLD_REGISTRY, "sw_manifold")
         if not from_file
@@ -362,7 +364,12 @@ def render(bad: list[str]) -> None:
     method = select(sb, "Reconstruction method", METHOD_REGISTRY, "sw_method")
     max_width = slider(sb, CURVES["max_width"], "sw_max_width")
     n_seeds = slider(sb, CURVES["n_seeds"], "sw_seeds")
-    n_points = slider(sb, CURVES["n_samples"], "sw_points") if not from_file else 0
+    # on your points the built-in manifold's number of points keeps its value (and the link's)
+    n_points = (
+        slider(sb, CURVES["n_samples"], "sw_points")
+        if not from_file
+        else st.session_state.sw_points
+    )
     metric_labels = METRIC_REGISTRY.labels()
     metrics = sb.multiselect(
         "Metrics", tuple(metric_labels), format_func=metric_labels.__getitem__, key="sw_metrics"
@@ -407,7 +414,7 @@ def render(bad: list[str]) -> None:
     try:
         _calibrated()
         seconds = estimate(key, kwargs)
-        _sweep_section(kwargs, key, seconds, label)
+        _sweep_section(kwargs, key, seconds, label, points.code if points else "")
     except ValueError as exc:
         st.error(str(exc))
 

@@ -55,6 +55,7 @@ __all__ = [
     "cifar10_sample",
     "clipped_relu",
     "combine_sweeps",
+    "curve_from_path",
     "estimate_id",
     "estimate_sweep_seconds",
     "evaluate",

@@ -3,13 +3,15 @@ width movie on the Manifold lab page."""
 
 from __future__ import annotations
 
+import base64
 import io
 
 import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from tests.conftest import run_app
+import manifold_lab as ml
+from tests.conftest import APP, run_app
 
 
 def _csv(n: int = 300) -> bytes:
@@ -24,7 +26,7 @@ def _csv(n: int = 300) -> bytes:
 
 
 def _upload(at: AppTest, source: str, key: str, name: str, data: bytes) -> AppTest:
-    at.toggle(key=source).set_value(True).run()
+    at.radio(key=source).set_value("upload").run()
     assert not at.exception
     at.file_uploader(key=key).set_value((name, data, "application/octet-stream"))
     return at.run()
@@ -101,3 +103,108 @@ def test_width_movie_builds_and_offers_html() -> None:
     assert [f["name"] for f in spec["frames"]] == [str(w) for w in range(2, 9)]
     html = next(b for b in at.get("download_button") if "movie_html" in b.proto.id)
     assert html.proto.label == "Download HTML"
+
+
+def _spiral_path() -> tuple[list[float], list[float]]:
+    """The vertices of a spiral as the canvas's lasso gives them (coordinates in [-1, 1])."""
+    a = np.linspace(0, 3 * np.pi, 30)
+    r = 0.1 + 0.25 * a / np.pi
+    return [float(v) for v in r * np.cos(a)], [float(v) for v in r * np.sin(a)]
+
+
+def test_lasso_path_reads_streamlits_selection_state(monkeypatch: pytest.MonkeyPatch) -> None:
+    from streamlit.elements.plotly_chart import PlotlyChartSelectionSerde
+
+    monkeypatch.syspath_prepend(str(APP.parent))
+    from _points import lasso_path
+
+    # what the frontend sends after two lassos (the path of each, M/L/Z parsed to x, y)
+    sent = (
+        '{"selection": {"points": [], "point_indices": [], "box": [], "lasso": ['
+        '{"xref": "x", "yref": "y", "x": [0, 1, 1], "y": [0, 0, 1]}, '
+        '{"xref": "x", "yref": "y", "x": [0.5, -0.25, 0.1], "y": [0.2, 0.3, -0.4]}]}}'
+    )
+    state = PlotlyChartSelectionSerde().deserialize(sent)
+    assert lasso_path(state) == ([0.5, -0.25, 0.1], [0.2, 0.3, -0.4])  # the last lasso
+    assert lasso_path(PlotlyChartSelectionSerde().deserialize(None)) is None
+    assert lasso_path(None) is None
+    # not the browser's: refused quietly, the drawing kept as it was
+    crafted = {"selection": {"lasso": [{"x": ["a", 1, 2], "y": [0, 1, 2]}]}}
+    assert lasso_path(crafted) is None
+    assert lasso_path({"selection": {"lasso": [{"x": [0, 1]}]}}) is None
+
+
+def test_manifold_page_runs_on_a_drawn_curve_and_clears_it() -> None:
+    at = run_app(timeout=120, width="6")
+    at.radio(key="points_source").set_value("draw").run()
+    assert not at.exception and not at.error
+    assert [i.value for i in at.info] == ["Draw a curve on the canvas to run the page on it."]
+    assert any("points_draw_canvas" in i for i in _chart_ids(at))
+    assert not any("case_chart" in i for i in _chart_ids(at))
+    at.session_state["points_draw_path"] = _spiral_path()  # what the lasso's callback keeps
+    at.slider(key="points_draw_n").set_value(500).run()
+    assert not at.exception and not at.error
+    assert any(
+        "your drawn curve" in m.value and "500 points in 2 dimensions" in m.value
+        for m in at.markdown
+    )
+    ids = _chart_ids(at)
+    assert any("case_chart" in i for i in ids) and any("partition_chart" in i for i in ids)
+    chart = next(c for c in at.get("plotly_chart") if "case_chart" in c.proto.id)
+    # the case figure's input is the drawn path resampled: curve_from_path's points
+    X, _ = ml.curve_from_path(*_spiral_path(), 500)
+    import json
+
+    data = json.loads(chart.proto.spec)["data"][0]
+    assert data["name"] == "input"
+    shown = np.c_[[np.frombuffer(base64.b64decode(data[c]["bdata"]), "f8") for c in "xy"]].T
+    np.testing.assert_allclose(shown, X, atol=1e-12)
+    code = " ".join(c.value for c in at.code)
+    assert "ml.curve_from_path(x, y, 500, closed=False, noise=0.0, seed=0)" in code
+    # the code shown regenerates the points the page ran on
+    scope: dict[str, object] = {}
+    exec(code[code.index("x = [") : code.index("result = ")], {"ml": ml}, scope)
+    np.testing.assert_allclose(scope["X"], X, atol=1e-3)  # the path is shown to 4 decimals
+    # the drawing stays across reruns until cleared
+    at.toggle(key="points_draw_closed").set_value(True).run()
+    assert not at.exception and any("case_chart" in i for i in _chart_ids(at))
+    at.button(key="points_draw_clear").click().run()
+    assert "points_draw_path" not in at.session_state
+    assert not any("case_chart" in i for i in _chart_ids(at))
+
+
+def test_a_drawn_path_that_cannot_be_used_is_said_in_one_line() -> None:
+    at = run_app(timeout=120)
+    at.radio(key="points_source").set_value("draw").run()
+    at.session_state["points_draw_path"] = ([0.2, 0.2, 0.2], [0.5, 0.5, 0.5])  # a click
+    at.run()
+    assert not at.exception
+    (err,) = at.error
+    assert err.value == (
+        "The drawn curve cannot be used: a drawn path needs at least 3 distinct vertices, got 1"
+    )
+    assert not any("case_chart" in i for i in _chart_ids(at))
+    # a path over the limit (only a crafted message can hold one) is neither drawn nor run
+    at.session_state["points_draw_path"] = ([0.0, 1.0] * 6000, [0.0, 1.0] * 6000)
+    at.run()
+    assert not at.exception
+    (err,) = at.error
+    assert "at most 10,000 vertices, got 12,000" in err.value
+
+
+def test_sweep_page_runs_on_a_drawn_curve() -> None:
+    at = run_app(timeout=240, page="sweep", sw_max_width="6", sw_seeds="2", sw_points="700")
+    at.radio(key="sw_points_source").set_value("draw").run()
+    at.session_state["sw_points_draw_path"] = _spiral_path()
+    at.slider(key="sw_points_draw_n").set_value(300).run()
+    assert not at.exception and not at.error
+    text = " ".join(c.value for c in at.caption)
+    assert "your drawn curve, 300 points in 2 dimensions" in text
+    assert "cases computed in" in text
+    assert any("sweep_chart" in i for i in _chart_ids(at))
+    code = " ".join(c.value for c in at.code)
+    assert "ml.curve_from_path(x, y, 300" in code and "ml.sweep(\n    X," in code
+    # the built-in manifold's number of points stays as the link set it (it once became 0,
+    # an unreadable link setting on the next run)
+    at.run()
+    assert not at.warning and at.query_params["sw_points"] == "700"

@@ -6,6 +6,7 @@ named by ``MANIFOLD_LAB_ARTIFACTS`` (default ``ci-artifacts/`` in the repository
 
 from __future__ import annotations
 
+import json
 import os
 import socket
 import subprocess
@@ -15,6 +16,7 @@ import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -199,4 +201,134 @@ def test_lesson_step_screenshot(server: str, tmp_path: Path, lesson: str, step: 
     dom = _load(server, f"?lesson={lesson}&step={step}", shot, tmp_path, ready=ready)
     assert "stException" not in dom and ready in dom
     assert get_lesson(lesson).step(step).question in dom
+    assert shot.exists() and shot.stat().st_size > 50_000, "the screenshot looks empty"
+
+
+def _mouse(page: Any, kind: str, x: float, y: float, buttons: int) -> None:
+    extra = {} if kind == "mouseMoved" else {"clickCount": 1}
+    page.send(
+        "Input.dispatchMouseEvent",
+        type=kind,
+        x=x,
+        y=y,
+        button="left" if buttons or kind != "mouseMoved" else "none",
+        buttons=buttons,
+        **extra,
+    )
+
+
+def _rect(page: Any, selector_js: str) -> list[float]:
+    """The viewport rectangle ``[x, y, width, height]`` of an element, scrolled into view."""
+    rect = page.evaluate(
+        f"(() => {{ const e = {selector_js}; e.scrollIntoView({{block: 'center'}}); "
+        "const r = e.getBoundingClientRect(); return [r.x, r.y, r.width, r.height]; })()"
+    )
+    assert rect, f"no element {selector_js}"
+    return [float(v) for v in rect]
+
+
+def _drawn_figures(traces: str) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The canvas's and the case figure's traces by name, from the page's plotly charts."""
+    figs = json.loads(traces)
+    canvas = next(f for f in figs if "your curve" in f)
+    case = next(f for f in figs if "input" in f and "reconstruction" in f)
+    return canvas, case
+
+
+def _check_drawn_case(traces: str, mouse: Any, pixel: float) -> None:
+    """The canvas's kept path runs through the mouse's positions ``mouse`` (data units, to
+    within three pixels: plotly keeps some of them as the lasso's vertices) and the case
+    figure's input is :func:`manifold_lab.curve_from_path` of that path."""
+    import numpy as np
+
+    import manifold_lab as ml
+
+    canvas_fig, case_fig = _drawn_figures(traces)
+    path = np.array(canvas_fig["your curve"]).T
+    gap = np.linalg.norm(path[:, None, :] - mouse[None, :, :], axis=2).min(axis=1)
+    assert len(path) >= 10 and gap.max() < 3 * pixel, (len(path), gap.max())
+    assert np.linalg.norm(path[0] - mouse[0]) < 3 * pixel
+    assert np.linalg.norm(path[-1] - mouse[-1]) < 3 * pixel
+    X, _ = ml.curve_from_path(path[:, 0], path[:, 1], 1000)
+    np.testing.assert_allclose(np.array(case_fig["input"]).T, X, atol=1e-9)
+
+
+def test_freehand_curve_drawn_with_the_mouse_runs_the_case(server: str) -> None:
+    """Choose "Draw a curve", draw a spiral on the canvas with real mouse events (press, moves,
+    release with plotly's lasso) and check the page computes the case on that curve; then
+    draw a circle, which replaces it."""
+    import numpy as np
+
+    from benchmarks._cdp import Browser, wait_for
+
+    artifacts = Path(os.environ.get("MANIFOLD_LAB_ARTIFACTS", ROOT / "ci-artifacts"))
+    artifacts.mkdir(parents=True, exist_ok=True)
+    text = "document.body.innerText"
+    canvas = "document.querySelector('.js-plotly-plot .nsewdrag')"
+    figures = (
+        "JSON.stringify([...document.querySelectorAll('.js-plotly-plot')].map(g => "
+        "Object.fromEntries(g._fullData.map(d => [d.name, [Array.from(d.x || []), "
+        "Array.from(d.y || [])]]))))"
+    )
+    s = np.linspace(0.0, 1.0, 80)
+    r = 0.1 + 0.8 * s
+    spiral = np.c_[r * np.cos(3.5 * np.pi * s), r * np.sin(3.5 * np.pi * s)]
+    a = np.linspace(0.0, 1.9 * np.pi, 40)
+    circle = np.c_[0.2 + 0.5 * np.cos(a), -0.1 + 0.5 * np.sin(a)]
+    with Browser(1400, 1000) as browser:
+        page = browser.page()
+
+        def draw(mouse: Any) -> float:
+            """Drag through ``mouse`` (data units) on the canvas; the size of a pixel."""
+            x0, y0, w, h = _rect(page, canvas)  # the plot area: [-1, 1] on both axes
+            pixels = np.c_[x0 + w * (1 + mouse[:, 0]) / 2, y0 + h * (1 - mouse[:, 1]) / 2]
+            _mouse(page, "mouseMoved", *pixels[0], 0)
+            _mouse(page, "mousePressed", *pixels[0], 1)
+            for px, py in pixels[1:]:
+                _mouse(page, "mouseMoved", px, py, 1)
+                time.sleep(0.01)
+            _mouse(page, "mouseReleased", *pixels[-1], 0)
+            return 2.0 / w
+
+        page.send("Page.navigate", url=server + "?page=manifold&width=6")
+        label = "[...document.querySelectorAll('label')].find(l => l.innerText === 'Draw a curve')"
+        assert wait_for(page, f"!!{label}", 120) is not None, "no 'Draw a curve' choice"
+        x, y, _, h = _rect(page, label)
+        _mouse(page, "mouseMoved", x + 8, y + h / 2, 0)
+        _mouse(page, "mousePressed", x + 8, y + h / 2, 1)
+        _mouse(page, "mouseReleased", x + 8, y + h / 2, 0)
+        ready = f"{text}.includes('Draw a curve on the canvas to run') && !!{canvas}"
+        assert wait_for(page, ready, 60) is not None, "no drawing canvas"
+        time.sleep(1.0)
+        pixel = draw(spiral)
+        done = (
+            f"{text}.includes('Your points: your drawn curve') && "
+            f"{text}.includes('Linear regions of relu') && "
+            "document.querySelectorAll('.js-plotly-plot').length >= 3"
+        )
+        assert wait_for(page, done, 120) is not None, "no case on the drawn curve"
+        time.sleep(1.0)
+        first = page.evaluate(figures)
+        assert page.evaluate("!document.querySelector('[data-testid=stException]')")
+        page.evaluate("document.querySelector('[data-testid=stMain]').scrollTo(0, 0)")
+        shot = artifacts / "freehand.png"
+        page.screenshot(shot, 1400, 1900)
+        _check_drawn_case(first, spiral, pixel)
+        # drawing again replaces the curve, and the case follows
+        page.send("Emulation.clearDeviceMetricsOverride")
+        time.sleep(1.0)
+        canvas_fig, case_fig = _drawn_figures(first)
+        path_x0, case_x0 = canvas_fig["your curve"][0][0], case_fig["input"][0][0]
+        pixel = draw(circle)
+        changed = (  # both the canvas's path and the case figure's input
+            "(() => { const d = [...document.querySelectorAll('.js-plotly-plot')]"
+            ".flatMap(g => g._fullData || []); "
+            "const p = d.find(t => t.name === 'your curve'), c = d.find(t => t.name === 'input'); "
+            f"return !!p && !!c && p.x[0] !== {path_x0} && c.x[0] !== {case_x0}; }})()"
+        )
+        assert wait_for(page, changed, 120) is not None, "the second curve did not replace it"
+        time.sleep(1.0)
+        second = page.evaluate(figures)
+        assert page.evaluate("!document.querySelector('[data-testid=stException]')")
+    _check_drawn_case(second, circle, pixel)
     assert shot.exists() and shot.stat().st_size > 50_000, "the screenshot looks empty"

@@ -23,6 +23,7 @@ module                      figures
 :mod:`.ablation`            :func:`plot_learning_curves`, :func:`plot_toy_ablation`,
                             :func:`plot_ablation_findings`
 :mod:`.animation`           :func:`plot_width_animation`, :func:`save_animation`
+:mod:`.canvas`              :func:`plot_canvas`: a square to draw a curve on (lasso)
 :mod:`.export`              :func:`save_figure`, :func:`figure_format`
 :mod:`.style`               the palette, template and axis styles
 ==========================  ============================================================
@@ -32,6 +33,7 @@ from __future__ import annotations
 
 from .ablation import plot_ablation_findings, plot_learning_curves, plot_toy_ablation
 from .animation import plot_width_animation, save_animation
+from .canvas import plot_canvas
 from .case import plot_case
 from .curves import plot_width_curves
 from .depth import plot_depth_curves
@@ -51,6 +53,7 @@ __all__ = [
     "figure7_frame",
     "figure_format",
     "plot_ablation_findings",
+    "plot_canvas",
     "plot_case",
     "plot_depth_curves",
     "plot_figure1",
