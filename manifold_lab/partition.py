@@ -153,8 +153,15 @@ def _areas(polys: list[np.ndarray]) -> np.ndarray:
     """Signed areas of polygons (shoelace formula), in one vectorised pass."""
     if not polys:
         return np.zeros(0)
-    verts = np.concatenate(polys)
     sizes = np.fromiter((len(p) for p in polys), dtype=np.int64, count=len(polys))
+    return _flat_areas(np.concatenate(polys), sizes)
+
+
+def _flat_areas(verts: np.ndarray, sizes: np.ndarray) -> np.ndarray:
+    """Signed areas of the polygons stored one after another in ``verts`` (``sizes`` rows
+    each)."""
+    if not len(sizes):
+        return np.zeros(0)
     starts = np.concatenate([[0], np.cumsum(sizes)[:-1]])
     nxt = np.arange(len(verts)) + 1
     nxt[starts + sizes - 1] = starts  # each polygon's last vertex wraps to its first
@@ -170,60 +177,71 @@ def _pieces_from_lines(z: np.ndarray, line_rows: np.ndarray, width: int) -> np.n
     return pieces
 
 
-def _split(poly: np.ndarray, s: np.ndarray, eps: float) -> tuple[np.ndarray, np.ndarray]:
-    """Cut a convex polygon by the line where the vertex values ``s`` change sign.
+def _cut(
+    verts: np.ndarray, sizes: np.ndarray, s: np.ndarray, crossed: np.ndarray, eps: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """Cut every crossed convex polygon by the line where the vertex values ``s`` change
+    sign, all at once.
 
-    A vertex within ``eps`` of the line goes to both sides; an edge is cut only where its
-    ends lie strictly on opposite sides, so no side gets a repeated vertex.
+    The polygons are stored one after another (``verts``, ``sizes`` rows each). A vertex
+    within ``eps`` of the line goes to both sides; an edge is cut only where its ends lie
+    strictly on opposite sides, so no side gets a repeated vertex. Returns the pieces
+    (vertices and sizes) in the order: first crossed polygon's negative side, its positive
+    side, the next crossed polygon's, ...; pieces of fewer than three vertices are dropped.
     """
-    pos: list[np.ndarray] = []
-    neg: list[np.ndarray] = []
-    m = len(poly)
-    for i in range(m):
-        j = (i + 1) % m
-        p, sp, sq = poly[i], s[i], s[j]
-        if sp > eps:
-            pos.append(p)
-        elif sp < -eps:
-            neg.append(p)
-        else:
-            pos.append(p)
-            neg.append(p)
-        if (sp > eps and sq < -eps) or (sp < -eps and sq > eps):
-            cut = p + (sp / (sp - sq)) * (poly[j] - p)
-            pos.append(cut)
-            neg.append(cut)
-    return np.array(neg), np.array(pos)
+    starts = np.concatenate([[0], np.cumsum(sizes)[:-1]])
+    nxt = np.arange(len(verts)) + 1
+    nxt[starts + sizes - 1] = starts
+    owner = np.repeat(np.arange(len(sizes)), sizes)
+    at = np.nonzero(np.isin(owner, crossed))[0]  # the crossed polygons' vertices, in order
+    local = np.searchsorted(crossed, owner[at])  # which crossed polygon each belongs to
+    p, q = verts[at], verts[nxt[at]]
+    sp, sq = s[at], s[nxt[at]]
+    above, below = sp > eps, sp < -eps
+    edge = (above & (sq < -eps)) | (below & (sq > eps))
+    cuts = np.zeros_like(p)
+    e = np.nonzero(edge)[0]
+    cuts[e] = p[e] + (sp[e] / (sp[e] - sq[e]))[:, None] * (q[e] - p[e])
+    # every vertex emits itself (if on that side) then its edge's cut (if any), in order
+    cand = np.stack([p, cuts], 1).reshape(-1, 2)
+    group = np.repeat(local, 2)
+    pieces_v, pieces_g = [], []
+    for side, keep in ((0, ~above), (1, ~below)):
+        mask = np.stack([keep, edge], 1).reshape(-1)
+        pieces_v.append(cand[mask])
+        pieces_g.append(2 * group[mask] + side)
+    g = np.concatenate(pieces_g)
+    order = np.argsort(g, kind="stable")
+    new_v = np.concatenate(pieces_v)[order]
+    new_sizes = np.bincount(g, minlength=2 * len(crossed))
+    ok = new_sizes >= 3
+    return new_v[ok[g[order]]], new_sizes[ok]
 
 
 def _arrangement(lines: np.ndarray, bounds: tuple[float, float, float, float]) -> list[np.ndarray]:
-    """Convex cells of the box cut by every line (exact clipping, vectorised sign tests)."""
+    """Convex cells of the box cut by every line (exact clipping, vectorised over cells)."""
     u0, u1, v0, v1 = bounds
-    polys = [np.array([[u0, v0], [u1, v0], [u1, v1], [u0, v1]], dtype=np.float64)]
+    verts = np.array([[u0, v0], [u1, v0], [u1, v1], [u0, v1]], dtype=np.float64)
+    sizes = np.array([4], dtype=np.int64)
     scale = max(u1 - u0, v1 - v0)
     for a0, a1, c in lines:
         norm = float(np.hypot(a0, a1))
         if norm == 0.0:
             continue
         eps = 1e-12 * (norm * scale + abs(c))
-        verts = np.concatenate(polys)
         s = verts[:, 0] * a0 + verts[:, 1] * a1 + c
-        sizes = np.fromiter((len(p) for p in polys), dtype=np.int64, count=len(polys))
         starts = np.concatenate([[0], np.cumsum(sizes)[:-1]])
         lo = np.minimum.reduceat(s, starts)
         hi = np.maximum.reduceat(s, starts)
-        crossed = np.nonzero((lo < -eps) & (hi > eps))[0]
-        if crossed.size == 0:
+        hit = (lo < -eps) & (hi > eps)
+        if not hit.any():
             continue
-        new: list[np.ndarray] = []
-        for i in crossed:
-            a, b = starts[i], starts[i] + sizes[i]
-            neg, pos = _split(polys[i], s[a:b], eps)
-            new.extend(q for q in (neg, pos) if len(q) >= 3)
-        keep = np.ones(len(polys), dtype=bool)
-        keep[crossed] = False
-        polys = [p for p, k in zip(polys, keep, strict=True) if k] + new
-    areas = _areas(polys)
+        new_v, new_sizes = _cut(verts, sizes, s, np.nonzero(hit)[0], eps)
+        # the uncut polygons keep their order; the pieces follow
+        verts = np.concatenate([verts[~np.repeat(hit, sizes)], new_v])
+        sizes = np.concatenate([sizes[~hit], new_sizes])
+    areas = _flat_areas(verts, sizes)
+    polys = np.split(verts, np.cumsum(sizes)[:-1])
     return [p for p, a in zip(polys, areas, strict=True) if a > 1e-14 * scale * scale]
 
 
@@ -341,7 +359,9 @@ def layer_partition(
     line_rows = np.repeat(np.arange(width), len(bps))
     lines = np.column_stack([A[line_rows], c0[line_rows] - np.tile(bps, width)])
     polys = _arrangement(lines, bounds)
-    centres = np.array([p.mean(0) for p in polys])
+    sizes = np.fromiter((len(p) for p in polys), dtype=np.int64, count=len(polys))
+    starts = np.concatenate([[0], np.cumsum(sizes)[:-1]])
+    centres = np.add.reduceat(np.concatenate(polys), starts, axis=0) / sizes[:, None]
     z = centres @ A.T + c0  # (R, width) pre-activations at interior points
     zt = torch.from_numpy(z)
     pieces = act.pattern(zt).numpy().astype(np.int8)
