@@ -421,8 +421,9 @@ def collapse_partners(result: Any) -> np.ndarray:
 
     A point ``i`` is collapsed (:attr:`CaseResult.collapsed`) when some input ``j`` at least
     the median nearest-neighbour distance away has its output nearby; its partner is the
-    nearest such ``j`` in the output space ``Y``. Only the neighbour subsample
-    (``result.neighbor_index``) can be flagged, so partners are searched there.
+    nearest such ``j`` (never ``i`` itself) in the output space ``Y``, the first in order
+    among equally near ones. Only the neighbour subsample (``result.neighbor_index``) can be
+    flagged, so partners are searched there.
 
     Parameters
     ----------
@@ -439,22 +440,64 @@ def collapse_partners(result: Any) -> np.ndarray:
     >>> import manifold_lab as ml
     >>> case = ml.run_case("spiral", width=2, seed=0, n_samples=300)
     >>> pairs = collapse_partners(case)
-    >>> len(pairs) == int(case.collapsed.sum())
-    True
+    >>> len(pairs) == int(case.collapsed.sum()), bool((pairs[:, 0] != pairs[:, 1]).all())
+    (True, True)
     """
     sub = np.asarray(result.neighbor_index)
-    flagged = np.nonzero(np.asarray(result.collapsed)[sub])[0]
+    return _pairs(
+        np.asarray(result.manifold.X, dtype=np.float64)[sub],
+        np.asarray(result.Y, dtype=np.float64)[sub],
+        np.asarray(result.collapsed)[sub],
+        sub,
+    )
+
+
+def _pairs(
+    Xs: np.ndarray, Ys: np.ndarray, flags: np.ndarray, sub: np.ndarray, tree: Any = None
+) -> np.ndarray:
+    """:func:`collapse_partners` on the subsample ``sub`` (inputs ``Xs``, outputs ``Ys``,
+    collapse ``flags``); ``tree``: a ``cKDTree`` of ``Xs`` already built."""
+    flagged = np.nonzero(flags)[0]
     if flagged.size == 0:
         return np.zeros((0, 2), dtype=np.int64)
-    X = torch.from_numpy(np.asarray(result.manifold.X, dtype=np.float64)[sub])
-    Y = torch.from_numpy(np.asarray(result.Y, dtype=np.float64)[sub])
-    DX = torch.cdist(X, X)
-    DX.fill_diagonal_(float("inf"))
-    delta = float(DX.min(1).values.median())
-    DY = torch.cdist(Y[flagged], Y)
-    DY[DX[flagged] < delta] = float("inf")  # only distinct inputs count
-    partner = DY.argmin(1).numpy()
+    partner = _distinct_nearest(Xs, Ys, flagged, tree)
     return np.stack([sub[flagged], sub[partner]], 1).astype(np.int64)
+
+
+def _distinct_nearest(
+    X: np.ndarray, Y: np.ndarray, rows: np.ndarray, tree: Any = None
+) -> np.ndarray:
+    """For each of ``rows``, the point ``j != i`` nearest to it in ``Y`` among those at least
+    the median nearest-neighbour distance ``delta`` from it in ``X`` (the first in order when
+    several are equally near).
+
+    The few inputs closer than ``delta`` come from a k-d tree (no ``m x m`` input distances);
+    the output distances of ``rows`` are computed in blocks of about four million.
+    """
+    from scipy.spatial import cKDTree
+
+    m = len(X)
+    tree = cKDTree(X) if tree is None else tree
+    nn = tree.query(X, k=2)[0][:, 1]
+    delta = float(np.partition(nn, (m - 1) // 2)[(m - 1) // 2])
+    if delta > 0:  # "closer than delta", up to rounding
+        near = tree.query_ball_point(X[rows], r=delta * (1 - 1e-9))
+        counts = np.fromiter(map(len, near), dtype=np.int64, count=len(rows))
+        near_r = np.repeat(np.arange(len(rows)), counts)
+        near_j = np.concatenate([np.asarray(n, dtype=np.int64) for n in near])
+    else:
+        near_r = near_j = np.zeros(0, dtype=np.int64)
+    Yt = torch.from_numpy(np.ascontiguousarray(Y))
+    out = np.empty(len(rows), dtype=np.int64)
+    block = max(1, (1 << 22) // m)
+    for a in range(0, len(rows), block):
+        b = min(a + block, len(rows))
+        DY = torch.cdist(Yt[torch.from_numpy(rows[a:b])], Yt)
+        sel = (near_r >= a) & (near_r < b)
+        DY[torch.from_numpy(near_r[sel] - a), torch.from_numpy(near_j[sel])] = float("inf")
+        DY[torch.arange(b - a), torch.from_numpy(rows[a:b])] = float("inf")
+        out[a:b] = DY.argmin(1).numpy()
+    return out
 
 
 def partition_note(activation: Any, width: int) -> str:
