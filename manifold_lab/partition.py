@@ -42,9 +42,11 @@ from ._validation import check_scalar
 __all__ = [
     "DRAWN_MAX_WIDTH",
     "Partition",
+    "PartitionCase",
     "case_partition",
     "collapse_partners",
     "layer_partition",
+    "partition_cases",
     "partition_note",
 ]
 
@@ -452,21 +454,17 @@ def collapse_partners(result: Any) -> np.ndarray:
     )
 
 
-def _pairs(
-    Xs: np.ndarray, Ys: np.ndarray, flags: np.ndarray, sub: np.ndarray, tree: Any = None
-) -> np.ndarray:
+def _pairs(Xs: np.ndarray, Ys: np.ndarray, flags: np.ndarray, sub: np.ndarray) -> np.ndarray:
     """:func:`collapse_partners` on the subsample ``sub`` (inputs ``Xs``, outputs ``Ys``,
-    collapse ``flags``); ``tree``: a ``cKDTree`` of ``Xs`` already built."""
+    collapse ``flags``)."""
     flagged = np.nonzero(flags)[0]
     if flagged.size == 0:
         return np.zeros((0, 2), dtype=np.int64)
-    partner = _distinct_nearest(Xs, Ys, flagged, tree)
+    partner = _distinct_nearest(Xs, Ys, flagged)
     return np.stack([sub[flagged], sub[partner]], 1).astype(np.int64)
 
 
-def _distinct_nearest(
-    X: np.ndarray, Y: np.ndarray, rows: np.ndarray, tree: Any = None
-) -> np.ndarray:
+def _distinct_nearest(X: np.ndarray, Y: np.ndarray, rows: np.ndarray) -> np.ndarray:
     """For each of ``rows``, the point ``j != i`` nearest to it in ``Y`` among those at least
     the median nearest-neighbour distance ``delta`` from it in ``X`` (the first in order when
     several are equally near).
@@ -477,7 +475,7 @@ def _distinct_nearest(
     from scipy.spatial import cKDTree
 
     m = len(X)
-    tree = cKDTree(X) if tree is None else tree
+    tree = cKDTree(X)
     nn = tree.query(X, k=2)[0][:, 1]
     delta = float(np.partition(nn, (m - 1) // 2)[(m - 1) // 2])
     if delta > 0:  # "closer than delta", up to rounding
@@ -497,6 +495,198 @@ def _distinct_nearest(
         DY[torch.from_numpy(near_r[sel] - a), torch.from_numpy(near_j[sel])] = float("inf")
         DY[torch.arange(b - a), torch.from_numpy(rows[a:b])] = float("inf")
         out[a:b] = DY.argmin(1).numpy()
+    return out
+
+
+@dataclass(frozen=True)
+class PartitionCase:
+    """What the partition view needs of one case: its regions and its collapsed pairs.
+
+    :func:`partition_cases` makes these for several widths at the cost of the layer's
+    outputs and the collapse test only (no reconstruction, no other metric), with the same
+    points, matrix and collapsed points as :func:`manifold_lab.run_case` would give.
+
+    Attributes
+    ----------
+    manifold : Manifold
+        The input points.
+    width, seed : int
+        The layer's width and the seed of its matrix.
+    activation : str
+        The activation's name.
+    partition : Partition
+        The layer's linear regions (:func:`layer_partition`).
+    collapsed : ndarray of shape (n_samples,), bool
+        The collapsed points (:attr:`CaseResult.collapsed`).
+    pairs : ndarray of shape (n_collapsed, 2), int
+        Each collapsed point and its partner (:func:`collapse_partners`).
+    """
+
+    manifold: Any
+    width: int
+    seed: int
+    activation: str
+    partition: Partition
+    collapsed: np.ndarray
+    pairs: np.ndarray
+
+
+def partition_cases(
+    manifold: Any = "spiral",
+    widths: Any = (2, 3, 5, 8),
+    seed: int = 0,
+    *,
+    activation: Any = "relu",
+    embedding: str = "gaussian",
+    bias: float = 0.0,
+    n_samples: int = 1000,
+    manifold_seed: int = 0,
+    manifold_kwargs: dict[str, Any] | None = None,
+    max_neighbor_points: int | None = 1000,
+    collapse_tol: float = 0.1,
+    device: Any = None,
+    dtype: Any = None,
+) -> list[PartitionCase]:
+    """The partition and collapsed pairs of one setting at several widths, and nothing else.
+
+    The same as ``case_partition(run_case(...))`` and ``collapse_partners(run_case(...))``
+    for every width (same arguments, same defaults as :func:`manifold_lab.run_case` with
+    ``depth=1``), several times faster: the points and their neighbour structure are
+    prepared once, and each width computes only the layer's outputs, the collapse test, the
+    regions and the partners (no reconstruction, no other metric). This is what the width
+    movie's partition view draws.
+
+    Parameters
+    ----------
+    manifold : str, Manifold, array-like or (X, t), default="spiral"
+        What to embed (see :func:`manifold_lab.make_manifold`).
+    widths : sequence of int, default=(2, 3, 5, 8)
+        Layer widths, each at least 1.
+    seed : int, default=0
+        Seed of the random matrix (the same seed at every width, as in ``run_case``).
+    activation : str or Activation, default="relu"
+        A piecewise-linear activation.
+    embedding : {"gaussian", "orthonormal", "uniform"}, default="gaussian"
+        Distribution of ``T``.
+    bias : float, default=0.0
+        Relative bias scale.
+    n_samples : int, default=1000
+        Points, when ``manifold`` is a name.
+    manifold_seed : int, default=0
+        Seed of the manifold's points.
+    manifold_kwargs : dict or None, default=None
+        Further arguments of the manifold generator.
+    max_neighbor_points : int or None, default=1000
+        Points tested for collapse (``None``: all).
+    collapse_tol : float, default=0.1
+        Relative radius that defines collapsed points.
+    device : str, torch.device or None, default=None
+        Where to compute; None: CUDA when present, else the CPU.
+    dtype : {"float64", "float32"} or torch dtype, default=None
+        Precision (float64 when ``None``).
+
+    Returns
+    -------
+    cases : list of PartitionCase
+        One per width, in the order given.
+
+    Raises
+    ------
+    ValueError
+        For a smooth activation, no widths, or a width below 1.
+
+    Examples
+    --------
+    >>> import manifold_lab as ml
+    >>> light = partition_cases("spiral", widths=[2, 5], n_samples=300)
+    >>> full = ml.run_case("spiral", width=5, n_samples=300)
+    >>> bool((light[1].collapsed == full.collapsed).all())
+    True
+    >>> len(light[1].partition.polygons) == len(case_partition(full).polygons)
+    True
+    """
+    from ._memory import check_memory
+    from ._validation import resolve_device, resolve_dtype
+    from .activations import get_activation
+    from .core import check_manifold_kwargs, estimate_prepare_bytes, neighbor_points, prepare
+    from .embedding import random_embedding
+    from .manifolds import make_manifold
+
+    act = get_activation(activation)
+    if not act.breakpoints or act.pattern is None:
+        raise ValueError(
+            f"the partition needs a piecewise-linear activation (ReLU, ReLU6, leaky ReLU); "
+            f"{act.name} has no linear regions"
+        )
+    ws = [check_scalar(w, "width", kind=int, minimum=1) for w in np.atleast_1d(widths).tolist()]
+    if not ws:
+        raise ValueError("no widths: pass one or more layer widths")
+    seed = check_scalar(seed, "seed", kind=int, minimum=0)
+    check_scalar(collapse_tol, "collapse_tol", minimum=0, include_min=False)
+    dev, dt = resolve_device(device), resolve_dtype(dtype)
+    m = make_manifold(
+        manifold, n_samples, seed=manifold_seed, **check_manifold_kwargs(manifold_kwargs)
+    )
+    itemsize = torch.finfo(dt).bits // 8
+    n_nb = neighbor_points(m.n_samples, max_neighbor_points)
+    check_memory(
+        estimate_prepare_bytes(
+            m.n_samples, m.ambient_dim, itemsize=itemsize, n_neighbor_points=n_nb
+        )
+        + 4 * itemsize * (n_nb * n_nb + m.n_samples * max(ws)),
+        what=f"the partitions ({n_nb} points tested for collapse)",
+        advice="reduce n_samples or max_neighbor_points",
+        device=dev,
+    )
+    prep = prepare(
+        m,
+        device=dev,
+        dtype=dt,
+        neighbors=True,
+        max_neighbor_points=max_neighbor_points,
+        n_neighbors=1,
+    )
+    assert prep.sub_idx is not None and prep.DX is not None
+    sub = prep.sub_idx.cpu().numpy()
+    XT = prep.X.T.contiguous()
+    Xs = prep.X[prep.sub_idx]
+    tvx = ((Xs - Xs.mean(0)) ** 2).sum(-1).mean()
+    # a partner must be a distinct input (at least delta away; never the point itself)
+    ignore = prep.DX < prep.delta
+    ignore.fill_diagonal_(True)
+    out = []
+    for w in ws:
+        T, b = random_embedding(
+            m.ambient_dim, w, seed, kind=embedding, bias=bias, data_scale=prep.data_scale
+        )
+        # the layer's outputs and the collapse test computed as run_case computes them
+        # (core.evaluate_chunk and core.neighbor_metrics), so the same points collapse
+        Z = torch.matmul(torch.as_tensor(T[None], dtype=dt, device=dev), XT)
+        if b is not None:
+            Z = Z + torch.as_tensor(b[None], dtype=dt, device=dev)[:, :, None]
+        Y = act.fn(Z)
+        Ys = Y[:, :, prep.sub_idx].transpose(1, 2)
+        DY = torch.cdist(Ys, Ys)[0]
+        tvy = ((Ys - Ys.mean(1, keepdim=True)) ** 2).sum(-1).mean(-1)
+        radius = collapse_tol * torch.sqrt(tvy / tvx) * prep.delta
+        # collapsed: some distinct input's output within the radius; partner: the nearest
+        nearest, partner = DY.masked_fill_(ignore, float("inf")).min(1)
+        flags = (nearest <= radius[0]).cpu().numpy()
+        collapsed = np.zeros(m.n_samples, dtype=bool)
+        collapsed[sub] = flags
+        rows = np.nonzero(flags)[0]
+        pairs = np.stack([sub[rows], sub[partner.cpu().numpy()[rows]]], 1).astype(np.int64)
+        out.append(
+            PartitionCase(
+                manifold=m,
+                width=int(w),
+                seed=int(seed),
+                activation=act.name,
+                partition=layer_partition(m.X, T, b, act),
+                collapsed=collapsed,
+                pairs=pairs.reshape(-1, 2),
+            )
+        )
     return out
 
 
