@@ -649,33 +649,33 @@ def partition_cases(
     assert prep.sub_idx is not None and prep.DX is not None
     sub = prep.sub_idx.cpu().numpy()
     XT = prep.X.T.contiguous()
-    Xs = prep.X[prep.sub_idx]
-    tvx = ((Xs - Xs.mean(0)) ** 2).sum(-1).mean()
+    Xs = np.asarray(m.X, dtype=np.float64)[sub]
+    tvx = float(((Xs - Xs.mean(0)) ** 2).sum(1).mean())
     # a partner must be a distinct input (at least delta away; never the point itself)
-    ignore = prep.DX < prep.delta
-    ignore.fill_diagonal_(True)
+    DX = prep.DX.cpu().numpy()
+    eps = float(torch.finfo(dt).eps)
     out = []
     for w in ws:
         T, b = random_embedding(
             m.ambient_dim, w, seed, kind=embedding, bias=bias, data_scale=prep.data_scale
         )
-        # the layer's outputs and the collapse test computed as run_case computes them
-        # (core.evaluate_chunk and core.neighbor_metrics), so the same points collapse
+        # the layer's outputs as run_case computes them (core.evaluate_chunk)
         Z = torch.matmul(torch.as_tensor(T[None], dtype=dt, device=dev), XT)
         if b is not None:
             Z = Z + torch.as_tensor(b[None], dtype=dt, device=dev)[:, :, None]
         Y = act.fn(Z)
-        Ys = Y[:, :, prep.sub_idx].transpose(1, 2)
-        DY = torch.cdist(Ys, Ys)[0]
-        tvy = ((Ys - Ys.mean(1, keepdim=True)) ** 2).sum(-1).mean(-1)
-        radius = collapse_tol * torch.sqrt(tvy / tvx) * prep.delta
-        # collapsed: some distinct input's output within the radius; partner: the nearest
-        nearest, partner = DY.masked_fill_(ignore, float("inf")).min(1)
-        flags = (nearest <= radius[0]).cpu().numpy()
+        Ys = np.ascontiguousarray(Y[0].cpu().double().numpy()[:, sub].T)  # (m, width)
+        # the collapse radius of core.neighbor_metrics
+        tvy = float(((Ys - Ys.mean(0)) ** 2).sum(1).mean())
+        radius = collapse_tol * np.sqrt(tvy / tvx) * prep.delta
+        found = _sparse_collapse(Ys, DX, prep.delta, radius, eps)
+        if found is None:
+            found = _dense_collapse(prep, Y, collapse_tol)
+        flags, partner = found
         collapsed = np.zeros(m.n_samples, dtype=bool)
         collapsed[sub] = flags
         rows = np.nonzero(flags)[0]
-        pairs = np.stack([sub[rows], sub[partner.cpu().numpy()[rows]]], 1).astype(np.int64)
+        pairs = np.stack([sub[rows], sub[partner[rows]]], 1).astype(np.int64)
         out.append(
             PartitionCase(
                 manifold=m,
@@ -688,6 +688,69 @@ def partition_cases(
             )
         )
     return out
+
+
+def _dense_collapse(
+    prep: Any, Y: torch.Tensor, collapse_tol: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """run_case's collapse test on the outputs ``Y`` (1, width, N), with its own (dense)
+    output distances, and each point's nearest distinct output (its partner if collapsed)."""
+    Ys = Y[:, :, prep.sub_idx].transpose(1, 2)
+    Xs = prep.X[prep.sub_idx]
+    tvx = ((Xs - Xs.mean(0)) ** 2).sum(-1).mean()
+    tvy = ((Ys - Ys.mean(1, keepdim=True)) ** 2).sum(-1).mean(-1)
+    radius = collapse_tol * torch.sqrt(tvy / tvx) * prep.delta
+    ignore = prep.DX < prep.delta
+    ignore.fill_diagonal_(True)
+    DY = torch.cdist(Ys, Ys)[0]
+    nearest, partner = DY.masked_fill_(ignore, float("inf")).min(1)
+    return (nearest <= radius[0]).cpu().numpy(), partner.cpu().numpy()
+
+
+def _sparse_collapse(
+    Y: np.ndarray, DX: np.ndarray, delta: float, radius: float, eps: float
+) -> tuple[np.ndarray, np.ndarray] | None:
+    """run_case's collapse test and each collapsed point's partner, from the pairs of outputs
+    near each other only (a k-d tree), not all ``m x m`` output distances.
+
+    Point ``i`` is collapsed when a distinct input ``j`` (``DX[i, j] >= delta``, ``j != i``)
+    has its output within ``radius``; its partner is the nearest such output (the first in
+    order among equally near ones). run_case decides with ``torch.cdist``'s matrix-product
+    distances, whose squares differ from the exact ones by at most about
+    ``(n + 2) eps (|y_i| + |y_j|)^2``, and ``radius`` (from the outputs' variance, summed here
+    in another order) from run_case's by a few ``eps``: pairs are searched within the radius
+    plus these bounds (several times over), and None is returned when a pair lies within
+    them of the radius (then only run_case's own distances decide).
+
+    Returns
+    -------
+    found : tuple of ndarray, or None
+        ``(collapsed, partner)`` of shape (m,) (the partner only meaningful where collapsed),
+        or None when undecided.
+    """
+    from scipy.spatial import cKDTree
+
+    m, n = Y.shape
+    norms = np.sqrt((Y**2).sum(1))
+    gamma = 8.0 * (n + 2) * eps
+    slack = gamma * (2.0 * float(norms.max())) ** 2 + 64.0 * eps * radius**2
+    tree = cKDTree(Y)
+    near = tree.sparse_distance_matrix(
+        tree, np.sqrt(radius**2 + slack) * (1 + 1e-9), output_type="ndarray"
+    )
+    i, j, d = near["i"], near["j"], near["v"]
+    keep = (i != j) & (DX[i, j] >= delta)
+    i, j, d = i[keep], j[keep], d[keep]
+    bound = gamma * (norms[i] + norms[j]) ** 2 + 64.0 * eps * (radius**2 + d * d)
+    if (np.abs(d * d - radius**2) < bound).any():
+        return None
+    collapsed = np.zeros(m, dtype=bool)
+    collapsed[i[d * d <= radius**2]] = True
+    partner = np.zeros(m, dtype=np.int64)
+    order = np.lexsort((j, d, i))  # by point, then distance, then index
+    first, at = np.unique(i[order], return_index=True)
+    partner[first] = j[order][at]
+    return collapsed, partner
 
 
 def partition_note(activation: Any, width: int) -> str:

@@ -196,3 +196,34 @@ def test_partition_cases_refuse_bad_input(kwargs: dict, match: str) -> None:
     args: dict = {"widths": [2, 3], "n_samples": 100, **kwargs}
     with pytest.raises(ValueError, match=match):
         partition_cases("spiral", **args)
+
+
+def test_plot_partition_takes_pairs_already_computed() -> None:
+    from manifold_lab.plots import plot_partition
+
+    case = ml.run_case("spiral", width=2, seed=0, n_samples=300)
+    part = case_partition(case)
+    fig = plot_partition(part, case=case)
+    assert fig.data[-1].name == f"collapsed pairs ({int(case.collapsed.sum())})"
+    assert plot_partition(part, pairs=collapse_partners(case)).to_json() == fig.to_json()
+    assert not any(
+        t.name.startswith("collapsed") for t in plot_partition(part, case=case, partners=False).data
+    )
+
+
+def test_partition_cases_fall_back_to_the_dense_collapse_test(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # when a pair of outputs lies too close to the collapse radius to decide from the exact
+    # distances, run_case's own dense distances decide: forced here for every width
+    import manifold_lab.partition as partition
+
+    widths = [2, 4]
+    sparse = partition_cases("spiral", widths, activation="relu6", n_samples=400)
+    monkeypatch.setattr(partition, "_sparse_collapse", lambda *args: None)
+    dense = partition_cases("spiral", widths, activation="relu6", n_samples=400)
+    for w, a, b in zip(widths, sparse, dense, strict=True):
+        case = ml.run_case("spiral", width=w, activation="relu6", n_samples=400)
+        assert np.array_equal(b.collapsed, case.collapsed)
+        assert np.array_equal(a.collapsed, b.collapsed) and a.collapsed.any()
+        assert np.array_equal(a.pairs, b.pairs)
