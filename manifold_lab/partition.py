@@ -747,9 +747,14 @@ def _sparse_collapse(
     collapsed = np.zeros(m, dtype=bool)
     collapsed[i[d * d <= radius**2]] = True
     partner = np.zeros(m, dtype=np.int64)
-    order = np.lexsort((j, d, i))  # by point, then distance, then index
-    first, at = np.unique(i[order], return_index=True)
-    partner[first] = j[order][at]
+    if i.size:
+        # per point, the nearest distinct output, the lowest index among equally near ones
+        order = np.argsort(i, kind="stable")
+        i, j, d = i[order], j[order], d[order]
+        starts = np.flatnonzero(np.r_[True, i[1:] != i[:-1]])
+        lowest = np.minimum.reduceat(d, starts)
+        nearest = d == np.repeat(lowest, np.diff(np.r_[starts, i.size]))
+        partner[i[starts]] = np.minimum.reduceat(np.where(nearest, j, m), starts)
     return collapsed, partner
 
 
