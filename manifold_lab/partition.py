@@ -549,12 +549,16 @@ def partition_cases(
 ) -> list[PartitionCase]:
     """The partition and collapsed pairs of one setting at several widths, and nothing else.
 
-    The same as ``case_partition(run_case(...))`` and ``collapse_partners(run_case(...))``
-    for every width (same arguments, same defaults as :func:`manifold_lab.run_case` with
-    ``depth=1``), several times faster: the points and their neighbour structure are
-    prepared once, and each width computes only the layer's outputs, the collapse test, the
-    regions and the partners (no reconstruction, no other metric). This is what the width
-    movie's partition view draws.
+    For every width, the regions of ``case_partition(run_case(...))``, the collapsed points
+    of ``run_case`` and the pairs of ``collapse_partners(run_case(...))`` (same arguments,
+    same defaults as :func:`manifold_lab.run_case` with ``depth=1``), several times faster:
+    the points and their neighbour structure are prepared once, and each width computes
+    only the layer's outputs, the collapse test (on the pairs of outputs near the collapse
+    radius, found with a k-d tree; run_case's dense test where a pair is too close to the
+    radius to decide), the regions and the partners, with no reconstruction and no other
+    metric. A partner is the nearest distinct output by exact distances; it can differ from
+    :func:`collapse_partners`'s (matrix-product distances) only between outputs equally near
+    to within rounding. This is what the width movie's partition view draws.
 
     Parameters
     ----------
