@@ -464,37 +464,63 @@ def _pairs(Xs: np.ndarray, Ys: np.ndarray, flags: np.ndarray, sub: np.ndarray) -
     return np.stack([sub[flagged], sub[partner]], 1).astype(np.int64)
 
 
-def _distinct_nearest(X: np.ndarray, Y: np.ndarray, rows: np.ndarray) -> np.ndarray:
-    """For each of ``rows``, the point ``j != i`` nearest to it in ``Y`` among those at least
-    the median nearest-neighbour distance ``delta`` from it in ``X`` (the first in order when
-    several are equally near).
+def _distances(A: np.ndarray, i: np.ndarray, B: np.ndarray, j: np.ndarray) -> np.ndarray:
+    """Euclidean distances ``|A[i] - B[j]|`` (broadcast indices), always summed the same
+    way, so that equal pairs get equal distances whichever search found them."""
+    return np.asarray(np.sqrt(((A[i] - B[j]) ** 2).sum(-1)))
 
-    The few inputs closer than ``delta`` come from a k-d tree (no ``m x m`` input distances);
-    the output distances of ``rows`` are computed in blocks of about four million.
+
+def _distinct_nearest(X: np.ndarray, Y: np.ndarray, rows: np.ndarray, k: int = 16) -> np.ndarray:
+    """For each of ``rows``, the point ``j != i`` nearest to it in ``Y`` among those at least
+    the median nearest-neighbour distance ``delta`` from it in ``X`` (the lowest index among
+    equally near ones).
+
+    The ``k`` nearest outputs of each row come from a k-d tree; a row is settled when one of
+    them is a distinct input nearer than the ``k``-th (so no equally near point was left
+    out), or when it lies in a cluster of equal outputs with a distinct input among the
+    cluster's first ``k`` (its partner, at distance 0). The few others are compared with
+    every point, in blocks of about four million numbers. No ``m x m`` matrix is formed.
     """
     from scipy.spatial import cKDTree
 
     m = len(X)
-    tree = cKDTree(X)
-    nn = tree.query(X, k=2)[0][:, 1]
-    delta = float(np.partition(nn, (m - 1) // 2)[(m - 1) // 2])
-    if delta > 0:  # "closer than delta", up to rounding
-        near = tree.query_ball_point(X[rows], r=delta * (1 - 1e-9))
-        counts = np.fromiter(map(len, near), dtype=np.int64, count=len(rows))
-        near_r = np.repeat(np.arange(len(rows)), counts)
-        near_j = np.concatenate([np.asarray(n, dtype=np.int64) for n in near])
-    else:
-        near_r = near_j = np.zeros(0, dtype=np.int64)
-    Yt = torch.from_numpy(np.ascontiguousarray(Y))
-    out = np.empty(len(rows), dtype=np.int64)
-    block = max(1, (1 << 22) // m)
-    for a in range(0, len(rows), block):
-        b = min(a + block, len(rows))
-        DY = torch.cdist(Yt[torch.from_numpy(rows[a:b])], Yt)
-        sel = (near_r >= a) & (near_r < b)
-        DY[torch.from_numpy(near_r[sel] - a), torch.from_numpy(near_j[sel])] = float("inf")
-        DY[torch.arange(b - a), torch.from_numpy(rows[a:b])] = float("inf")
-        out[a:b] = DY.argmin(1).numpy()
+    nn = cKDTree(X).query(X, k=2)[1][:, 1]
+    gaps = _distances(X, np.arange(m), X, nn)
+    delta = float(np.partition(gaps, (m - 1) // 2)[(m - 1) // 2])
+    kk = min(k, m)
+    far, jk = cKDTree(Y).query(Y[rows], k=kk)
+    far, jk = far.reshape(len(rows), kk), jk.reshape(len(rows), kk)
+    d = _distances(Y, rows[:, None], Y, jk)
+    ok = (jk != rows[:, None]) & (_distances(X, rows[:, None], X, jk) >= delta)
+    d = np.where(ok, d, np.inf)
+    best = d.min(1)
+    out = np.where(d == best[:, None], jk, m).min(1)
+    # every point beyond the k listed is at least the k-th distance away
+    settled = np.isfinite(best) & ((kk == m) | (best < far[:, -1] * (1 - 1e-12)))
+    # a row whose k nearest outputs all equal its own lies in a cluster of equal outputs
+    # (a saturated or dead region): its partner is the cluster's first distinct input
+    dup = np.nonzero(~settled & (far[:, -1] == 0))[0]
+    if dup.size:
+        _, group = np.unique(Y, axis=0, return_inverse=True)
+        group = group.reshape(-1)
+        members = np.argsort(group, kind="stable")  # by cluster, then by index
+        start = np.searchsorted(group[members], group[rows[dup]])
+        size = np.bincount(group)[group[rows[dup]]]
+        step = np.arange(k)
+        cand = members[np.minimum(start[:, None] + step, len(members) - 1)]
+        r = rows[dup][:, None]
+        ok = (step < size[:, None]) & (cand != r) & (_distances(X, r, X, cand) >= delta)
+        hit = ok.any(1)
+        out[dup[hit]] = cand[hit, ok[hit].argmax(1)]
+        settled[dup[hit]] = True
+    todo = np.nonzero(~settled)[0]
+    block = max(1, (1 << 22) // (m * max(Y.shape[1], X.shape[1])))
+    everyone = np.arange(m)[None]
+    for a in range(0, len(todo), block):
+        r = rows[todo[a : a + block]][:, None]
+        dy = _distances(Y, r, Y, everyone)
+        dy[(everyone == r) | (_distances(X, r, X, everyone) < delta)] = np.inf
+        out[todo[a : a + block]] = dy.argmin(1)  # the first of the nearest
     return out
 
 
@@ -672,14 +698,11 @@ def partition_cases(
         # the collapse radius of core.neighbor_metrics
         tvy = float(((Ys - Ys.mean(0)) ** 2).sum(1).mean())
         radius = collapse_tol * np.sqrt(tvy / tvx) * prep.delta
-        found = _sparse_collapse(Ys, DX, prep.delta, radius, eps)
-        if found is None:
-            found = _dense_collapse(prep, Y, collapse_tol)
-        flags, partner = found
+        flags = _sparse_collapse(Ys, DX, prep.delta, radius, eps)
+        if flags is None:
+            flags = _dense_collapse(prep, Y, collapse_tol)
         collapsed = np.zeros(m.n_samples, dtype=bool)
         collapsed[sub] = flags
-        rows = np.nonzero(flags)[0]
-        pairs = np.stack([sub[rows], sub[partner[rows]]], 1).astype(np.int64)
         out.append(
             PartitionCase(
                 manifold=m,
@@ -688,17 +711,16 @@ def partition_cases(
                 activation=act.name,
                 partition=layer_partition(m.X, T, b, act),
                 collapsed=collapsed,
-                pairs=pairs.reshape(-1, 2),
+                pairs=_pairs(Xs, Ys, flags, sub),
             )
         )
     return out
 
 
-def _dense_collapse(
-    prep: Any, Y: torch.Tensor, collapse_tol: float
-) -> tuple[np.ndarray, np.ndarray]:
+def _dense_collapse(prep: Any, Y: torch.Tensor, collapse_tol: float) -> np.ndarray:
     """run_case's collapse test on the outputs ``Y`` (1, width, N), with its own (dense)
-    output distances, and each point's nearest distinct output (its partner if collapsed)."""
+    output distances: whether each point's output lies within the radius of a distinct
+    input's."""
     Ys = Y[:, :, prep.sub_idx].transpose(1, 2)
     Xs = prep.X[prep.sub_idx]
     tvx = ((Xs - Xs.mean(0)) ** 2).sum(-1).mean()
@@ -707,20 +729,19 @@ def _dense_collapse(
     ignore = prep.DX < prep.delta
     ignore.fill_diagonal_(True)
     DY = torch.cdist(Ys, Ys)[0]
-    nearest, partner = DY.masked_fill_(ignore, float("inf")).min(1)
-    return (nearest <= radius[0]).cpu().numpy(), partner.cpu().numpy()
+    nearest = DY.masked_fill_(ignore, float("inf")).min(1).values
+    return np.asarray((nearest <= radius[0]).cpu().numpy())
 
 
 def _sparse_collapse(
     Y: np.ndarray, DX: np.ndarray, delta: float, radius: float, eps: float
-) -> tuple[np.ndarray, np.ndarray] | None:
-    """run_case's collapse test and each collapsed point's partner, from the pairs of outputs
-    near each other only (a k-d tree), not all ``m x m`` output distances.
+) -> np.ndarray | None:
+    """run_case's collapse test from the pairs of outputs near each other only (a k-d tree),
+    not all ``m x m`` output distances.
 
     Point ``i`` is collapsed when a distinct input ``j`` (``DX[i, j] >= delta``, ``j != i``)
-    has its output within ``radius``; its partner is the nearest such output (the first in
-    order among equally near ones). run_case decides with ``torch.cdist``'s matrix-product
-    distances, whose squares differ from the exact ones by at most about
+    has its output within ``radius``. run_case decides with ``torch.cdist``'s
+    matrix-product distances, whose squares differ from the exact ones by at most about
     ``(n + 2) eps (|y_i| + |y_j|)^2``, and ``radius`` (from the outputs' variance, summed here
     in another order) from run_case's by a few ``eps``: pairs are searched within the radius
     plus these bounds (several times over), and None is returned when a pair lies within
@@ -728,9 +749,8 @@ def _sparse_collapse(
 
     Returns
     -------
-    found : tuple of ndarray, or None
-        ``(collapsed, partner)`` of shape (m,) (the partner only meaningful where collapsed),
-        or None when undecided.
+    collapsed : ndarray of shape (m,), bool, or None
+        The collapsed points, or None when undecided.
     """
     from scipy.spatial import cKDTree
 
@@ -739,9 +759,8 @@ def _sparse_collapse(
     gamma = 8.0 * (n + 2) * eps
     slack = gamma * (2.0 * float(norms.max())) ** 2 + 64.0 * eps * radius**2
     tree = cKDTree(Y)
-    near = tree.sparse_distance_matrix(
-        tree, np.sqrt(radius**2 + slack) * (1 + 1e-9), output_type="ndarray"
-    )
+    reach = np.sqrt(radius**2 + slack) * (1 + 1e-9)
+    near = tree.sparse_distance_matrix(tree, reach, output_type="ndarray")
     i, j, d = near["i"], near["j"], near["v"]
     keep = (i != j) & (DX[i, j] >= delta)
     i, j, d = i[keep], j[keep], d[keep]
@@ -750,16 +769,7 @@ def _sparse_collapse(
         return None
     collapsed = np.zeros(m, dtype=bool)
     collapsed[i[d * d <= radius**2]] = True
-    partner = np.zeros(m, dtype=np.int64)
-    if i.size:
-        # per point, the nearest distinct output, the lowest index among equally near ones
-        order = np.argsort(i, kind="stable")
-        i, j, d = i[order], j[order], d[order]
-        starts = np.flatnonzero(np.r_[True, i[1:] != i[:-1]])
-        lowest = np.minimum.reduceat(d, starts)
-        nearest = d == np.repeat(lowest, np.diff(np.r_[starts, i.size]))
-        partner[i[starts]] = np.minimum.reduceat(np.where(nearest, j, m), starts)
-    return collapsed, partner
+    return collapsed
 
 
 def partition_note(activation: Any, width: int) -> str:

@@ -227,3 +227,20 @@ def test_partition_cases_fall_back_to_the_dense_collapse_test(
         assert np.array_equal(b.collapsed, case.collapsed)
         assert np.array_equal(a.collapsed, b.collapsed) and a.collapsed.any()
         assert np.array_equal(a.pairs, b.pairs)
+
+
+@pytest.mark.parametrize("k", [1, 2, 16])
+def test_partner_search_gives_the_same_partners_whatever_the_neighbours_listed(k: int) -> None:
+    # few listed neighbours leave more rows to the cluster and brute-force searches
+    from manifold_lab.partition import _distinct_nearest
+
+    case = ml.run_case("spiral", width=2, seed=0, n_samples=500, activation="relu6")
+    rows = np.nonzero(case.collapsed)[0]
+    X, Y = case.manifold.X, case.Y
+    got = _distinct_nearest(X, Y, rows, k=k)
+    dx = np.sqrt(((X[:, None] - X[None]) ** 2).sum(-1))
+    np.fill_diagonal(dx, np.inf)
+    delta = np.sort(dx.min(1))[(len(X) - 1) // 2]
+    dy = np.sqrt(((Y[rows][:, None] - Y[None]) ** 2).sum(-1))
+    dy[(dx[rows] < delta) | (np.arange(len(X))[None] == rows[:, None])] = np.inf
+    assert np.array_equal(got, dy.argmin(1))  # the lowest index among the nearest
