@@ -180,12 +180,13 @@ def _pieces_from_lines(z: np.ndarray, line_rows: np.ndarray, width: int) -> np.n
 
 
 def _cut(
-    verts: np.ndarray, sizes: np.ndarray, s: np.ndarray, crossed: np.ndarray, eps: float
+    verts: np.ndarray, sizes: np.ndarray, s: np.ndarray, hit: np.ndarray, eps: float
 ) -> tuple[np.ndarray, np.ndarray]:
     """Cut every crossed convex polygon by the line where the vertex values ``s`` change
     sign, all at once.
 
-    The polygons are stored one after another (``verts``, ``sizes`` rows each). A vertex
+    The polygons are stored one after another (``verts``, ``sizes`` rows each); ``hit``
+    marks the crossed ones. A vertex
     within ``eps`` of the line goes to both sides; an edge is cut only where its ends lie
     strictly on opposite sides, so no side gets a repeated vertex. Returns the pieces
     (vertices and sizes) in the order: first crossed polygon's negative side, its positive
@@ -195,8 +196,8 @@ def _cut(
     nxt = np.arange(len(verts)) + 1
     nxt[starts + sizes - 1] = starts
     owner = np.repeat(np.arange(len(sizes)), sizes)
-    at = np.nonzero(np.isin(owner, crossed))[0]  # the crossed polygons' vertices, in order
-    local = np.searchsorted(crossed, owner[at])  # which crossed polygon each belongs to
+    at = np.nonzero(hit[owner])[0]  # the crossed polygons' vertices, in order
+    local = (np.cumsum(hit) - 1)[owner[at]]  # which crossed polygon each belongs to
     p, q = verts[at], verts[nxt[at]]
     sp, sq = s[at], s[nxt[at]]
     above, below = sp > eps, sp < -eps
@@ -215,7 +216,7 @@ def _cut(
     g = np.concatenate(pieces_g)
     order = np.argsort(g, kind="stable")
     new_v = np.concatenate(pieces_v)[order]
-    new_sizes = np.bincount(g, minlength=2 * len(crossed))
+    new_sizes = np.bincount(g, minlength=2 * int(hit.sum()))
     ok = new_sizes >= 3
     return new_v[ok[g[order]]], new_sizes[ok]
 
@@ -238,13 +239,13 @@ def _arrangement(lines: np.ndarray, bounds: tuple[float, float, float, float]) -
         hit = (lo < -eps) & (hi > eps)
         if not hit.any():
             continue
-        new_v, new_sizes = _cut(verts, sizes, s, np.nonzero(hit)[0], eps)
+        new_v, new_sizes = _cut(verts, sizes, s, hit, eps)
         # the uncut polygons keep their order; the pieces follow
         verts = np.concatenate([verts[~np.repeat(hit, sizes)], new_v])
         sizes = np.concatenate([sizes[~hit], new_sizes])
-    areas = _flat_areas(verts, sizes)
-    polys = np.split(verts, np.cumsum(sizes)[:-1])
-    return [p for p, a in zip(polys, areas, strict=True) if a > 1e-14 * scale * scale]
+    ends = np.cumsum(sizes).tolist()
+    keep = (_flat_areas(verts, sizes) > 1e-14 * scale * scale).tolist()
+    return [verts[e - n : e] for e, n, k in zip(ends, sizes.tolist(), keep, strict=True) if k]
 
 
 def _span_basis(X: np.ndarray) -> np.ndarray:
