@@ -735,18 +735,20 @@ def _dense_collapse(prep: Any, Y: torch.Tensor, collapse_tol: float) -> np.ndarr
 
 
 def _sparse_collapse(
-    Y: np.ndarray, DX: np.ndarray, delta: float, radius: float, eps: float
+    Y: np.ndarray, DX: np.ndarray, delta: float, radius: float, eps: float, k: int = 16
 ) -> np.ndarray | None:
-    """run_case's collapse test from the pairs of outputs near each other only (a k-d tree),
-    not all ``m x m`` output distances.
+    """run_case's collapse test from the outputs near each other only (the ``k`` nearest
+    within reach of every point, from a k-d tree, and all of them where those do not
+    decide), not all ``m x m`` output distances.
 
     Point ``i`` is collapsed when a distinct input ``j`` (``DX[i, j] >= delta``, ``j != i``)
     has its output within ``radius``. run_case decides with ``torch.cdist``'s
     matrix-product distances, whose squares differ from the exact ones by at most about
     ``(n + 2) eps (|y_i| + |y_j|)^2``, and ``radius`` (from the outputs' variance, summed here
     in another order) from run_case's by a few ``eps``: pairs are searched within the radius
-    plus these bounds (several times over), and None is returned when a pair lies within
-    them of the radius (then only run_case's own distances decide).
+    plus these bounds (several times over), and None is returned when a point is not
+    collapsed by a sure pair and a pair lies within them of the radius (then only
+    run_case's own distances decide).
 
     Returns
     -------
@@ -759,17 +761,37 @@ def _sparse_collapse(
     norms = np.sqrt((Y**2).sum(1))
     gamma = 8.0 * (n + 2) * eps
     slack = gamma * (2.0 * float(norms.max())) ** 2 + 64.0 * eps * radius**2
-    tree = cKDTree(Y)
     reach = np.sqrt(radius**2 + slack) * (1 + 1e-9)
-    near = tree.sparse_distance_matrix(tree, reach, output_type="ndarray")
-    i, j, d = near["i"], near["j"], near["v"]
-    keep = (i != j) & (DX[i, j] >= delta)
-    i, j, d = i[keep], j[keep], d[keep]
-    bound = gamma * (norms[i] + norms[j]) ** 2 + 64.0 * eps * (radius**2 + d * d)
-    if (np.abs(d * d - radius**2) < bound).any():
-        return None
+    tree = cKDTree(Y)
     collapsed = np.zeros(m, dtype=bool)
-    collapsed[i[d * d <= radius**2]] = True
+
+    def decide(i: np.ndarray, j: np.ndarray, d: np.ndarray) -> bool:
+        """Mark the points collapsed by the pairs (i, j) at distances d; False when a pair
+        too close to the radius leaves a point undecided."""
+        distinct = (i != j) & (DX[i, j] >= delta)
+        bound = gamma * (norms[i] + norms[j]) ** 2 + 64.0 * eps * (radius**2 + d * d)
+        sure = distinct & (d * d + bound <= radius**2)
+        collapsed[i[sure]] = True
+        unsure = distinct & ~sure & (d * d - bound <= radius**2)
+        return not (unsure & ~collapsed[i]).any()
+
+    # the k nearest outputs within reach of every point, then all of them for the points
+    # with k listed (more may lie within reach) and none of them collapsing it
+    kk = min(k, m)
+    d, j = tree.query(Y, k=kk, distance_upper_bound=reach)
+    d, j = d.reshape(m, kk), j.reshape(m, kk)
+    listed = j < m
+    i = np.broadcast_to(np.arange(m)[:, None], j.shape)
+    if not decide(i[listed], j[listed], d[listed]):
+        return None
+    rows = np.nonzero(listed[:, -1] & ~collapsed)[0]
+    if rows.size:
+        near = tree.query_ball_point(Y[rows], reach)
+        counts = np.fromiter(map(len, near), dtype=np.int64, count=rows.size)
+        i = np.repeat(rows, counts)
+        j = np.concatenate([np.asarray(x, dtype=np.int64) for x in near])
+        if not decide(i, j, _distances(Y, i, Y, j)):
+            return None
     return collapsed
 
 

@@ -244,3 +244,31 @@ def test_partner_search_gives_the_same_partners_whatever_the_neighbours_listed(k
     dy = np.sqrt(((Y[rows][:, None] - Y[None]) ** 2).sum(-1))
     dy[(dx[rows] < delta) | (np.arange(len(X))[None] == rows[:, None])] = np.inf
     assert np.array_equal(got, dy.argmin(1))  # the lowest index among the nearest
+
+
+@pytest.mark.parametrize("k", [1, 3, 16])
+def test_sparse_collapse_test_is_run_case_s_whatever_the_neighbours_listed(k: int) -> None:
+    # few listed neighbours leave more points to the search of all outputs within reach
+    import torch
+
+    from manifold_lab.core import prepare
+    from manifold_lab.partition import _sparse_collapse
+
+    for activation, width in (("relu6", 2), ("relu", 3), ("leaky_relu", 5)):
+        case = ml.run_case("spiral", width=width, n_samples=400, activation=activation)
+        prep = prepare(
+            case.manifold,
+            device=torch.device("cpu"),
+            dtype=torch.float64,
+            neighbors=True,
+            max_neighbor_points=1000,
+            n_neighbors=1,
+        )
+        assert prep.DX is not None
+        X, Y = case.manifold.X, case.Y
+        tvx = ((X - X.mean(0)) ** 2).sum(1).mean()
+        tvy = ((Y - Y.mean(0)) ** 2).sum(1).mean()
+        radius = 0.1 * np.sqrt(tvy / tvx) * prep.delta
+        eps = float(np.finfo(np.float64).eps)
+        got = _sparse_collapse(Y, prep.DX.numpy(), prep.delta, radius, eps, k=k)
+        assert got is not None and np.array_equal(got, case.collapsed)
