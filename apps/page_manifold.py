@@ -28,7 +28,12 @@ from _points import UserPoints, source, user_points
 
 import manifold_lab as ml
 from manifold_lab.core import span_basis
-from manifold_lab.partition import DRAWN_MAX_WIDTH, case_partition, partition_note
+from manifold_lab.partition import (
+    DRAWN_MAX_WIDTH,
+    case_partition,
+    partition_cases,
+    partition_note,
+)
 from manifold_lab.plots import plot_case, plot_partition
 from manifold_lab.plots.animation import ANIMATION_VIEWS, plot_width_animation, save_animation
 from manifold_lab.registry import (
@@ -117,6 +122,23 @@ def compute_partition(**case: Any) -> Any:
     return plot_partition(case_partition(result), case=result)
 
 
+@st.cache_data(max_entries=8, show_spinner=False)
+def compute_partition_cases(widths: tuple[int, ...], **case: Any) -> list[Any]:
+    """The partition movie's frames at ``widths`` (:func:`partition_cases`: the regions and
+    collapsed pairs of each width, without the rest of :func:`compute_case`)."""
+    return partition_cases(
+        case["manifold"],
+        widths,
+        case["seed"],
+        activation=case["activation"],
+        bias=case["bias"],
+        n_samples=case["n_samples"],
+        manifold_seed=case["seed"],
+        manifold_kwargs=_manifold_kwargs(case["noise"], case["dim"], case["ambient_dim"]),
+        max_neighbor_points=None,
+    )
+
+
 MAX_USER_POINTS = CASE["n_samples"].maximum or 5000
 """Uploaded point clouds larger than this are shown as a random sample of this many points
 (the Width sweep page takes them whole)."""
@@ -159,6 +181,26 @@ def compute_user_partition(digest: str, _points: UserPoints, **case: Any) -> Any
     """The partition figure of a case on uploaded points."""
     result = compute_user_case(digest, _points, **case)
     return plot_partition(case_partition(result), case=result)
+
+
+@st.cache_data(max_entries=4, show_spinner=False)
+def compute_user_partition_cases(
+    digest: str,
+    _points: UserPoints,
+    widths: tuple[int, ...],
+    activation: str,
+    bias: float,
+    seed: int,
+) -> list[Any]:
+    """The partition movie's frames on uploaded points (``digest``: the cache key)."""
+    return partition_cases(
+        user_sample(_points),
+        widths,
+        seed,
+        activation=activation,
+        bias=bias,
+        max_neighbor_points=None,
+    )
 
 
 def partition_code(settings: dict[str, Any]) -> str:
@@ -550,6 +592,38 @@ def _movie_case(case: dict[str, Any], points: UserPoints | None, width: int, k: 
     return compute_user_case(points.digest, points, **_user_args(one))
 
 
+def _movie_cases(
+    case: dict[str, Any], points: UserPoints | None, widths: list[int], view: str
+) -> list[Any]:
+    """The movie's cases: for the partition view only the regions and collapsed pairs
+    (:func:`partition_cases`), for the case view the full cases."""
+    if view == "partition":
+        if points is None:
+            # the width and the reconstruction method do not enter the partition
+            settings = {k: v for k, v in case.items() if k not in ("width", "method")}
+            return compute_partition_cases(tuple(widths), **settings)
+        return compute_user_partition_cases(
+            points.digest,
+            points,
+            tuple(widths),
+            case["activation"],
+            case["bias"],
+            case["seed"],
+        )
+    if points is None:
+        k = span_dim(
+            case["manifold"],
+            case["n_samples"],
+            case["noise"],
+            case["dim"],
+            case["ambient_dim"],
+            case["seed"],
+        )
+    else:
+        k = int(span_basis(user_sample(points)[0]).shape[1])
+    return [_movie_case(case, points, w, k) for w in widths]
+
+
 def _render(key: str, fig: Any, suffix: str) -> None:
     """Write ``fig`` as GIF or MP4 in a thread, recording progress in :data:`RENDERS`."""
     job = RENDERS[key]
@@ -614,20 +688,9 @@ def movie(case: dict[str, Any], points: UserPoints | None = None) -> None:
             )
             return
         widths = movie_widths(lo, hi)
-        if points is None:
-            k = span_dim(
-                case["manifold"],
-                case["n_samples"],
-                case["noise"],
-                case["dim"],
-                case["ambient_dim"],
-                case["seed"],
-            )
-        else:
-            k = int(span_basis(user_sample(points)[0]).shape[1])
         try:
             with st.spinner(f"Computing {len(widths)} widths ..."):
-                cases = [_movie_case(case, points, w, k) for w in widths]
+                cases = _movie_cases(case, points, widths, view)
             fig = plot_width_animation(cases, view=view)
         except ValueError as exc:
             st.error(str(exc))

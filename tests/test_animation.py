@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 import manifold_lab as ml
+from manifold_lab.partition import partition_cases
 from manifold_lab.plots.animation import plot_width_animation, save_animation
 
 
@@ -37,6 +38,15 @@ def test_mixed_settings_and_unknown_views_are_refused(cases: list) -> None:
         plot_width_animation(cases, view="movie")
     with pytest.raises(ValueError, match="no cases"):
         plot_width_animation([])
+
+
+def test_the_partition_movie_from_partition_cases_is_the_same_figure(cases: list) -> None:
+    light = partition_cases("spiral", widths=[3, 5, 2], seed=0, n_samples=300)
+    fast = plot_width_animation(light)
+    assert [f.name for f in fast.frames] == ["2", "3", "5"]
+    assert fast.to_json() == plot_width_animation(cases).to_json()
+    with pytest.raises(ValueError, match="full cases"):
+        plot_width_animation(light, view="case")
 
 
 def test_html_is_self_contained_and_written_atomically(cases: list, tmp_path: Path) -> None:

@@ -1,7 +1,9 @@
 """Width as a movie: one frame per layer width, with play and a slider; HTML, GIF or MP4.
 
 :func:`plot_width_animation` turns cases of several widths (from
-:func:`manifold_lab.run_case`) into one plotly figure with animation frames, so the transition
+:func:`manifold_lab.run_case`, or for the partition view
+:func:`manifold_lab.partition.partition_cases`, which computes only what it draws) into one
+plotly figure with animation frames, so the transition
 from collapse to preservation (``n`` around 2k to 7k) can be watched. Two views: ``"case"``
 (the manifold page's figure: input and reconstruction) and ``"partition"`` (the layer's linear
 regions, :func:`~manifold_lab.plots.plot_partition`). :func:`save_animation` writes it as a
@@ -32,71 +34,11 @@ ANIMATION_FORMATS: tuple[str, ...] = ("html", "gif", "mp4")
 """Formats :func:`save_animation` writes, by file suffix."""
 
 
-def _frame_figure(case: Any, view: str, slots: int) -> go.Figure:
-    if view == "partition":
-        from ..partition import case_partition
-        from .partition import plot_partition
-
-        return plot_partition(case_partition(case), case=case, count_slots=slots)
-    from .case import plot_case
-
-    return plot_case(case)
-
-
-def plot_width_animation(
-    cases: Sequence[Any],
-    *,
-    view: str = "partition",
-    frame_ms: int = 700,
-) -> go.Figure:
-    """One figure whose frames are the cases' figures, in order of width.
-
-    Parameters
-    ----------
-    cases : sequence of CaseResult
-        The same manifold, activation and seed at several widths (e.g.
-        ``[ml.run_case("spiral", width=w) for w in range(2, 32)]``).
-    view : {"partition", "case"}, default="partition"
-        ``"partition"``: the layer's linear regions with the manifold on top (computed here
-        from each case with :func:`~manifold_lab.partition.case_partition`); ``"case"``: input
-        and reconstruction as on the manifold page.
-    frame_ms : int, default=700
-        Time per frame when playing.
-
-    Returns
-    -------
-    fig : plotly.graph_objects.Figure
-        The first width's figure, with one frame per case, a play button and a width slider.
-
-    Examples
-    --------
-    >>> import manifold_lab as ml
-    >>> cases = [ml.run_case("spiral", width=w, n_samples=200) for w in (2, 3, 5)]
-    >>> fig = plot_width_animation(cases)
-    >>> [f.name for f in fig.frames], len(fig.layout.sliders[0].steps)
-    (['2', '3', '5'], 3)
-    """
-    if view not in ANIMATION_VIEWS:
-        raise ValueError(f"unknown view {view!r}; choose from {', '.join(ANIMATION_VIEWS)}")
-    cases = list(cases)
-    if not cases:
-        raise ValueError("no cases to animate: pass cases at one or more widths")
-    if len({(c.manifold.name, c.activation, c.seed) for c in cases}) > 1:
-        raise ValueError(
-            "the cases differ in manifold, activation or seed; animate one setting over widths"
-        )
-    cases = sorted(cases, key=lambda c: c.width)
-    slots = max(c.width for c in cases)
-    figs = [_frame_figure(c, view, slots) for c in cases]
-    fig = go.Figure(figs[0])
-    fig.frames = [
-        go.Frame(data=f.data, layout={"title": f.layout.title}, name=str(c.width))
-        for c, f in zip(cases, figs, strict=True)
-    ]
-    redraw = view == "case"  # the case view's traces change in number; the partition's don't
+def _controls(widths: list[int], frame_ms: int, redraw: bool) -> dict[str, Any]:
+    """The play/pause buttons and the width slider, as layout entries."""
     anim = {"frame": {"duration": frame_ms, "redraw": redraw}, "transition": {"duration": 0}}
-    fig.update_layout(
-        updatemenus=[
+    return {
+        "updatemenus": [
             {
                 "type": "buttons",
                 "direction": "left",
@@ -115,7 +57,7 @@ def plot_width_animation(
                 ],
             }
         ],
-        sliders=[
+        "sliders": [
             {
                 "active": 0,
                 "x": 0.12,
@@ -124,15 +66,112 @@ def plot_width_animation(
                 "currentvalue": {"prefix": "width n = "},
                 "steps": [
                     {
-                        "label": str(c.width),
+                        "label": str(w),
                         "method": "animate",
-                        "args": [[str(c.width)], {**anim, "mode": "immediate"}],
+                        "args": [[str(w)], {**anim, "mode": "immediate"}],
                     }
-                    for c in cases
+                    for w in widths
                 ],
             }
         ],
-    )
+    }
+
+
+def _partition_movie(cases: list[Any], frame_ms: int) -> go.Figure:
+    """The partition view's movie, built from plain dicts (no per-frame validation)."""
+    from ..partition import PartitionCase, case_partition, collapse_partners
+    from .partition import partition_layout, partition_title, partition_traces
+
+    slots = max(c.width for c in cases)
+    parts = [
+        (c.partition, c.pairs)
+        if isinstance(c, PartitionCase)
+        else (case_partition(c), collapse_partners(c))
+        for c in cases
+    ]
+    titles = [partition_title(part) for part, _ in parts]
+    layout = partition_layout(parts[0][0], titles[0])
+    frames = [
+        {
+            "data": partition_traces(part, pairs=pairs, count_slots=slots),
+            "layout": {"title": {**layout["title"], "text": title}},
+            "name": str(c.width),
+        }
+        for c, (part, pairs), title in zip(cases, parts, titles, strict=True)
+    ]
+    # the partition's traces are the same in number in every frame: no redraw
+    layout.update(_controls([c.width for c in cases], frame_ms, redraw=False))
+    layout["margin"] = {**layout["margin"], "b": 120}
+    return go.Figure(data=frames[0]["data"], layout=layout, frames=frames, _validate=False)
+
+
+def plot_width_animation(
+    cases: Sequence[Any],
+    *,
+    view: str = "partition",
+    frame_ms: int = 700,
+) -> go.Figure:
+    """One figure whose frames are the cases' figures, in order of width.
+
+    Parameters
+    ----------
+    cases : sequence of CaseResult or PartitionCase
+        The same manifold, activation and seed at several widths (e.g.
+        ``[ml.run_case("spiral", width=w) for w in range(2, 32)]``, or for the partition
+        view, several times faster, ``partition_cases("spiral", widths=range(2, 32))`` from
+        :mod:`manifold_lab.partition`).
+    view : {"partition", "case"}, default="partition"
+        ``"partition"``: the layer's linear regions with the manifold on top (computed here
+        from each case with :func:`~manifold_lab.partition.case_partition`, or taken from a
+        :class:`~manifold_lab.partition.PartitionCase`); ``"case"``: input and
+        reconstruction as on the manifold page (needs cases from ``run_case``).
+    frame_ms : int, default=700
+        Time per frame when playing.
+
+    Returns
+    -------
+    fig : plotly.graph_objects.Figure
+        The first width's figure, with one frame per case, a play button and a width slider.
+
+    Examples
+    --------
+    >>> import manifold_lab as ml
+    >>> cases = [ml.run_case("spiral", width=w, n_samples=200) for w in (2, 3, 5)]
+    >>> fig = plot_width_animation(cases)
+    >>> [f.name for f in fig.frames], len(fig.layout.sliders[0].steps)
+    (['2', '3', '5'], 3)
+    >>> from manifold_lab.partition import partition_cases
+    >>> fast = plot_width_animation(partition_cases("spiral", widths=(2, 3, 5), n_samples=200))
+    >>> fast.to_json() == fig.to_json()
+    True
+    """
+    if view not in ANIMATION_VIEWS:
+        raise ValueError(f"unknown view {view!r}; choose from {', '.join(ANIMATION_VIEWS)}")
+    cases = list(cases)
+    if not cases:
+        raise ValueError("no cases to animate: pass cases at one or more widths")
+    if len({(c.manifold.name, c.activation, c.seed) for c in cases}) > 1:
+        raise ValueError(
+            "the cases differ in manifold, activation or seed; animate one setting over widths"
+        )
+    cases = sorted(cases, key=lambda c: c.width)
+    if view == "partition":
+        return _partition_movie(cases, frame_ms)
+    from ..partition import PartitionCase
+    from .case import plot_case
+
+    if any(isinstance(c, PartitionCase) for c in cases):
+        raise ValueError(
+            "the case view needs full cases from run_case (a PartitionCase has no reconstruction)"
+        )
+    figs = [plot_case(c) for c in cases]
+    fig = go.Figure(figs[0])
+    fig.frames = [
+        go.Frame(data=f.data, layout={"title": f.layout.title}, name=str(c.width))
+        for c, f in zip(cases, figs, strict=True)
+    ]
+    # the case view's traces change in number from width to width: redraw every frame
+    fig.update_layout(_controls([c.width for c in cases], frame_ms, redraw=True))
     fig.update_layout(margin={"b": 120})
     return fig
 
