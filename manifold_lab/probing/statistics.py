@@ -143,7 +143,7 @@ def _certify_float32(m: Tensor, rows: Tensor, traces: Tensor, tol: float) -> Ten
     s = min(c, -(-3 * d // 2))
     order = _first_active(m, s)
     padded = torch.cat([rows.to(torch.float32), rows.new_zeros(1, d, dtype=torch.float32)])
-    sub = padded[order]  # (p, s, d)
+    sub = padded.index_select(0, order.view(-1)).view(*order.shape, d)  # (p, s, d)
     gram = sub.transpose(1, 2) @ sub
     diag = gram.diagonal(dim1=-2, dim2=-1)
     tr32 = diag.sum(-1, dtype=torch.float64)  # trace(G32), float64
@@ -229,7 +229,7 @@ def lemma2_full_rank(mask: Tensor, rows: Tensor, rtol: float) -> Tensor:
         # the first s active rows of each pixel that has that many (inactive ones sort last)
         first = torch.nonzero(enough).squeeze(1)
         order = torch.argsort((~m[first]).to(torch.int8), dim=1, stable=True)[:, :s]
-        sub = rows[order]  # (p, s, d)
+        sub = rows.index_select(0, order.reshape(-1)).view(*order.shape, d)  # (p, s, d)
         gram = sub.transpose(1, 2) @ sub
         gram.diagonal(dim1=-2, dim2=-1).sub_((2 * tol * traces[first])[:, None])
         ok = torch.zeros(unsure.numel(), dtype=torch.bool, device=mask.device)
