@@ -104,12 +104,23 @@ def _gamma(n: int) -> float:
 def _float32_is_exact_enough(rows: Tensor) -> bool:
     """Whether the float32 certificate's error bounds hold for products of ``rows``.
 
-    They assume IEEE float32 products and sums (no TF32 or bfloat16 matrix products) and
-    no overflow or underflow: every nonzero ``|row entry|`` within ``[2**-40, 2**40]``.
+    They assume IEEE float32 matrix products and sums (not TF32 or bfloat16, which
+    ``torch.set_float32_matmul_precision`` or the backends' ``fp32_precision`` can select),
+    on the CPU or a CUDA device, and no overflow or underflow: every nonzero
+    ``|row entry|`` within ``[2**-40, 2**40]``.
     """
-    if torch.get_float32_matmul_precision() != "highest":
+    device = rows.device.type
+    if device not in ("cpu", "cuda"):
         return False
-    if rows.device.type == "cuda" and torch.backends.cuda.matmul.allow_tf32:
+    try:
+        if torch.get_float32_matmul_precision() != "highest":
+            return False
+    except RuntimeError:  # torch refuses when the legacy and new precision APIs were mixed
+        return False
+    backend = torch.backends.mkldnn if device == "cpu" else torch.backends.cuda
+    if getattr(backend.matmul, "fp32_precision", "none") not in ("none", "ieee"):
+        return False
+    if device == "cuda" and torch.backends.cuda.matmul.allow_tf32:
         return False
     a = rows.abs()
     lo = torch.where(a > 0, a, torch.ones_like(a)).amin()
