@@ -164,6 +164,15 @@ class Reservoir:
             assert self._keys is not None
             self._min = self._keys.min()
 
+    def replace(self, keys: Tensor, cols: list[Tensor]) -> None:
+        """Hold exactly the items ``keys``, ``cols`` (at most ``size``; e.g. after merging
+        the reservoirs of several processes). The reservoir takes ownership of the tensors
+        (eviction writes into them)."""
+        if keys.numel() > self.size:
+            raise ValueError(f"{keys.numel()} items for a reservoir of {self.size}")
+        self._keys, self._cols, self.n = keys, list(cols), int(keys.numel())
+        self._min = keys.min() if self.n >= self.size else None
+
     def nbytes(self) -> int:
         """Bytes of the buffers (their capacity, which is the size once the reservoir is full)."""
         tensors = ([self._keys] if self._keys is not None else []) + self._cols
