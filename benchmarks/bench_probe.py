@@ -24,7 +24,8 @@ measure the steady state of a long run:
     block, for the bottleneck and the expansion);
 ``rank``
     Figure 7 statistics plus the Lemma 2 rank check on 64 pixels per block and batch
-    (float64 Gram matrices and their eigenvalues), no samples;
+    (float32 Cholesky certificates with a proven rounding margin, float64 for the pixels
+    they do not certify: the decisions of the float64 eigenvalue test), no samples;
 ``default``
     what ``probe()`` does by default: samples, rank check, stop after the last block.
 
