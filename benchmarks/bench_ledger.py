@@ -17,6 +17,10 @@ wall clock and process CPU time, so a loaded machine shows in the forward pass's
 ``ledger``
     the collector alone (it stops after the last block too).
 
+Warm-up batches, interleaved the same way, run until the 4,096-pixel reservoirs of the probe
+and the ledger are full (6 batches: the 7x7 blocks fill last); their ratios are reported
+separately (``fill_phase``) and the timed batches measure the steady state of a long run.
+
 The ledger's measurement after the last batch (inverting, decoding and bootstrapping 4,096
 pixels per block, once per run whatever the number of images) is timed separately and
 reported in forward batches.
@@ -29,6 +33,8 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
+import os
 import statistics
 import time
 from pathlib import Path
@@ -67,25 +73,38 @@ def time_all(threads: int, n_batches: int, batch: int) -> dict[str, Any]:
     print(f"\n== torch threads: {threads} ==")
     model = mobilenet_v2(seed=0).eval()
     gen = torch.Generator().manual_seed(0)
-    batches = [torch.randn(batch, 3, 224, 224, generator=gen) for _ in range(n_batches)]
     tools = {
         "probe": ActivationProbe(model, stop_early=True),
         "ledger": LedgerCollector(model, stop_early=True),
         "both_probe": ActivationProbe(model, stop_early=True),
         "both_ledger": LedgerCollector(model),
     }
-    for name in NAMES:  # warm-up (reservoirs fill on the first batch)
-        time_batch(model, name, tools, batches[0])
+    load_before = [round(v, 2) for v in os.getloadavg()]
+    fill_wall: dict[str, list[float]] = {n: [] for n in NAMES}
+    fill_cpu: dict[str, list[float]] = {n: [] for n in NAMES}
     wall: dict[str, list[float]] = {n: [] for n in NAMES}
     cpu: dict[str, list[float]] = {n: [] for n in NAMES}
-    for r, x in enumerate(batches):
+
+    def one_round(r: int, tw: dict, tc: dict, label: str) -> None:
+        x = torch.randn(batch, 3, 224, 224, generator=gen)
         order = NAMES[r % len(NAMES) :] + NAMES[: r % len(NAMES)]
         for name in order:
             w, c = time_batch(model, name, tools, x)
-            wall[name].append(w)
-            cpu[name].append(c)
-        line = "  ".join(f"{n} {wall[n][-1]:5.2f}/{cpu[n][-1]:5.2f}" for n in NAMES)
-        print(f"batch {r + 1}/{n_batches} wall/cpu s: {line}", flush=True)
+            tw[name].append(w)
+            tc[name].append(c)
+        line = "  ".join(f"{n} {tw[n][-1]:5.2f}/{tc[n][-1]:5.2f}" for n in NAMES)
+        print(f"{label} wall/cpu s: {line}", flush=True)
+
+    # warm-up, interleaved too, until the 4,096-pixel reservoirs of the probe and the ledger
+    # are full (the smallest feature map fills last); then the steady state is timed
+    one_round(0, fill_wall, fill_cpu, "fill 1")
+    blocks = tools["probe"].result(samples=False).blocks
+    smallest = min(b.n_bottleneck_pixels // b.n_images for b in blocks)
+    n_fill = math.ceil(tools["probe"].pixel_samples / (batch * smallest))
+    for r in range(1, n_fill):
+        one_round(r, fill_wall, fill_cpu, f"fill {r + 1}/{n_fill}")
+    for r in range(n_batches):
+        one_round(n_fill + r, wall, cpu, f"batch {r + 1}/{n_batches}")
 
     def ratios(t: dict[str, list[float]]) -> dict[str, float]:
         return {
@@ -94,6 +113,7 @@ def time_all(threads: int, n_batches: int, batch: int) -> dict[str, Any]:
         }
 
     wall_ratio, cpu_ratio = ratios(wall), ratios(cpu)
+    fill_ratio = {"wall": ratios(fill_wall), "cpu": ratios(fill_cpu)}
     base = statistics.median(wall["forward"])
     start = time.perf_counter()
     tools["both_ledger"].result(n_boot=1000, device="cpu")
@@ -102,6 +122,12 @@ def time_all(threads: int, n_batches: int, batch: int) -> dict[str, Any]:
     for name in NAMES[1:]:
         print(f"{name:<13}/ forward: wall {wall_ratio[name]:.3f}, CPU {cpu_ratio[name]:.3f}")
     print(f"ledger measurement at the end: {finish:.1f} s = {finish / base:.1f} forward batches")
+    print(
+        f"fill phase ({n_fill} warm-up batches): probe+ledger / forward: wall "
+        f"{fill_ratio['wall']['probe+ledger']:.3f}, CPU {fill_ratio['cpu']['probe+ledger']:.3f}"
+    )
+    load_after = [round(v, 2) for v in os.getloadavg()]
+    print(f"load average (1, 5, 15 min) before {load_before}, after {load_after}")
     return {
         "wall_s": {n: [round(t, 4) for t in v] for n, v in wall.items()},
         "cpu_s": {n: [round(t, 4) for t in v] for n, v in cpu.items()},
@@ -111,6 +137,15 @@ def time_all(threads: int, n_batches: int, batch: int) -> dict[str, Any]:
         "ledger_result_s": round(finish, 2),
         "ledger_result_in_forward_batches": round(finish / base, 2),
         "probe_ledger_within_2_5x": bool(wall_ratio["probe+ledger"] <= 2.5),
+        "fill_phase": {
+            "batches": n_fill,
+            "wall_s": {n: [round(t, 4) for t in v] for n, v in fill_wall.items()},
+            "cpu_s": {n: [round(t, 4) for t in v] for n, v in fill_cpu.items()},
+            "ratio_to_forward_wall": {k: round(v, 4) for k, v in fill_ratio["wall"].items()},
+            "ratio_to_forward_cpu": {k: round(v, 4) for k, v in fill_ratio["cpu"].items()},
+        },
+        "load_average_before": load_before,
+        "load_average_after": load_after,
     }
 
 

@@ -764,3 +764,60 @@ def test_id_estimator_labels_match_the_estimators():
     assert set(ID_ESTIMATOR_LABELS) == set(ID_ESTIMATORS)
     assert f"{PCADimension().threshold:.0%} variance" in ID_ESTIMATOR_LABELS["pca"]
     assert f"k={MLE().k}" in ID_ESTIMATOR_LABELS["mle"]
+
+
+@pytest.mark.parametrize("precision", ["highest", "medium"])
+def test_lemma2_float32_certificate_near_singular(monkeypatch, precision: str) -> None:
+    """Near the rank threshold the float32 certificate must abstain (its rounding bound
+    exceeds the margin) and leave the pixel to the float64 stages: the decisions stay those
+    of the float64 eigenvalue test, with some pixels certified in float32 and some not.
+    Under reduced-precision float32 products ("medium": bfloat16 or TF32) it is skipped."""
+    from manifold_lab.probing import statistics
+
+    before = torch.get_float32_matmul_precision()
+    torch.set_float32_matmul_precision(precision)
+    try:
+        _check_lemma2_near_singular(monkeypatch, statistics, precision == "highest")
+    finally:
+        torch.set_float32_matmul_precision(before)
+
+
+def _check_lemma2_near_singular(monkeypatch, statistics, float32: bool) -> None:
+
+    seen = {"certified": 0, "passed_on": 0}
+    certify = statistics._certify_float32
+
+    def spy(m, rows, traces, tol):
+        ok = certify(m, rows, traces, tol)
+        seen["certified"] += int(ok.sum())
+        seen["passed_on"] += int((~ok).sum())
+        return ok
+
+    monkeypatch.setattr(statistics, "_certify_float32", spy)
+    gen = torch.Generator().manual_seed(7)
+    c, d, rtol = 48, 8, 1e-5
+    density = torch.linspace(0.2, 0.95, 60, dtype=torch.float64)[:, None]
+    got: list[bool] = []
+    expected: list[bool] = []
+    # the smallest singular value of the active rows from 1e-8 to 1e-2 of the largest
+    for eps in torch.logspace(-8, -2, 25, dtype=torch.float64).tolist():
+        # nearly rank-deficient along a random direction (not a coordinate, which float32
+        # would resolve as well as float64)
+        q = torch.linalg.qr(torch.randn(d, d, generator=gen, dtype=torch.float64)).Q
+        scale = torch.ones(d, dtype=torch.float64)
+        scale[0] = eps
+        rows = torch.randn(c, d, generator=gen, dtype=torch.float64) @ (q * scale) @ q.T
+        mask = torch.rand(60, c, generator=gen, dtype=torch.float64) < density
+        got += statistics.lemma2_full_rank(mask, rows, rtol).tolist()
+        for m in mask:
+            a = rows[m]
+            ev = torch.linalg.eigvalsh(a.T @ a)
+            expected.append(bool(a.shape[0] >= d and ev[-1] > 0 and ev[0] > rtol**2 * ev[-1]))
+    assert got == expected
+    assert 0 < sum(expected) < len(expected)
+    if not float32:
+        assert seen == {"certified": 0, "passed_on": 0}
+        return
+    assert seen["certified"] > 0 and seen["passed_on"] > 0
+    # some pixels the float32 stage passed on were full rank: the float64 stages decided them
+    assert seen["certified"] < sum(expected)

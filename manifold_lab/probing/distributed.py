@@ -175,9 +175,10 @@ def merge_reservoir(res: Reservoir, device: torch.device) -> None:
     keys = np.concatenate([p[0] for p in parts])
     cols = [np.concatenate(c) for c in zip(*(p[1] for p in parts), strict=True)]
     order = np.lexsort((cols[0], -keys))[: res.size]  # highest priority first
-    res.keys = torch.as_tensor(keys[order], device=device)
-    res.cols = [torch.as_tensor(c[order], device=device) for c in cols]
-    res._min = res.keys.min() if res.keys.numel() >= res.size else None
+    res.replace(
+        torch.as_tensor(keys[order], device=device),
+        [torch.as_tensor(c[order], device=device) for c in cols],
+    )
 
 
 def _sum_optional(

@@ -86,9 +86,41 @@ class Reservoir:
 
     def __init__(self, size: int) -> None:
         self.size = size
-        self.keys: Tensor | None = None
-        self.cols: list[Tensor] = []
+        self.n = 0  # items held
+        # buffers of the items held (their first n rows), grown geometrically up to size
+        self._keys: Tensor | None = None
+        self._cols: list[Tensor] = []
         self._min: Tensor | None = None
+
+    @property
+    def keys(self) -> Tensor | None:
+        """The priorities of the items held (None before the first offer)."""
+        return None if self._keys is None else self._keys[: self.n]
+
+    @property
+    def cols(self) -> list[Tensor]:
+        """The columns of the items held, one row per item."""
+        return [col[: self.n] for col in self._cols]
+
+    def _append(self, keys: Tensor, cols: list[Tensor]) -> None:
+        """Add items while there is room (a copy: the caller may offer the same keys to
+        another reservoir, and eviction writes in place)."""
+        n, k = self.n, keys.numel()
+        if self._keys is None or n + k > self._keys.numel():
+            # double the capacity (at most size), so filling copies each item O(1) times
+            cap = min(self.size, max(n + k, 2 * n))
+            grown = keys.new_empty(cap)
+            grown_cols = [new.new_empty((cap, *new.shape[1:])) for new in cols]
+            if n:
+                assert self._keys is not None
+                grown[:n] = self._keys[:n]
+                for dst, src in zip(grown_cols, self._cols, strict=True):
+                    dst[:n] = src[:n]
+            self._keys, self._cols = grown, grown_cols
+        self._keys[n : n + k] = keys
+        for dst, new in zip(self._cols, cols, strict=True):
+            dst[n : n + k] = new
+        self.n = n + k
 
     def offer(self, keys: Tensor, gather: Callable[[Tensor], list[Tensor]]) -> None:
         """Offer items with priorities ``keys``; ``gather(i)`` returns their columns."""
@@ -103,43 +135,53 @@ class Reservoir:
         if keys.numel() > self.size:
             top = torch.topk(keys, self.size, sorted=False).indices
             keys, local = keys[top], local[top]
-        n_old = 0 if self.keys is None else self.keys.numel()
-        if self.keys is None or n_old + keys.numel() <= self.size:  # still filling
-            cols = gather(local)
-            if self.keys is None:
-                # a copy: the caller may offer the same keys to another reservoir (the
-                # expansion before and after its activation share them), and eviction
-                # writes into self.keys in place
-                self.keys, self.cols = keys.clone(), cols
-            else:
-                self.keys = torch.cat([self.keys, keys])
-                self.cols = [torch.cat([a, b]) for a, b in zip(self.cols, cols, strict=True)]
+        n_old = self.n
+        if n_old + keys.numel() <= self.size:  # still filling
+            self._append(keys, gather(local))
         elif n_old < self.size:  # fills up now
+            assert self._keys is not None
             cols = gather(local)
-            all_keys = torch.cat([self.keys, keys])
+            all_keys = torch.cat([self._keys[:n_old], keys])
             top = torch.topk(all_keys, self.size, sorted=False).indices
-            self.keys = all_keys[top]
-            self.cols = [torch.cat([a, b])[top] for a, b in zip(self.cols, cols, strict=True)]
+            self._keys = all_keys[top]
+            self._cols = [
+                torch.cat([old[:n_old], new])[top]
+                for old, new in zip(self._cols, cols, strict=True)
+            ]
+            self.n = self.size
         else:  # full: replace the evicted items in place, gathering only the newcomers
-            top = torch.topk(torch.cat([self.keys, keys]), self.size, sorted=False).indices
+            assert self._keys is not None
+            top = torch.topk(torch.cat([self._keys, keys]), self.size, sorted=False).indices
             kept = torch.zeros(n_old + keys.numel(), dtype=torch.bool, device=keys.device)
             kept[top] = True
             evict = torch.nonzero(~kept[:n_old]).squeeze(1)
             insert = torch.nonzero(kept[n_old:]).squeeze(1)
             if insert.numel():
-                self.keys[evict] = keys[insert]
-                for col, new in zip(self.cols, gather(local[insert]), strict=True):
+                self._keys[evict] = keys[insert]
+                for col, new in zip(self._cols, gather(local[insert]), strict=True):
                     col[evict] = new
-        if self.keys.numel() >= self.size:
-            self._min = self.keys.min()
+        if self.n >= self.size:
+            assert self._keys is not None
+            self._min = self._keys.min()
+
+    def replace(self, keys: Tensor, cols: list[Tensor]) -> None:
+        """Hold exactly the items ``keys``, ``cols`` (at most ``size``; e.g. after merging
+        the reservoirs of several processes). The reservoir takes ownership of the tensors
+        (eviction writes into them)."""
+        if keys.numel() > self.size:
+            raise ValueError(f"{keys.numel()} items for a reservoir of {self.size}")
+        self._keys, self._cols, self.n = keys, list(cols), int(keys.numel())
+        self._min = keys.min() if self.n >= self.size else None
 
     def nbytes(self) -> int:
-        tensors = ([self.keys] if self.keys is not None else []) + self.cols
+        """Bytes of the buffers (their capacity, which is the size once the reservoir is full)."""
+        tensors = ([self._keys] if self._keys is not None else []) + self._cols
         return sum(t.numel() * t.element_size() for t in tensors)
 
     def arrays(self) -> list[np.ndarray]:
         """The columns on the CPU, ordered by the first column (the items' global index)."""
-        if self.keys is None:
+        if self._keys is None:
             return []
-        order = torch.argsort(self.cols[0])
-        return [c[order].cpu().numpy() for c in self.cols]
+        cols = self.cols
+        order = torch.argsort(cols[0])
+        return [c[order].cpu().numpy() for c in cols]

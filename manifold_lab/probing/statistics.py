@@ -78,18 +78,92 @@ def _full_rank(gram: Tensor, tol: float) -> Tensor:
 
     A Cholesky factorisation of ``G - 2 tol trace(G) I`` certifies it cheaply (it succeeds
     only if ``lambda_min > 2 tol trace(G) >= 2 tol lambda_max``, with a factor of 2 to spare
-    for rounding); the eigenvalues decide for the matrices it does not certify.
+    for rounding); the eigenvalues decide for the matrices it does not certify. ``gram`` is
+    left unchanged.
     """
-    d = gram.shape[-1]
     trace = gram.diagonal(dim1=-2, dim2=-1).sum(-1)
-    eye = torch.eye(d, dtype=gram.dtype, device=gram.device)
-    shifted = gram - (2 * tol * trace)[:, None, None] * eye
+    shifted = gram.clone()
+    shifted.diagonal(dim1=-2, dim2=-1).sub_((2 * tol * trace)[:, None])
     ok = (torch.linalg.cholesky_ex(shifted).info == 0) & (trace > 0)
     unsure = torch.nonzero(~ok).squeeze(1)
     if unsure.numel():
         ev = torch.linalg.eigvalsh(gram[unsure])  # ascending
         ok[unsure] = (ev[:, -1] > 0) & (ev[:, 0] > tol * ev[:, -1])
     return ok
+
+
+_U32 = 2.0**-24  # unit roundoff of float32
+_ETA32 = 2.0**-149  # smallest positive (subnormal) float32
+
+
+def _gamma(n: int) -> float:
+    """Higham's ``gamma_n = n u / (1 - n u)`` for float32 (the bound of an n-term sum)."""
+    return n * _U32 / (1 - n * _U32)
+
+
+def _float32_is_exact_enough(rows: Tensor) -> bool:
+    """Whether the float32 certificate's error bounds hold for products of ``rows``.
+
+    They assume IEEE float32 matrix products and sums (not TF32 or bfloat16, which
+    ``torch.set_float32_matmul_precision`` or the backends' ``fp32_precision`` can select),
+    on the CPU or a CUDA device, and no overflow or underflow: every nonzero
+    ``|row entry|`` within ``[2**-40, 2**40]``.
+    """
+    device = rows.device.type
+    if device not in ("cpu", "cuda"):
+        return False
+    try:
+        if torch.get_float32_matmul_precision() != "highest":
+            return False
+    except RuntimeError:  # torch refuses when the legacy and new precision APIs were mixed
+        return False
+    backend = torch.backends.mkldnn if device == "cpu" else torch.backends.cuda
+    if getattr(backend.matmul, "fp32_precision", "none") not in ("none", "ieee"):
+        return False
+    if device == "cuda" and torch.backends.cuda.matmul.allow_tf32:
+        return False
+    a = rows.abs()
+    lo = torch.where(a > 0, a, torch.ones_like(a)).amin()
+    return bool((a.amax() <= 2.0**40) & (lo >= 2.0**-40))
+
+
+def _first_active(m: Tensor, s: int) -> Tensor:
+    """Indices (pixels, s) of each pixel's first ``s`` active channels; ``c`` (a zero row
+    appended to the rows) where a pixel has fewer."""
+    c = m.shape[1]
+    order = torch.argsort((~m).to(torch.int8), dim=1, stable=True)[:, :s]
+    return torch.where(torch.gather(m, 1, order), order, c)
+
+
+def _certify_float32(m: Tensor, rows: Tensor, traces: Tensor, tol: float) -> Tensor:
+    """Pixels whose active rows provably satisfy ``lambda_min(G) > 2 tol trace(G)``, found
+    in float32 (the float64 certificate's condition, proven with rounding bounds).
+
+    For each pixel the float32 Gram ``G32`` of its first ``s = 1.5 d`` active rows ``A``
+    (all of them if fewer) is factorised after subtracting ``sigma I``. If the float32
+    Cholesky factorisation succeeds, ``lambda_min(fl(G32 - sigma I)) >= -gamma_{d+1}
+    trace / (1 - gamma_{d+1})`` (Demmel's backward error bound for Cholesky), the diagonal
+    subtraction rounds by at most ``u`` of each entry, the float32 product differs from
+    ``A32^T A32`` by at most ``gamma_s trace(A32^T A32)`` in norm, and rounding the rows to
+    float32 moves ``sigma_min(A)`` by at most ``u ||A||_F``. ``sigma`` is twice the sum of
+    these bounds plus what the condition needs, so success proves ``lambda_min(A^T A) >
+    2 tol trace(G)``, hence the same for ``G`` (more rows only add a positive semi-definite
+    term). Pixels it does not certify are left to the float64 test.
+    """
+    c, d = rows.shape
+    s = min(c, -(-3 * d // 2))
+    order = _first_active(m, s)
+    padded = torch.cat([rows.to(torch.float32), rows.new_zeros(1, d, dtype=torch.float32)])
+    sub = padded.index_select(0, order.view(-1)).view(*order.shape, d)  # (p, s, d)
+    gram = sub.transpose(1, 2) @ sub
+    diag = gram.diagonal(dim1=-2, dim2=-1)
+    tr32 = diag.sum(-1, dtype=torch.float64)  # trace(G32), float64
+    k = _gamma(d + 1) / (1 - _gamma(d + 1)) + _U32 / (1 - _U32) + _gamma(s) / (1 - _gamma(s))
+    need = k * tr32 + (torch.sqrt(2 * tol * traces) + _U32 * torch.sqrt(traces)) ** 2
+    underflow = 8 * (d + 1) * (2 * (d + 1) + tr32) * _ETA32
+    sigma = (2 * need + underflow) * (1 + 2.0**-20)  # float32 rounding cannot go below
+    diag.sub_(sigma.to(torch.float32)[:, None])
+    return (torch.linalg.cholesky_ex(gram).info == 0) & (traces > 0)
 
 
 def lemma2_full_rank(mask: Tensor, rows: Tensor, rtol: float) -> Tensor:
@@ -99,15 +173,22 @@ def lemma2_full_rank(mask: Tensor, rows: Tensor, rtol: float) -> Tensor:
     ``lambda_min(G) > rtol**2 * lambda_max(G)``, i.e. the active rows' smallest singular value
     exceeds ``rtol`` times their largest.
 
-    The test is exact but cheap for the common case. The Gram matrix ``G_J`` of the first
-    ``d + max(4, d // 16)`` active rows is formed first; since adding rows only adds a positive
-    semi-definite term, ``lambda_min(G) >= lambda_min(G_J)``, and ``lambda_max(G) <= trace(G)``,
-    the sum of the active rows' squared norms (one matrix-vector product). A Cholesky
-    factorisation of ``G_J - 2 rtol**2 trace(G) I`` therefore certifies the pixel (with a
-    factor of 2 to spare for rounding). Only the pixels it does not certify get the full
-    Gram matrix of all their active rows, certified the same way, and the eigenvalues decide
-    the rest. The decision is the one the full eigenvalue test makes, at about
-    ``d / c`` of its cost on the pixels certified by the subset.
+    The test is exact but cheap for the common case. Since adding rows only adds a positive
+    semi-definite term, ``lambda_min(G) >= lambda_min(G_J)`` for the Gram matrix ``G_J`` of
+    any subset ``J`` of the active rows, and ``lambda_max(G) <= trace(G)``, the sum of the
+    active rows' squared norms (one matrix-vector product); so a Cholesky factorisation of
+    ``G_J - 2 rtol**2 trace(G) I`` certifies the pixel (with a factor of 2 to spare for
+    rounding). Three stages, each on the pixels the previous one did not certify:
+
+    1. in float32, ``J`` the first ``1.5 d`` active rows, with the shift enlarged by a
+       proven bound on the float32 rounding errors (so it certifies only pixels that
+       satisfy the float64 condition; skipped where the bound does not apply, e.g. under
+       TF32 matrix products);
+    2. in float64, ``J`` the first ``d + max(4, d // 16)`` active rows;
+    3. in float64, all active rows, and the eigenvalues decide the pixels left.
+
+    The decision is the one the full eigenvalue test makes, at about ``d / c`` of its cost
+    (and half of that in float32) on the pixels certified by a subset.
 
     Parameters
     ----------
@@ -143,22 +224,28 @@ def lemma2_full_rank(mask: Tensor, rows: Tensor, rtol: float) -> Tensor:
         return out
     m = mask[candidates]
     traces = m.to(torch.float64) @ (rows * rows).sum(1)  # trace(G) of every pixel
-    eye = torch.eye(d, dtype=torch.float64, device=mask.device)
-    unsure = candidates
+    unsure, counts = candidates, counts[candidates]
+
+    def keep(ok: Tensor) -> None:
+        nonlocal unsure, counts, traces, m
+        out[unsure[ok]] = True
+        rest = ~ok
+        unsure, counts, traces, m = unsure[rest], counts[rest], traces[rest], m[rest]
+
+    if _float32_is_exact_enough(rows):
+        keep(_certify_float32(m, rows, traces, tol))
     s = min(c, d + max(4, d // 16))
-    enough = counts[candidates] >= s
+    enough = counts >= s
     if s < c and bool(enough.any()):
         # the first s active rows of each pixel that has that many (inactive ones sort last)
         first = torch.nonzero(enough).squeeze(1)
         order = torch.argsort((~m[first]).to(torch.int8), dim=1, stable=True)[:, :s]
-        sub = rows[order]  # (p, s, d)
+        sub = rows.index_select(0, order.reshape(-1)).view(*order.shape, d)  # (p, s, d)
         gram = sub.transpose(1, 2) @ sub
-        shifted = gram - (2 * tol * traces[first])[:, None, None] * eye
-        ok = (torch.linalg.cholesky_ex(shifted).info == 0) & (traces[first] > 0)
-        out[candidates[first[ok]]] = True
-        rest = torch.ones(candidates.numel(), dtype=torch.bool, device=mask.device)
-        rest[first[ok]] = False
-        unsure, traces, m = candidates[rest], traces[rest], m[rest]
+        gram.diagonal(dim1=-2, dim2=-1).sub_((2 * tol * traces[first])[:, None])
+        ok = torch.zeros(unsure.numel(), dtype=torch.bool, device=mask.device)
+        ok[first] = (torch.linalg.cholesky_ex(gram).info == 0) & (traces[first] > 0)
+        keep(ok)
     if unsure.numel() == 0:
         return out
     step = max(1, RANK_CHUNK_ELEMENTS // max(1, c * d))
