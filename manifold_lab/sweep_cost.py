@@ -575,7 +575,7 @@ class SweepEstimate:
         """
         return self.seconds + (max(1, n_parts) - 1) * self.prepare_s
 
-    def n_parts(self, n_widths: int, step_s: float) -> int:
+    def n_parts(self, n_widths: int, step_s: float = 1.0) -> int:
         """How many parts to run ``n_widths`` widths in, each about ``step_s`` seconds of
         layer work and never shorter than the preparation it repeats (so parts add at most
         as much time as the widths take).
