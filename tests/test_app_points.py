@@ -145,6 +145,7 @@ def test_sweep_page_estimates_and_runs_the_largest_upload(monkeypatch: pytest.Mo
     assert any("sweep_chart" in i for i in _chart_ids(at))
 
 
+@pytest.mark.slow
 def test_sweep_page_refuses_an_upload_over_its_limit() -> None:
     """One value over the width sweep's limit: refused in one line naming it, before any
     work on the points."""
@@ -152,7 +153,7 @@ def test_sweep_page_refuses_an_upload_over_its_limit() -> None:
 
     limit = PointLimits().max_sweep_values
     X = np.zeros((limit // 1000 + 1, 1000))
-    X[:, :2] = _cloud(len(X), 2)
+    X[:, :2] = _cloud(len(X), 2, k=2)
     at = run_app(timeout=240, page="sweep", sw_max_width="4", sw_seeds="2", ph_max_dim="1")
     at = _upload(at, "sw_points_source", "sw_points_upload", "wide.npy", _npy(X))
     assert not at.exception
