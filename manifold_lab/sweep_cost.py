@@ -487,13 +487,17 @@ _CALIBRATION: tuple[tuple[str, dict[str, Any]], ...] = (
 )
 
 
+_ROUNDS = 3
+"""Times each calibration sweep is run (its median time is used)."""
+
+
 @functools.lru_cache(maxsize=8)
 def _calibrate(device: str, dtype: str) -> CostModel:
     t_start = time.perf_counter()
     # warm-up: the first sweep of a process loads and initialises what it uses
     sweep("spiral", widths=[2], seeds=[0], n_samples=64, device=device, dtype=dtype,
           progress=False)  # fmt: skip
-    timed: list[tuple[str, float, dict[str, float]]] = []
+    runs: list[tuple[str, Callable[[], None], dict[str, float]]] = []
     for kind, setting in _CALIBRATION:
         kw = {"manifold": "spiral", "metrics": ["nmse"], **setting}
 
@@ -502,7 +506,17 @@ def _calibrate(device: str, dtype: str) -> CostModel:
             if device.startswith("cuda"):
                 torch.cuda.synchronize(device)
 
-        timed.append((kind, _timed(run), sweep_work(**kw)))
+        runs.append((kind, run, sweep_work(**kw)))
+    # rounds of every sweep, not repeats of one: a burst of load from other processes
+    # then slows one round of every kind rather than every repeat of one kind
+    times: list[list[float]] = [[] for _ in runs]
+    for _ in range(_ROUNDS):
+        for i, (_, run, _) in enumerate(runs):
+            times[i].append(_timed(run, repeats=1))
+    timed = [
+        (kind, sorted(ts)[len(ts) // 2], work)
+        for (kind, _, work), ts in zip(runs, times, strict=True)
+    ]
     return CostModel(_solve(timed), device, time.perf_counter() - t_start)
 
 
