@@ -461,14 +461,14 @@ _CALIBRATION: tuple[tuple[str, dict[str, Any]], ...] = (
             "algorithm": "dense",
         },
     ),
-    (  # a narrow layer, many seeds, points in 64 dimensions: reconstructions, their errors
+    (  # a narrow layer, many seeds, points in 32 dimensions: reconstructions, their errors
         "coords",
         {
             "manifold": "subspace",
-            "manifold_kwargs": {"dim": 1, "ambient_dim": 64},
+            "manifold_kwargs": {"dim": 1, "ambient_dim": 32},
             "widths": [2],
-            "seeds": "0:31",
-            "n_samples": 4000,
+            "seeds": "0:63",
+            "n_samples": 2000,
             "algorithm": "dense",
         },
     ),
@@ -479,7 +479,7 @@ _CALIBRATION: tuple[tuple[str, dict[str, Any]], ...] = (
             "manifold_kwargs": {"dim": 1, "ambient_dim": 64},
             "widths": [1],
             "seeds": [0],
-            "n_samples": 50_000,
+            "n_samples": 20_000,
             "algorithm": "dense",
             "metrics": ["invertible_fraction"],
         },
