@@ -45,7 +45,8 @@ threading.Thread(target=calibrate, name="sweep-cost-calibration", daemon=True).s
 
 STEP_S = 1.0
 """The sweep runs in parts of about this many seconds (never shorter than the points'
-preparation that every part repeats), so progress shows and Stop is quick."""
+preparation that every part repeats: see SweepEstimate.n_parts), so progress shows and Stop
+is quick."""
 
 
 def spec() -> Spec:

@@ -6,7 +6,10 @@ eight sweeps of very different cost and kind (the exact sector algorithm, the de
 with neighbour metrics, a 3-D span with its eigen-decompositions, the affine decoder, the
 Jacobian and activation patterns in 10 dimensions), from well under a second to about a
 minute, times each (the estimate is made first, in the same process and load), and reports
-measured / estimated. Stacks of several layers and the explorer's largest uploads (100,000
+measured / estimated. On a shared machine the load of other processes can change the
+speed of everything several times over between settings, so by default the cost model is
+calibrated again before each setting (``--no-recalibrate``: once, as the explorer does).
+Stacks of several layers and the explorer's largest uploads (100,000
 points in 100 dimensions, 20,000 in 1,000) are among them; the 100,000 x 100 upload is also
 run in parts as the sweep page runs it, against the estimate the page shows. The
 acceptance bar is every ratio within a factor of 1.5, and the page's run within its
@@ -107,7 +110,15 @@ def main() -> None:
     ap.add_argument(
         "--out", default=str(Path(__file__).parent / "results" / "bench_sweep_cost.json")
     )
+    ap.add_argument(
+        "--recalibrate",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="calibrate again before each setting (default), so that a change in the load of "
+        "a shared machine between settings is not counted against the model",
+    )
     args = ap.parse_args()
+    calibrations: list[dict[str, float]] = []
     model = calibrate()
     print(f"calibration: {model.calibration_s:.2f} s on {model.device}")
     for kind, value in model.seconds_per_unit.items():
@@ -117,6 +128,8 @@ def main() -> None:
         kw = dict(setting)
         if args.quick:
             kw["seeds"] = "0:1"
+        if args.recalibrate:  # the machine's load now, not at the start
+            calibrations.append(calibrate(refresh=True).seconds_per_unit)
         est = estimate_sweep(**kw)
         estimate = est.seconds
         t0 = time.perf_counter()
@@ -155,6 +168,8 @@ def main() -> None:
             "device": model.device,
             "seconds_per_unit": model.seconds_per_unit,
         },
+        "recalibrated_per_setting": args.recalibrate,
+        "calibrations": calibrations,
         "rows": rows,
         "worst_factor": worst,
         "sweep_page_within_estimate": all(

@@ -472,14 +472,15 @@ _CALIBRATION: tuple[tuple[str, dict[str, Any]], ...] = (
             "algorithm": "dense",
         },
     ),
-    (  # one case on many points in 64 dimensions, no reconstruction: the span
+    (  # one case on 100,000 points (as many as the largest uploads), no reconstruction:
+        # the span (its time per value grows with the points, beyond the caches)
         "span",
         {
             "manifold": "subspace",
-            "manifold_kwargs": {"dim": 1, "ambient_dim": 64},
+            "manifold_kwargs": {"dim": 1, "ambient_dim": 16},
             "widths": [1],
             "seeds": [0],
-            "n_samples": 20_000,
+            "n_samples": 100_000,
             "algorithm": "dense",
             "metrics": ["invertible_fraction"],
         },
@@ -539,7 +540,7 @@ def _solve(timed: list[tuple[str, float, dict[str, float]]], passes: int = 3) ->
 _LOCK = threading.Lock()
 
 
-def calibrate(device: Any = None, dtype: Any = None) -> CostModel:
+def calibrate(device: Any = None, dtype: Any = None, *, refresh: bool = False) -> CostModel:
     """Seconds per unit of work on this machine, measured once per process and device.
 
     Times small sweeps, each dominated by one kind of work (``CostModel.calibration_s``
@@ -553,6 +554,8 @@ def calibrate(device: Any = None, dtype: Any = None) -> CostModel:
         As in :func:`~manifold_lab.sweep` (None: CUDA when present, else the CPU).
     dtype : {"float64", "float32"} or torch dtype, default=None
         Precision (float64 when None).
+    refresh : bool, default=False
+        Measure again and cache the new model (the load of a shared machine changed).
 
     Returns
     -------
@@ -560,6 +563,8 @@ def calibrate(device: Any = None, dtype: Any = None) -> CostModel:
     """
     dev, dt = resolve_device(device), resolve_dtype(dtype)
     with _LOCK:
+        if refresh:
+            _calibrate.cache_clear()
         return _calibrate(str(dev), str(dt).replace("torch.", ""))
 
 
@@ -592,18 +597,18 @@ class SweepEstimate:
 
     def n_parts(self, n_widths: int, step_s: float = 1.0) -> int:
         """How many parts to run ``n_widths`` widths in, each about ``step_s`` seconds of
-        layer work and never shorter than the preparation it repeats (so parts add at most
-        as much time as the widths take).
+        layer work and never shorter than twice the preparation it repeats (so parts add at
+        most half as much time as the widths take).
 
         Examples
         --------
         >>> SweepEstimate(seconds=30.0, prepare_s=0.1).n_parts(40, step_s=1.0)
         30
-        >>> SweepEstimate(seconds=12.0, prepare_s=6.0).n_parts(3, step_s=1.0)
-        1
+        >>> SweepEstimate(seconds=12.0, prepare_s=3.0).n_parts(3, step_s=1.0)
+        2
         """
         rest = max(self.seconds - self.prepare_s, 0.0)
-        return max(1, min(n_widths, math.ceil(rest / max(step_s, self.prepare_s))))
+        return max(1, min(n_widths, math.ceil(rest / max(step_s, 2 * self.prepare_s))))
 
 
 def estimate_sweep(
