@@ -24,7 +24,8 @@ kind that those calls do:
     error, and the copy of the points that every engine call makes (``d x points``);
 ``small``
     ``k x k`` eigen-decompositions, one per point and seed, when the span has ``k > 2``
-    dimensions (``k <= 2`` has closed forms, counted as dense work);
+    dimensions (``k <= 2`` has closed forms, counted as dense work; the Jacobian's,
+    eigenvalues only, count half);
 ``neighbors``
     the output distances of the neighbour metrics, ``seeds x m^2 x (width + 64)`` for
     ``m`` neighbour points;
@@ -36,8 +37,8 @@ kind that those calls do:
 ``span``
     the singular value decompositions of the ``points x d`` input that find its span
     and the passes over the input that check, centre and copy it: ``points x d x
-    (min(points, d) + 1000)`` (measured: the decompositions' time per value grows far
-    more slowly than ``d``), once per sweep;
+    min(d, 128)`` (measured: the decompositions' time per value grows with ``d`` up to
+    about 128 columns, then hardly at all), once per sweep;
 ``sweeps``
     one per sweep (the manifold, the input statistics, the results table).
 
@@ -177,7 +178,9 @@ def _chunk_work(
     if "n_patterns" in metrics:
         dense += SwN + S * N * math.log2(max(N, 2))
     work["dense"], work["matmul"], work["coords"] = dense, matmul, coords
-    n_small = inverse + ("jacobian_min_sv" in metrics)
+    # the Jacobian needs eigenvalues only (eigvalsh): half the time of the inverse's eigh
+    # (0.10 s against 0.22 s for 200,000 3 x 3 matrices, measured)
+    n_small = inverse + 0.5 * ("jacobian_min_sv" in metrics)
     if k > 2:
         work["small"] = float(S * N * n_small * k**3)
     if any(m in metrics for m in NEIGHBOR_METRICS):
@@ -231,16 +234,18 @@ def prepare_work(n_points: int, d: int, n_neighbor_points: int = 0) -> dict[str,
     --------
     >>> w = prepare_work(100_000, 100)
     >>> w["span"], w["sweeps"]
-    (11000000000.0, 1.0)
+    (1000000000.0, 1.0)
     """
     work = dict.fromkeys(KINDS, 0.0)
     work["sweeps"] = 1.0
-    # LAPACK's decompositions of a tall points x d matrix: their time per value grows far
-    # more slowly than d (blocked products get faster as d grows). Measured on 2 CPU
-    # cores, both decompositions: 0.15 s for 20,000 x 100, 3.5 s for 20,000 x 1,000 (2.3
-    # times as long per value; d + 1000 says 1.8) and 1.3 s for 100,000 x 100. The
-    # checks, centring and copies of the points are in the constant too.
-    work["span"] = float(n_points) * d * (min(n_points, d) + 1000)
+    # LAPACK's decompositions of a tall points x d matrix, both of them (singular values,
+    # then vectors), measured on 2 idle CPU cores: 0.04 s for 100,000 x 16, 0.14 s for
+    # 100,000 x 32, 0.53 s for 100,000 x 64, 1.05 s for 100,000 x 100 and 3.4 s for
+    # 20,000 x 1,000. Their time per value grows with d up to about 128 columns (the
+    # blocks of the blocked algorithm), then hardly at all: points x d x min(d, 128) is
+    # within a factor of 1.6 of all these (and overestimates small inputs, such as
+    # 20,000 x 100, about threefold).
+    work["span"] = float(n_points) * d * min(n_points, d, 128)
     work["dense"] = float(n_neighbor_points) ** 2 * d  # the input distances
     return work
 
@@ -477,7 +482,7 @@ _CALIBRATION: tuple[tuple[str, dict[str, Any]], ...] = (
         "span",
         {
             "manifold": "subspace",
-            "manifold_kwargs": {"dim": 1, "ambient_dim": 16},
+            "manifold_kwargs": {"dim": 1, "ambient_dim": 32},
             "widths": [1],
             "seeds": [0],
             "n_samples": 100_000,
@@ -512,8 +517,8 @@ def _calibrate(device: str, dtype: str) -> CostModel:
     # then slows one round of every kind rather than every repeat of one kind
     times: list[list[float]] = [[] for _ in runs]
     for _ in range(_ROUNDS):
-        for i, (_, run, _) in enumerate(runs):
-            times[i].append(_timed(run, repeats=1))
+        for i, (_, fn, _) in enumerate(runs):
+            times[i].append(_timed(fn, repeats=1))
     timed = [
         (kind, sorted(ts)[len(ts) // 2], work)
         for (kind, _, work), ts in zip(runs, times, strict=True)
