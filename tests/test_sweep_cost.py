@@ -168,3 +168,16 @@ def test_cli_prints_the_estimate_of_a_long_sweep(
     assert "sweep of 2000 cases: estimated 42 s" in capsys.readouterr().err
     cli_sweep._print_estimate("spiral", {**kwargs, "seeds": "0:9"})
     assert capsys.readouterr().err == ""
+
+
+def test_cli_estimate_takes_every_setting_of_the_sweep(capsys: pytest.CaptureFixture[str]) -> None:
+    """The CLI hands the estimate all of the sweep's arguments (depth, residual_form,
+    device, ...): none is refused."""
+    import manifold_lab.cli.sweep as cli_sweep
+    from manifold_lab.cli import build_parser
+    from manifold_lab.cli.options import sweep_kwargs
+
+    argv = ["sweep", "--widths", "2:41", "--seeds", "0:49", "--n-samples", "100"]
+    args = build_parser().parse_args([*argv, "--depth", "1,2"])
+    cli_sweep._print_estimate(args.manifold, sweep_kwargs(args))
+    assert "sweep of 2000 cases: estimated" in capsys.readouterr().err
