@@ -2,8 +2,9 @@
 
 A lesson step (:mod:`manifold_lab.lessons`) fixes the page and its settings, hides chosen
 controls, asks its question first and shows the answer the library measures only after the
-reader has answered. ``hide=a,b`` hides the controls ``a`` and ``b`` (their URL names) in any
-link.
+reader has answered; what would give the answer away (the step's ``reveal``: the metric
+tiles, Figure 7) is hidden until then. ``hide=a,b`` hides the controls ``a`` and ``b``
+(their URL names) in any link.
 """
 
 from __future__ import annotations
@@ -37,8 +38,8 @@ def start() -> tuple[Lesson, int] | None:
             q[key] = value
             st.session_state.pop(key, None)  # read again from the link by the page
         st.session_state.page = step.page
-    # the page's metric tiles would give the answer away: hidden until it is revealed
-    st.session_state._hidden = hide | set(step.hide) | {"metrics"}
+    # what gives the answer away (the metric tiles, Figure 7): hidden until it is revealed
+    st.session_state._hidden = hide | set(step.hide) | set(step.reveal)
     return lesson, number
 
 
@@ -72,7 +73,7 @@ def panel(lesson: Lesson, number: int) -> None:
         except ValueError as exc:
             box.error(str(exc))
         else:
-            st.session_state._hidden = st.session_state._hidden - {"metrics"}
+            st.session_state._hidden = st.session_state._hidden - set(step.reveal)
             if answer.check(given):
                 box.success("Right. " + answer.text, icon=":material/check:")
             else:

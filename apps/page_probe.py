@@ -351,17 +351,26 @@ def render(bad: list[str]) -> None:
                 help="A torchvision root, cifar10-jpeg.tar.gz or its extracted folder.",
             )
         key = (source, images, data_root or None, int(limit), int(seed))
-        _show(key, model_name, images_name, with_ledger)
+        # a lesson asks what Figure 7 shows before it shows it (the step's reveal)
+        _show(key, model_name, images_name, with_ledger, figure7=shown("figure7"))
     except (ValueError, FileNotFoundError, RuntimeError, OSError) as exc:
         message = str(exc) if store is None else store.explain(str(exc))
         st.error(f"Could not probe: {message}")
 
 
 def _show(
-    key: tuple[Any, ...], model_name: str | None, images_name: str | None, with_ledger: bool
+    key: tuple[Any, ...],
+    model_name: str | None,
+    images_name: str | None,
+    with_ledger: bool,
+    figure7: bool = True,
 ) -> None:
     """Draw the probe ``key``: the blocks' structure at once, Figure 7 filled in as batches
-    arrive, then the table, the ID profile and the bottleneck analysis as each is ready."""
+    arrive, then the table, the ID profile and the bottleneck analysis as each is ready.
+
+    ``figure7=False`` (a lesson's question not answered yet) leaves out what gives its
+    answer away: Figure 7, its downloads, the table of blocks and the ledger (which repeats
+    Lemma 2's fraction)."""
     source, images, data_root, limit, seed = key
     caption = st.empty()
     bar = st.progress(0.0, text="Loading the model ...")
@@ -376,6 +385,8 @@ def _show(
             return
         last[0] = now
         meta = part.metadata
+        if not figure7:
+            return
         state = f"{done} of {limit} images probed so far ..." if done else "probing ..."
         signals.call(
             caption.caption,
@@ -404,23 +415,31 @@ def _show(
         "rank check on "
         f"{meta.get('rank_pixels_per_batch')} pixels per batch."
     )
-    fig = plot_figure7(result, x="block")
-    chart.plotly_chart(fig, width="stretch", theme=None, key="fig7_chart")
     call = _call(source, images, data_root, limit, seed)
-    figure_downloads(
-        st,
-        fig,
-        name="figure7",
-        key="fig7_dl",
-        data=result.to_frame(),
-        code=call
-        + "from manifold_lab.plots import plot_figure7\n"
-        + 'fig = plot_figure7(result, x="block")\n',
-    )
-    table, same = split_constants(result.to_frame(labels=True, columns=SUMMARY_COLUMNS))
-    st.dataframe(table, hide_index=True, key="probe_table")
-    if same:
-        st.caption("In every row: " + "; ".join(f"{k}: {_fmt(v)}" for k, v in same.items()) + ".")
+    if figure7:
+        fig = plot_figure7(result, x="block")
+        chart.plotly_chart(fig, width="stretch", theme=None, key="fig7_chart")
+        figure_downloads(
+            st,
+            fig,
+            name="figure7",
+            key="fig7_dl",
+            data=result.to_frame(),
+            code=call
+            + "from manifold_lab.plots import plot_figure7\n"
+            + 'fig = plot_figure7(result, x="block")\n',
+        )
+        table, same = split_constants(result.to_frame(labels=True, columns=SUMMARY_COLUMNS))
+        st.dataframe(table, hide_index=True, key="probe_table")
+        if same:
+            st.caption(
+                "In every row: " + "; ".join(f"{k}: {_fmt(v)}" for k, v in same.items()) + "."
+            )
+    else:
+        chart.caption(
+            "Figure 7 and the table of blocks appear once you have answered the lesson's "
+            "question and asked for the measured answer."
+        )
     st.subheader("Intrinsic dimension of the bottleneck vectors")
     bar.progress(PROBE_SHARE, "Intrinsic dimension of every bottleneck ...")
     ids = id_stage(key, result)
@@ -446,6 +465,10 @@ def _show(
     if same:
         st.caption("In every row: " + "; ".join(f"{k}: {_fmt(v)}" for k, v in same.items()) + ".")
     st.subheader("The information-loss ledger")
+    if with_ledger and not figure7:
+        st.caption("The ledger appears with the lesson's answer (it repeats Lemma 2's fraction).")
+        bar.empty()
+        return
     if not with_ledger:
         st.caption(
             f"Turn on '{PROBE['ledger'].label}' in the sidebar to read every block's input back "

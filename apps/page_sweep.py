@@ -33,7 +33,8 @@ from manifold_lab.registry import (
     METRIC_REGISTRY,
 )
 from manifold_lab.registry.settings import CURVES, PHASE, SWEEP
-from manifold_lab.sweep_cost import calibrate, estimate_sweep_seconds
+from manifold_lab.sweep_cost import SweepEstimate, calibrate, estimate_sweep
+from manifold_lab.uploads import PointLimits
 
 CONFIRM_S = 20.0
 """Sweeps estimated to take longer than this many seconds start only when asked."""
@@ -43,7 +44,9 @@ CONFIRM_S = 20.0
 threading.Thread(target=calibrate, name="sweep-cost-calibration", daemon=True).start()
 
 STEP_S = 1.0
-"""The sweep runs in parts of about this many seconds, so progress shows and Stop is quick."""
+"""The sweep runs in parts of about this many seconds (never shorter than the points'
+preparation that every part repeats: see SweepEstimate.n_parts), so progress shows and Stop
+is quick."""
 
 
 def spec() -> Spec:
@@ -88,11 +91,11 @@ def sweep_kwargs(
     }
 
 
-@st.cache_data(max_entries=64, show_spinner=False)
-def estimate(kwargs_key: str, _kwargs: dict[str, Any]) -> float:
-    """Estimated seconds of the sweep (``kwargs_key``: its settings, for the cache; uploaded
+@st.cache_data(max_entries=64, show_spinner="Estimating the sweep's time ...")
+def estimate(kwargs_key: str, _kwargs: dict[str, Any]) -> SweepEstimate:
+    """Estimated time of the sweep (``kwargs_key``: its settings, for the cache; uploaded
     points are keyed by their file's digest, not hashed on every rerun)."""
-    return estimate_sweep_seconds(**_kwargs)
+    return estimate_sweep(**_kwargs)
 
 
 @st.cache_data(max_entries=4, show_spinner=False)
@@ -138,10 +141,9 @@ def _duration(seconds: float) -> str:
     return f"{seconds / 60:.0f} min"
 
 
-def _parts(widths: list[int], seconds: float) -> list[list[int]]:
-    """``widths`` in consecutive parts of about :data:`STEP_S` seconds each."""
-    n = max(1, min(len(widths), math.ceil(seconds / STEP_S)))
-    size = math.ceil(len(widths) / n)
+def _parts(widths: list[int], n: int) -> list[list[int]]:
+    """``widths`` in ``n`` consecutive parts (fewer when there are fewer widths)."""
+    size = math.ceil(len(widths) / max(1, min(len(widths), n)))
     return [widths[i : i + size] for i in range(0, len(widths), size)]
 
 
@@ -217,7 +219,7 @@ def phase_code(max_dim: int, n_seeds: int, title: str) -> str:
     )
 
 
-def _run_sweep(key: str, kwargs: dict[str, Any], seconds: float) -> None:
+def _run_sweep(key: str, kwargs: dict[str, Any], est: SweepEstimate) -> None:
     """Run the widths not done yet in parts, with a progress bar and a Stop button; each
     finished part is kept in :data:`RUNS` at once, so a stop (a rerun) keeps it."""
     run = _run_of(key)
@@ -228,7 +230,9 @@ def _run_sweep(key: str, kwargs: dict[str, Any], seconds: float) -> None:
     stop.button("Stop", key="sw_stop", on_click=_stop, args=(key,), icon=":material/stop:")
     bar = st.progress(len(run["done"]) / total, text="Sweeping widths and seeds ...")
     t0 = time.perf_counter()
-    for part in _parts(todo, seconds * len(todo) / total):
+    n_parts = est.n_parts(len(todo), STEP_S)
+    seconds = est.in_parts(n_parts)
+    for part in _parts(todo, n_parts):
         part = [w for w in part if w not in set(run["done"])]  # another session's?
         if not part:
             continue
@@ -252,9 +256,14 @@ def _run_sweep(key: str, kwargs: dict[str, Any], seconds: float) -> None:
 
 
 def _sweep_section(
-    kwargs: dict[str, Any], key: str, seconds: float, label: str | None = None, load: str = ""
+    kwargs: dict[str, Any],
+    key: str,
+    est: SweepEstimate,
+    label: str | None = None,
+    load: str = "",
 ) -> None:
     total = len(kwargs["widths"])
+    seconds = est.in_parts(est.n_parts(total, STEP_S))  # as run: each part prepares again
     n_cases = total * len(kwargs["seeds"]) * len(kwargs["activation"])
     run = RUNS.get(key)
     complete = run is not None and len(run["done"]) == total
@@ -284,7 +293,7 @@ def _sweep_section(
         else:
             start = True
         if start:
-            _run_sweep(key, kwargs, seconds)
+            _run_sweep(key, kwargs, est)
             run = RUNS[key]
             if notice is not None:
                 notice.empty()
@@ -352,6 +361,8 @@ def render(bad: list[str]) -> None:
     )
     from_file = src != "builtin"  # uploaded or drawn: your points
     points = user_points(sb, src, "sw_points") if from_file else None
+    if src == "upload":
+        sb.caption(PointLimits().describe_sweep() + ".")
     manifold = (
         select(sb, "Manifold", MANIFOLD_REGISTRY, "sw_manifold")
         if not from_file
@@ -401,6 +412,7 @@ def render(bad: list[str]) -> None:
         if points is None:
             return
         try:
+            PointLimits().check_sweep(points.X.shape, points.name)
             kwargs, key = with_points(kwargs, points)
         except ValueError as exc:
             st.error(str(exc))
@@ -413,8 +425,7 @@ def render(bad: list[str]) -> None:
         )
     try:
         _calibrated()
-        seconds = estimate(key, kwargs)
-        _sweep_section(kwargs, key, seconds, label, points.code if points else "")
+        _sweep_section(kwargs, key, estimate(key, kwargs), label, points.code if points else "")
     except ValueError as exc:
         st.error(str(exc))
 

@@ -76,6 +76,11 @@ class Step:
         Answer options; empty: the answer is a number.
     measurement : callable
         ``measurement(settings) -> Answer``, computed with the library on request.
+    reveal : tuple of str, default=("metrics",)
+        Parts of the page that give the answer away, hidden until the reader has answered
+        and asked for the measured answer: ``"metrics"`` (the Manifold lab page's metric
+        tiles), ``"figure7"`` (the probe page's Figure 7, its downloads and its table of
+        blocks).
     """
 
     page: str
@@ -85,6 +90,7 @@ class Step:
     question: str
     options: tuple[str, ...]
     measurement: Callable[[Mapping[str, str]], Answer] = field(repr=False)
+    reveal: tuple[str, ...] = ("metrics",)
 
     def measure(self) -> Answer:
         """The measured answer for this step's settings."""
@@ -295,6 +301,9 @@ _HIDE = (
     "noise",
 )
 
+_FIGURE7 = ("figure7",)
+"""The probe page's Figure 7 and its table answer both of the trained-network questions."""
+
 LESSONS: dict[str, Lesson] = {
     lesson.name: lesson
     for lesson in (
@@ -383,10 +392,12 @@ LESSONS: dict[str, Lesson] = {
                     "probe",
                     {"pr_limit": "48"},
                     ("page", "pr_model", "pr_images", "pr_limit", "pr_seed"),
-                    "The built-in CIFAR-10 MobileNetV2 probed on 48 test images.",
+                    "The built-in CIFAR-10 MobileNetV2 probed on 48 test images; Figure 7 "
+                    "appears with the answer.",
                     "What share of an expansion layer's channels is positive at a pixel?",
                     _FRACTIONS,
                     _positive,
+                    reveal=_FIGURE7,
                 ),
                 Step(
                     "probe",
@@ -397,6 +408,7 @@ LESSONS: dict[str, Lesson] = {
                     "At what share of the pixels does Lemma 2 hold?",
                     _FRACTIONS,
                     _probe,
+                    reveal=_FIGURE7,
                 ),
             ),
         ),

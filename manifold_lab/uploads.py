@@ -564,12 +564,21 @@ class PointLimits:
         Coordinates per point.
     max_values : int, default=20_000_000
         Points times coordinates (160 MB as float64).
+    max_sweep_values : int, default=10_000_000
+        Points times coordinates the Width sweep page sweeps (:meth:`check_sweep`): the
+        largest upload it accepts, e.g. 100,000 points in 100 dimensions or 10,000 in
+        1,000. Whatever the widths and seeds, every part of a sweep decomposes the points
+        to find their span (a few seconds at this size on two CPU cores) and holds
+        ``seeds x points x coordinates`` reconstructions; the page's time estimate
+        (:mod:`manifold_lab.sweep_cost`) is measured up to this size
+        (``benchmarks/bench_sweep_cost.py``).
     """
 
     max_bytes: int = 200 * MB
     max_rows: int = 200_000
     max_dims: int = 1_000
     max_values: int = 20_000_000
+    max_sweep_values: int = 10_000_000
 
     @classmethod
     def for_store(cls, limits: UploadLimits) -> PointLimits:
@@ -598,6 +607,49 @@ class PointLimits:
             f"CSV or NPY, at most {_mb(self.max_bytes)}, {self.max_rows:,} points, "
             f"{self.max_dims:,} coordinates and {self.max_values:,} values"
         )
+
+    def describe_sweep(self) -> str:
+        """The Width sweep page's limit in one sentence (shown next to its upload box).
+
+        Examples
+        --------
+        >>> PointLimits().describe_sweep()
+        'The width sweep takes at most 10,000,000 values (points x coordinates, e.g. 100,000 x 100)'
+        """
+        return (
+            f"The width sweep takes at most {self.max_sweep_values:,} values (points x "
+            f"coordinates, e.g. {self.max_sweep_values // 100:,} x 100)"
+        )
+
+    def check_sweep(self, shape: tuple[int, ...], name: str) -> None:
+        """Refuse points too large for the Width sweep page (:attr:`max_sweep_values`).
+
+        Parameters
+        ----------
+        shape : tuple of int
+            The points' ``(N, D)``.
+        name : str
+            The file's name (named in the error).
+
+        Raises
+        ------
+        UploadError
+            With one line naming the file, its size and the limit.
+
+        Examples
+        --------
+        >>> PointLimits().check_sweep((100_000, 100), "ok.npy")
+        >>> PointLimits().check_sweep((100_001, 100), "big.npy")  # doctest: +ELLIPSIS
+        Traceback (most recent call last):
+        ...
+        manifold_lab.uploads.UploadError: big.npy: ... sweep's limit of 10,000,000 values ...
+        """
+        n, d = int(shape[0]), int(shape[1])
+        if n * d > self.max_sweep_values:
+            raise UploadError(
+                f"{name}: {n:,} points x {d:,} coordinates = {n * d:,} values is over the "
+                f"width sweep's limit of {self.max_sweep_values:,} values (points x coordinates)"
+            )
 
 
 def read_points(

@@ -6,12 +6,22 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from manifold_lab.lessons import LESSONS, get_lesson
+from manifold_lab.probing import COLUMN_LABELS
 from tests.conftest import run_app
 
 
 def _controls(at: AppTest) -> set[str]:
     """Keys of the sidebar's widgets."""
     return {w.key for w in at.sidebar if getattr(w, "key", None)}
+
+
+def _figure7(at: AppTest) -> set[str]:
+    """Which of the probe page's Figure 7 and table of blocks are drawn."""
+    ids = [c.proto.id for c in at.get("plotly_chart")]
+    drawn = {"fig7_chart"} if any("fig7" in i for i in ids) else set()
+    lemma2 = COLUMN_LABELS["lemma2_fraction"]  # the table of blocks; not the loss table's
+    tables = {"probe_table"} if any(lemma2 in d.value.columns for d in at.dataframe) else set()
+    return drawn | tables
 
 
 def _answer(at: AppTest, name: str, number: int) -> None:
@@ -44,9 +54,14 @@ def test_lesson_steps_advance_hide_and_reveal_the_measurement(name: str) -> None
         assert at.button(key=f"lesson_{name}_{number}_reveal").disabled
         assert not at.success and not at.info
         assert not at.metric, "the metric tiles give the answer away before it is asked"
+        if step.page == "probe":  # Figure 7 and its table give the answer away too
+            assert "figure7" in step.reveal
+            assert not _figure7(at), "Figure 7 is drawn before the question is answered"
         _answer(at, name, number)
         if step.page == "manifold":
             assert at.metric, "the tiles come back with the answer"
+        if step.page == "probe":
+            assert _figure7(at) == {"fig7_chart", "probe_table"}, "revealed with the answer"
         measured = step.measure()
         shown = [m.value for m in (*at.success, *at.info)]
         assert shown and measured.text in shown[0], shown
@@ -67,6 +82,21 @@ def test_a_right_answer_is_confirmed_and_previous_goes_back() -> None:
     at.button(key="lesson_linear-bottleneck_2_prev").click().run()
     assert at.session_state.activation == "relu"  # step 1's settings applied again
     assert not at.success
+
+
+def test_figure7_waits_for_the_answer_and_a_plain_link_shows_it() -> None:
+    """Lesson 3's first step: no Figure 7 (nor its table) before the answer, both after;
+    the probe page without a lesson draws them at once."""
+    name = "trained-network"
+    at = run_app(timeout=300, lesson=name)
+    assert not at.exception and not at.error
+    assert not _figure7(at)
+    assert any("appear once you have answered" in c.value for c in at.caption)
+    _answer(at, name, 1)
+    assert not at.exception and not at.error
+    assert _figure7(at) == {"fig7_chart", "probe_table"}
+    plain = run_app(timeout=300, page="probe", pr_limit="48")
+    assert not plain.exception and _figure7(plain) == {"fig7_chart", "probe_table"}
 
 
 def test_hide_parameter_hides_controls_in_any_link() -> None:

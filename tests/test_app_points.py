@@ -208,3 +208,65 @@ def test_sweep_page_runs_on_a_drawn_curve() -> None:
     # an unreadable link setting on the next run)
     at.run()
     assert not at.warning and at.query_params["sw_points"] == "700"
+
+
+def _npy(X: np.ndarray) -> bytes:
+    buf = io.BytesIO()
+    np.save(buf, X)
+    return buf.getvalue()
+
+
+def _cloud(n: int, d: int, k: int = 3) -> np.ndarray:
+    """``n`` Gaussian points in a random ``k``-dimensional subspace of R^d."""
+    rng = np.random.default_rng(0)
+    basis = np.linalg.qr(rng.standard_normal((d, k)))[0]
+    return rng.standard_normal((n, k)) @ basis.T
+
+
+@pytest.mark.slow
+def test_sweep_page_estimates_and_runs_the_largest_upload(monkeypatch: pytest.MonkeyPatch) -> None:
+    """100,000 points in 100 dimensions (the sweep's limit): the estimate is shown, the
+    sweep waits to be started, then runs and says how long it took against the estimate."""
+    from manifold_lab.uploads import PointLimits
+    from tests.conftest import APP
+
+    monkeypatch.syspath_prepend(str(APP.parent))
+    import page_sweep
+
+    monkeypatch.setattr(page_sweep, "CONFIRM_S", 0.0)  # ask before any sweep
+    X = _cloud(100_000, 100)
+    assert X.size == PointLimits().max_sweep_values
+    at = run_app(timeout=300, page="sweep", sw_max_width="4", sw_seeds="2", ph_max_dim="1")
+    at = _upload(at, "sw_points_source", "sw_points_upload", "cloud.npy", _npy(X))
+    assert not at.exception and not at.error
+    text = " ".join(c.value for c in at.caption)
+    assert "100,000 points in 100 dimensions; widths 3..4" in text
+    assert "Estimated time:" in text and "4 cases (2 widths x 2 seeds" in text
+    assert PointLimits().describe_sweep() in text  # the limit is stated up front
+    assert any("would take about" in i.value for i in at.info)
+    assert not any("sweep_chart" in i for i in _chart_ids(at))
+    at.button(key="sw_go").click().run()
+    assert not at.exception and not at.error
+    done = [c.value for c in at.caption if "cases computed in" in c.value]
+    assert done and "4 cases computed in" in done[0] and "estimated" in done[0]
+    assert any("sweep_chart" in i for i in _chart_ids(at))
+
+
+@pytest.mark.slow
+def test_sweep_page_refuses_an_upload_over_its_limit() -> None:
+    """One value over the width sweep's limit: refused in one line naming it, before any
+    work on the points."""
+    from manifold_lab.uploads import PointLimits
+
+    limit = PointLimits().max_sweep_values
+    X = np.zeros((limit // 1000 + 1, 1000))
+    X[:, :2] = _cloud(len(X), 2, k=2)
+    at = run_app(timeout=240, page="sweep", sw_max_width="4", sw_seeds="2", ph_max_dim="1")
+    at = _upload(at, "sw_points_source", "sw_points_upload", "wide.npy", _npy(X))
+    assert not at.exception
+    (err,) = at.error
+    assert err.value.startswith("wide.npy: 10,001 points x 1,000 coordinates")
+    assert f"over the width sweep's limit of {limit:,} values" in err.value
+    assert "\n" not in err.value
+    assert not any("sweep_chart" in i for i in _chart_ids(at))
+    assert not any("Estimated time" in c.value for c in at.caption)

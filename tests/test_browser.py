@@ -198,8 +198,13 @@ def test_lesson_step_screenshot(server: str, tmp_path: Path, lesson: str, step: 
     shot = artifacts / f"lesson_{lesson}_step{step}.png"
     n_steps = len(get_lesson(lesson).steps)
     ready = f"step {step} of {n_steps}"
-    dom = _load(server, f"?lesson={lesson}&step={step}", shot, tmp_path, ready=ready)
-    assert "stException" not in dom and ready in dom
+    # a probe step draws Figure 7 only with the answer: wait for the note that says so
+    hidden = "appear once you have answered"
+    probe = get_lesson(lesson).step(step).page == "probe"
+    dom = _load(
+        server, f"?lesson={lesson}&step={step}", shot, tmp_path, ready=hidden if probe else ready
+    )
+    assert "stException" not in dom and ready in dom and (hidden in dom) == probe
     assert get_lesson(lesson).step(step).question in dom
     assert shot.exists() and shot.stat().st_size > 50_000, "the screenshot looks empty"
 

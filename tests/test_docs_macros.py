@@ -138,3 +138,18 @@ def test_lessons_md_lists_every_lesson_and_step_link() -> None:
         assert f"## {lesson.title}" in text
         for i, step in enumerate(lesson.steps, start=1):
             assert f"?lesson={lesson.name}&step={i})" in text and step.question in text
+
+
+def test_point_limits_are_the_explorers_and_the_docs_state_them() -> None:
+    from manifold_lab.uploads import PointLimits
+
+    assert macros.point_limits() == PointLimits().describe()
+    sweep = macros.point_limits("sweep")
+    assert sweep == PointLimits().describe_sweep() and "10,000,000 values" in sweep
+    with pytest.raises(KeyError, match="unknown point limits"):
+        macros.point_limits("nope")
+    guide = (ROOT / "docs" / "guide" / "manifolds.md").read_text(encoding="utf-8")
+    assert '{{ point_limits("sweep") }}' in guide and "{{ point_limits() }}" in guide
+    # BAD_INPUT.md is read on GitHub too: it states the numbers, which must be the library's
+    bad = (ROOT / "docs" / "BAD_INPUT.md").read_text(encoding="utf-8")
+    assert f"{PointLimits().max_sweep_values:,} values" in bad

@@ -396,6 +396,18 @@ def presets_table() -> str:
     return md_table(header, body)
 
 
+def point_limits(which: str = "file") -> str:
+    """The explorer's limits on uploaded points, in the sentence the explorer shows:
+    ``"file"`` (``PointLimits.describe`` of :mod:`manifold_lab.uploads`, the defaults) or
+    ``"sweep"`` (the Width sweep page's, ``PointLimits.describe_sweep``)."""
+    from manifold_lab.uploads import PointLimits
+
+    texts = {"file": PointLimits().describe, "sweep": PointLimits().describe_sweep}
+    if which not in texts:
+        raise KeyError(f"docs macro: unknown point limits {which!r}; choose from {sorted(texts)}")
+    return texts[which]()
+
+
 # --------------------------------------------------------------------------- API reference
 def public_homes() -> dict[str, str]:
     """Public name of ``manifold_lab`` -> the module path that defines it."""
@@ -467,6 +479,7 @@ def define_env(env: Any) -> None:  # pragma: no cover - exercised by the docs bu
         comparison_value,
         registry_table,
         presets_table,
+        point_limits,
         lessons_md,
         api,
         fmt,
