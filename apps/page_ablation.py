@@ -77,6 +77,14 @@ def render(bad: list[str]) -> None:
     studies = find_studies(RESULTS) if RESULTS.is_dir() else []
     current = [s for s in studies if not s.superseded]
     archived = [s for s in studies if s.superseded]
+    if not shown("findings"):  # a lesson asks which bottleneck wins before showing it
+        st.caption(
+            "The findings, learning curves and the miniature appear once you have answered "
+            "the lesson's question and asked for the measured answer."
+        )
+        current, archived, show_toy = [], [], False
+    else:
+        show_toy = TOY.exists()
     if current:
         st.subheader("Findings: linear bottlenecks against the alternatives (CIFAR-10)")
         st.markdown(
@@ -113,7 +121,7 @@ def render(bad: list[str]) -> None:
         for tab, study in zip(st.tabs([_label(s) for s in current]), current, strict=True):
             with tab:
                 _study_details(study, metric, study.name)
-    if TOY.exists():
+    if show_toy:
         st.subheader("Figure 6 in miniature: inverted-residual MLPs on two spirals")
         df = pd.read_csv(TOY, comment="#")
         toy = plot_toy_ablation(df)
@@ -135,7 +143,7 @@ def render(bad: list[str]) -> None:
         if md.exists():
             with st.expander("Every paired comparison of the miniature"):
                 st.markdown(md.read_text(encoding="utf-8").split("\n", 1)[1])
-    if not current and not TOY.exists():
+    if not current and not TOY.exists() and shown("findings"):
         st.info("No committed ablation results were found next to this app.")
     if archived:
         with st.expander(f"Archived runs ({len(archived)} superseded)"):

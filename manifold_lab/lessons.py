@@ -80,7 +80,8 @@ class Step:
         Parts of the page that give the answer away, hidden until the reader has answered
         and asked for the measured answer: ``"metrics"`` (the Manifold lab page's metric
         tiles), ``"figure7"`` (the probe page's Figure 7, its downloads and its table of
-        blocks).
+        blocks), ``"findings"`` (the Ablation page's findings, learning curves and
+        miniature).
     """
 
     page: str
@@ -379,6 +380,7 @@ LESSONS: dict[str, Lesson] = {
                     "Which bottleneck reaches the higher test accuracy?",
                     _ABLATION,
                     _ablation,
+                    reveal=("findings",),
                 ),
             ),
         ),

@@ -24,6 +24,14 @@ def _figure7(at: AppTest) -> set[str]:
     return drawn | tables
 
 
+def _findings(at: AppTest) -> set[str]:
+    """Which of the ablation page's findings (table, chart) are drawn."""
+    keys = {getattr(w, "key", None) for w in at.dataframe} | {
+        c.proto.id for c in at.get("plotly_chart")
+    }
+    return {"findings"} if any("findings" in str(k) for k in keys) else set()
+
+
 def _answer(at: AppTest, name: str, number: int) -> None:
     """Answer the step's question (the first option, or a width of 10) and ask for the reveal."""
     step = get_lesson(name).step(number)
@@ -57,11 +65,16 @@ def test_lesson_steps_advance_hide_and_reveal_the_measurement(name: str) -> None
         if step.page == "probe":  # Figure 7 and its table give the answer away too
             assert "figure7" in step.reveal
             assert not _figure7(at), "Figure 7 is drawn before the question is answered"
+        if step.page == "ablation":  # so do the ablation's findings
+            assert "findings" in step.reveal
+            assert not _findings(at), "the findings are drawn before the question is answered"
         _answer(at, name, number)
         if step.page == "manifold":
             assert at.metric, "the tiles come back with the answer"
         if step.page == "probe":
             assert _figure7(at) == {"fig7_chart", "probe_table"}, "revealed with the answer"
+        if step.page == "ablation":
+            assert _findings(at), "the findings come back with the answer"
         measured = step.measure()
         shown = [m.value for m in (*at.success, *at.info)]
         assert shown and measured.text in shown[0], shown
