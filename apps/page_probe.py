@@ -23,7 +23,12 @@ from _common import (
 
 import manifold_lab as ml
 from manifold_lab.bottleneck import LOSS_COLUMN_LABELS, analyse_bottlenecks
-from manifold_lab.plots import plot_figure7, plot_id_profile, plot_ledger_phase
+from manifold_lab.plots import (
+    plot_figure7,
+    plot_id_profile,
+    plot_ledger_blocks,
+    plot_ledger_phase,
+)
 from manifold_lab.probing import (
     SUMMARY_COLUMNS,
     ProbeReport,
@@ -497,6 +502,23 @@ def _show(
         f"book = ledger(ml.load_model({source!r}), images, seed={seed}, "
         f"batch_size={BATCH_SIZE}, limit={limit})\n"
         "fig = plot_ledger_phase(book)\n",
+    )
+    blocks_fig = plot_ledger_blocks(book)
+    st.plotly_chart(blocks_fig, width="stretch", theme=None, key="ledger_blocks_chart")
+    figure_downloads(
+        st,
+        blocks_fig,
+        name="ledger_blocks",
+        key="ledger_blocks_dl",
+        data=book.to_frame(),
+        code="import manifold_lab as ml\n"
+        "from manifold_lab.probing import ledger, probe_images\n"
+        "from manifold_lab.plots import plot_ledger_blocks\n"
+        f"images = probe_images({images!r}, data_root={data_root!r}, limit={limit}, "
+        "spread=True)\n"
+        f"book = ledger(ml.load_model({source!r}), images, seed={seed}, "
+        f"batch_size={BATCH_SIZE}, limit={limit})\n"
+        "fig = plot_ledger_blocks(book)\n",
     )
     raw = book.to_frame().drop(columns=["model", "images"], errors="ignore")
     shown, same = split_constants(raw.rename(columns=column_labels(raw.columns)))

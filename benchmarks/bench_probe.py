@@ -27,7 +27,10 @@ measure the steady state of a long run:
     (float32 Cholesky certificates with a proven rounding margin, float64 for the pixels
     they do not certify: the decisions of the float64 eigenvalue test), no samples;
 ``default``
-    what ``probe()`` does by default: samples, rank check, stop after the last block.
+    what ``probe()`` does by default: samples, rank check, stop after the last block, the
+    probe's own work on one thread (``cpu_threads=1``);
+``default_all_threads``
+    the same with the probe's own work on torch's thread count (``cpu_threads=None``).
 
 Memory: two fresh processes probe 64 and 256 images (generated on the fly from a seed, so the
 input takes no memory), with reservoirs that are full after 64 images (1,024 pixels, 32 images
@@ -65,6 +68,8 @@ CONFIGS: dict[str, dict[str, Any] | None] = {
     "samples": {"rank_pixels_per_batch": 0},
     "rank": {"pixel_samples": 0, "image_samples": 0, "rank_pixels_per_batch": 64},
     "default": {"stop_early": True},  # samples + rank 64, stop after the last block
+    # the same with the probe's own work on torch's thread count instead of one thread
+    "default_all_threads": {"stop_early": True, "cpu_threads": None},
 }
 
 

@@ -415,6 +415,12 @@ def test_probe_page_shows_the_ledger_when_asked() -> None:
     assert fig["data"]
     (code,) = [c.value for c in at.get("code") if "plot_ledger_phase" in c.value]
     assert "ledger(ml.load_model('builtin')" in code
+    blocks = _chart(at, "ledger_blocks_chart")  # the ledger block by block, same numbers
+    assert len(blocks["data"]) == 5  # recovered, kNN recall and three errors
+    exact = _array(blocks["data"][0]["y"])
+    phase = next(t for t in fig["data"] if t.get("name") == "blocks")  # the same blocks
+    np.testing.assert_allclose(np.sort(exact), np.sort(_array(phase["y"])))
+    assert any("plot_ledger_blocks(book)" in c.value for c in at.get("code"))
     # off by default: a note, no second pass over the images
     off = _app(page="probe", pr_limit="16")
     assert not [d for d in off.dataframe if "Block" in d.value.columns]

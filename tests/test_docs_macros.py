@@ -45,6 +45,8 @@ def test_values_come_from_the_file(results: Path) -> None:
     assert macros.json_sum("r.json", "records", "s", 1 / 60, ".1f", root=results) == "2.0"
     table = macros.csv_table("r.csv", {"width": "n", "mean": "mean"}, root=results)
     assert table.splitlines()[0] == "| n | mean |" and "| 3 | 0.25 |" in table
+    rows = macros.json_table("r.json", "records", {"s": "seconds"}, {"s": ".0f"}, root=results)
+    assert rows.splitlines()[0] == "| seconds |" and "| 90 |" in rows
 
 
 def test_missing_things_fail_the_build(results: Path) -> None:
@@ -58,6 +60,8 @@ def test_missing_things_fail_the_build(results: Path) -> None:
         macros.csv_value("r.csv", "median", root=results, width=2)
     with pytest.raises(KeyError):
         macros.json_value("r.json", "records.0.t", root=results)
+    with pytest.raises(KeyError, match="has no"):
+        macros.json_table("r.json", "records", ["t"], root=results)
     with pytest.raises(LookupError, match="no section"):
         macros.results_md("r.md", section="C", root=results)
 

@@ -174,6 +174,28 @@ def csv_table(
     return md_table(list(cols.values()), body)
 
 
+def json_table(
+    path: str,
+    key: str,
+    columns: Mapping[str, str] | Sequence[str],
+    specs: Mapping[str, str] | None = None,
+    root: Path = ROOT,
+) -> str:
+    """A Markdown table of chosen fields (``{field: header}``) of the list of records at
+    ``key`` of a results JSON file."""
+    cols = dict(columns) if isinstance(columns, Mapping) else {c: c for c in columns}
+    specs = specs or {}
+    records = _get(read_json(path, root), key)
+    if not isinstance(records, list):
+        raise KeyError(f"docs macro: {key!r} of {path} is not a list of records")
+    for record in records:
+        missing = [c for c in cols if c not in record]
+        if missing:
+            raise KeyError(f"docs macro: a record at {key!r} of {path} has no {missing}")
+    body = [[fmt(r[c], specs.get(c, "")) for c in cols] for r in records]
+    return md_table(list(cols.values()), body)
+
+
 def results_md(path: str, section: str | None = None, level: int = 2, root: Path = ROOT) -> str:
     """A committed Markdown results file (or one ``## section`` of it), its title dropped and
     its headings moved to start at ``level + 1``."""
@@ -472,6 +494,7 @@ def define_env(env: Any) -> None:  # pragma: no cover - exercised by the docs bu
         csv_table,
         json_value,
         json_sum,
+        json_table,
         results_md,
         provenance,
         ablation_table,
