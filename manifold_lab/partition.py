@@ -255,6 +255,20 @@ def _span_basis(X: np.ndarray) -> np.ndarray:
     return np.asarray(vt[s > tol].T)
 
 
+def _piecewise_linear(activation: Any) -> Any:
+    """The activation ``activation`` (name or object), or a one-line error when it has no
+    linear regions to partition the plane into."""
+    from .activations import get_activation
+
+    act = get_activation(activation)
+    if not act.breakpoints or act.pattern is None:
+        raise ValueError(
+            f"the partition needs a piecewise-linear activation (ReLU, ReLU6, leaky ReLU); "
+            f"{act.name} has no linear regions"
+        )
+    return act
+
+
 def layer_partition(
     X: Any,
     T: Any,
@@ -307,14 +321,7 @@ def layer_partition(
     >>> bool(np.isclose(part.areas.sum(), np.prod(np.diff(np.reshape(part.bounds, (2, 2))))))
     True
     """
-    from .activations import get_activation
-
-    act = get_activation(activation)
-    if not act.breakpoints or act.pattern is None:
-        raise ValueError(
-            f"the partition needs a piecewise-linear activation (ReLU, ReLU6, leaky ReLU); "
-            f"{act.name} has no linear regions"
-        )
+    act = _piecewise_linear(activation)
     Xa = np.asarray(X, dtype=np.float64)
     Ta = np.asarray(T, dtype=np.float64)
     if Xa.ndim != 2 or Xa.shape[0] < 2 or Xa.shape[1] < 2:
@@ -638,17 +645,11 @@ def partition_cases(
     """
     from ._memory import check_memory
     from ._validation import resolve_device, resolve_dtype
-    from .activations import get_activation
     from .core import check_manifold_kwargs, estimate_prepare_bytes, neighbor_points, prepare
     from .embedding import random_embedding
     from .manifolds import make_manifold
 
-    act = get_activation(activation)
-    if not act.breakpoints or act.pattern is None:
-        raise ValueError(
-            f"the partition needs a piecewise-linear activation (ReLU, ReLU6, leaky ReLU); "
-            f"{act.name} has no linear regions"
-        )
+    act = _piecewise_linear(activation)
     ws = [check_scalar(w, "width", kind=int, minimum=1) for w in np.atleast_1d(widths).tolist()]
     if not ws:
         raise ValueError("no widths: pass one or more layer widths")
