@@ -198,13 +198,14 @@ def test_lesson_step_screenshot(server: str, tmp_path: Path, lesson: str, step: 
     shot = artifacts / f"lesson_{lesson}_step{step}.png"
     n_steps = len(get_lesson(lesson).steps)
     ready = f"step {step} of {n_steps}"
-    # a probe step draws Figure 7 only with the answer: wait for the note that says so
+    # a probe or ablation step draws its figures only with the answer (the step's reveal
+    # beyond the metric tiles): wait for the note that says so
     hidden = "appear once you have answered"
-    probe = get_lesson(lesson).step(step).page == "probe"
+    noted = bool(set(get_lesson(lesson).step(step).reveal) - {"metrics"})
     dom = _load(
-        server, f"?lesson={lesson}&step={step}", shot, tmp_path, ready=hidden if probe else ready
+        server, f"?lesson={lesson}&step={step}", shot, tmp_path, ready=hidden if noted else ready
     )
-    assert "stException" not in dom and ready in dom and (hidden in dom) == probe
+    assert "stException" not in dom and ready in dom and (hidden in dom) == noted
     assert get_lesson(lesson).step(step).question in dom
     assert shot.exists() and shot.stat().st_size > 50_000, "the screenshot looks empty"
 
