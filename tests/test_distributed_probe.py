@@ -91,6 +91,7 @@ def _worker(rank: int, world: int, port: int, out: str) -> None:
     try:
         result = _run()
         Path(out, f"rank{rank}.pkl").write_bytes(pickle.dumps(result))
+        dist.barrier()  # both done with the group before either tears it down
     finally:
         dist.destroy_process_group()
 

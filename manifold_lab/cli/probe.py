@@ -204,6 +204,10 @@ def run(args: argparse.Namespace) -> None:
     rank, _, owns, device = init_from_env(args.device)
     try:
         _run(args, main=rank == 0, device=device)
+        if owns:  # every process done with the group before any tears it down
+            import torch.distributed as dist
+
+            dist.barrier()
     finally:
         if owns:
             import torch.distributed as dist
