@@ -40,8 +40,10 @@ CONFIRM_S = 20.0
 """Sweeps estimated to take longer than this many seconds start only when asked."""
 
 # Calibrate the cost model in the background as soon as the explorer starts, so the page's
-# first estimate does not wait for it (calibrate() is cached and waits for this thread).
-threading.Thread(target=calibrate, name="sweep-cost-calibration", daemon=True).start()
+# first estimate does not wait for it (calibrate() is cached and waits for this thread). Not a
+# daemon: a process that exits while it runs waits the few seconds it takes, where a daemon
+# thread inside a torch operation at interpreter exit aborts the process.
+threading.Thread(target=calibrate, name="sweep-cost-calibration", daemon=False).start()
 
 STEP_S = 1.0
 """The sweep runs in parts of about this many seconds (never shorter than the points'

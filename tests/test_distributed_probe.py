@@ -10,6 +10,7 @@ import pickle
 import socket
 import subprocess
 import sys
+import types
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -148,7 +149,14 @@ def test_two_gloo_processes_equal_one_process(tmp_path: Path) -> None:
     import torch.multiprocessing as mp
 
     port = _free_port()
-    mp.start_processes(_worker, args=(2, port, str(tmp_path)), nprocs=2, start_method="spawn")
+    # spawned processes re-run the parent's __main__, which an earlier AppTest in this
+    # process leaves as the explorer's script: start them from a bare __main__
+    main = sys.modules["__main__"]
+    sys.modules["__main__"] = types.ModuleType("__main__")
+    try:
+        mp.start_processes(_worker, args=(2, port, str(tmp_path)), nprocs=2, start_method="spawn")
+    finally:
+        sys.modules["__main__"] = main
     # the forward passes must round alike: the same thread count as the workers
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
