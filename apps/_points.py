@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 import streamlit as st
-from _common import slider
+from _common import shown, slider
 
 from manifold_lab.freehand import MAX_PATH_VERTICES, curve_from_path
 from manifold_lab.plots import plot_canvas
@@ -87,6 +87,17 @@ def source(container: Any, key: str) -> str:
             "on a canvas with the lasso.",
         )
     )
+
+
+def choose_points(
+    container: Any, source_key: str, manifold_key: str, key: str
+) -> tuple[str, UserPoints | None]:
+    """The points' source (``source_key``) and, unless it is the built-in manifold, your
+    points (:func:`user_points` under ``key``). A link or lesson that hides the manifold
+    choice (``manifold_key``) or the source fixes the points to the built-in manifold."""
+    fixed = not (shown(source_key) and shown(manifold_key))
+    src = "builtin" if fixed else source(container, source_key)
+    return src, None if src == "builtin" else user_points(container, src, key)
 
 
 def user_points(container: Any, src: str, key: str) -> UserPoints | None:

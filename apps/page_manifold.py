@@ -24,7 +24,7 @@ from _common import (
 from _common import (
     shown as control_shown,
 )
-from _points import UserPoints, source, user_points
+from _points import UserPoints, choose_points
 
 import manifold_lab as ml
 from manifold_lab.core import span_basis
@@ -428,14 +428,8 @@ def render(bad: list[str]) -> None:
 
     sb = st.sidebar
     sb.subheader("Manifold settings")
-    src = (
-        source(sb, "points_source")
-        # a lesson that fixes the manifold fixes the points
-        if control_shown("points_source") and control_shown("manifold")
-        else "builtin"
-    )
+    src, points = choose_points(sb, "points_source", "manifold", "points")
     from_file = src != "builtin"  # uploaded or drawn: your points
-    points = user_points(sb, src, "points") if from_file else None
     if from_file and points is None:
         return
     manifold = (

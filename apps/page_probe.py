@@ -486,41 +486,27 @@ def _show(
     bar.progress(0.0, "The information-loss ledger ...")
     book = ledger_stage(key, report=lambda f, t: signals.call(bar.progress, min(f, 1.0), t))
     signals.check()
-    book_fig = plot_ledger_phase(book)
-    st.plotly_chart(book_fig, width="stretch", theme=None, key="ledger_chart")
-    figure_downloads(
-        st,
-        book_fig,
-        name="ledger_phase",
-        key="ledger_dl",
-        data=book.to_frame(),
-        code="import manifold_lab as ml\n"
-        "from manifold_lab.probing import ledger, probe_images\n"
-        "from manifold_lab.plots import plot_ledger_phase\n"
+    frame = book.to_frame()
+    reads = (
         f"images = probe_images({images!r}, data_root={data_root!r}, limit={limit}, "
         "spread=True)\n"
         f"book = ledger(ml.load_model({source!r}), images, seed={seed}, "
         f"batch_size={BATCH_SIZE}, limit={limit})\n"
-        "fig = plot_ledger_phase(book)\n",
     )
-    blocks_fig = plot_ledger_blocks(book)
-    st.plotly_chart(blocks_fig, width="stretch", theme=None, key="ledger_blocks_chart")
-    figure_downloads(
-        st,
-        blocks_fig,
-        name="ledger_blocks",
-        key="ledger_blocks_dl",
-        data=book.to_frame(),
-        code="import manifold_lab as ml\n"
-        "from manifold_lab.probing import ledger, probe_images\n"
-        "from manifold_lab.plots import plot_ledger_blocks\n"
-        f"images = probe_images({images!r}, data_root={data_root!r}, limit={limit}, "
-        "spread=True)\n"
-        f"book = ledger(ml.load_model({source!r}), images, seed={seed}, "
-        f"batch_size={BATCH_SIZE}, limit={limit})\n"
-        "fig = plot_ledger_blocks(book)\n",
-    )
-    raw = book.to_frame().drop(columns=["model", "images"], errors="ignore")
+    # the blocks on the toy's phase diagram, then block by block
+    for plot, name, widget in (
+        (plot_ledger_phase, "ledger_phase", "ledger"),
+        (plot_ledger_blocks, "ledger_blocks", "ledger_blocks"),
+    ):
+        fig = plot(book)
+        st.plotly_chart(fig, width="stretch", theme=None, key=f"{widget}_chart")
+        code = (
+            "import manifold_lab as ml\n"
+            "from manifold_lab.probing import ledger, probe_images\n"
+            f"from manifold_lab.plots import {plot.__name__}\n{reads}fig = {plot.__name__}(book)\n"
+        )
+        figure_downloads(st, fig, name=name, key=f"{widget}_dl", data=frame, code=code)
+    raw = frame.drop(columns=["model", "images"], errors="ignore")
     shown, same = split_constants(raw.rename(columns=column_labels(raw.columns)))
     st.dataframe(shown, hide_index=True, key="ledger_table")
     if same:

@@ -19,8 +19,7 @@ from _common import (
     sync_query,
     warn_bad,
 )
-from _common import shown as control_shown
-from _points import UserPoints, source, user_points
+from _points import UserPoints, choose_points
 
 import manifold_lab as ml
 from manifold_lab.core import span_basis
@@ -355,14 +354,8 @@ def render(bad: list[str]) -> None:
     )
     sb = st.sidebar
     sb.subheader("Sweep settings")
-    src = (
-        source(sb, "sw_points_source")
-        # a link that fixes the manifold fixes the points
-        if control_shown("sw_points_source") and control_shown("sw_manifold")
-        else "builtin"
-    )
+    src, points = choose_points(sb, "sw_points_source", "sw_manifold", "sw_points")
     from_file = src != "builtin"  # uploaded or drawn: your points
-    points = user_points(sb, src, "sw_points") if from_file else None
     if src == "upload":
         sb.caption(PointLimits().describe_sweep() + ".")
     manifold = (
