@@ -116,7 +116,13 @@ def _has_chart(dom: str) -> bool:
 
 
 def _load(
-    server: str, query: str, shot: Path, profile: Path, height: int = 1000, ready: str = ""
+    server: str,
+    query: str,
+    shot: Path,
+    profile: Path,
+    height: int = 1000,
+    ready: str = "",
+    chart: bool = True,
 ) -> str:
     # Virtual time runs ahead of the websocket that delivers the page's content, so a load
     # can end before the chart arrives (the first one also waits for the server's cold
@@ -132,7 +138,7 @@ def _load(
             f"--window-size=1400,{height}",
             budget_ms=budget,
         )
-        if _has_chart(dom) and ready in dom:
+        if (_has_chart(dom) or not chart) and ready in dom:
             break
         time.sleep(2.0)
     return dom
@@ -199,11 +205,17 @@ def test_lesson_step_screenshot(server: str, tmp_path: Path, lesson: str, step: 
     n_steps = len(get_lesson(lesson).steps)
     ready = f"step {step} of {n_steps}"
     # a probe or ablation step draws its figures only with the answer (the step's reveal
-    # beyond the metric tiles): wait for the note that says so
+    # beyond the metric tiles): wait for the note that says so, not for a chart (the
+    # ablation page has none before the answer)
     hidden = "appear once you have answered"
     noted = bool(set(get_lesson(lesson).step(step).reveal) - {"metrics"})
     dom = _load(
-        server, f"?lesson={lesson}&step={step}", shot, tmp_path, ready=hidden if noted else ready
+        server,
+        f"?lesson={lesson}&step={step}",
+        shot,
+        tmp_path,
+        ready=hidden if noted else ready,
+        chart=not noted,
     )
     assert "stException" not in dom and ready in dom and (hidden in dom) == noted
     assert get_lesson(lesson).step(step).question in dom
