@@ -697,6 +697,35 @@ def test_lemma2_rank_test_equals_the_eigenvalue_test(c: int, d: int) -> None:
     assert 0 < sum(expected) < len(expected)
 
 
+def test_lemma2_prepared_rows_and_reused_workspace_give_the_same_decisions() -> None:
+    """RankRows (prepared once per probe) and a Scratch workspace reused across calls of
+    different sizes decide exactly as the plain call, which allocates everything."""
+    from manifold_lab.probing.statistics import RankRows, Scratch, lemma2_full_rank
+
+    gen = torch.Generator().manual_seed(3)
+    c, d = 96, 16
+    rows = torch.randn(c, d, generator=gen, dtype=torch.float64)
+    rows[:8] = 0.0
+    prepared, workspace = RankRows(rows), Scratch()
+    for n, density in [(200, 0.3), (7, 0.6), (120, 0.2), (64, 0.9)]:
+        mask = torch.rand(n, c, generator=gen) < density
+        plain = lemma2_full_rank(mask, rows, 1e-5)
+        assert torch.equal(lemma2_full_rank(mask, prepared, 1e-5, workspace=workspace), plain)
+    assert 0 < int(plain.sum()) <= 64
+
+
+def test_first_active_channels_in_increasing_order_padded_with_c() -> None:
+    from manifold_lab.probing.statistics import _first_active
+
+    gen = torch.Generator().manual_seed(5)
+    m = torch.rand(300, 50, generator=gen) < torch.linspace(0, 1, 300)[:, None]
+    for s in (1, 7, 50):
+        got = _first_active(m, s)
+        for row, mask in zip(got.tolist(), m, strict=True):
+            active = torch.nonzero(mask).squeeze(1).tolist()[:s]
+            assert row == active + [50] * (s - len(active))
+
+
 def test_partial_results_stream_the_counts():
     """``partial`` gets the structure first (through probe_source), then growing counts; the
     final result is the same as without it."""
@@ -787,8 +816,8 @@ def _check_lemma2_near_singular(monkeypatch, statistics, float32: bool) -> None:
     seen = {"certified": 0, "passed_on": 0}
     certify = statistics._certify_float32
 
-    def spy(m, rows, traces, tol):
-        ok = certify(m, rows, traces, tol)
+    def spy(m, rows, traces, tol, *workspace):
+        ok = certify(m, rows, traces, tol, *workspace)
         seen["certified"] += int(ok.sum())
         seen["passed_on"] += int((~ok).sum())
         return ok

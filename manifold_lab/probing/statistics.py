@@ -25,6 +25,7 @@ __all__ = [
     "GPU_CHUNK_ELEMENTS",
     "RANK_CHUNK_ELEMENTS",
     "BlockState",
+    "RankRows",
     "Scratch",
     "lemma2_full_rank",
 ]
@@ -43,12 +44,14 @@ _IMAGE_STREAM = 0x5EED_1A6E
 class Scratch:
     """Scratch tensors that the block states of one probe share.
 
-    A float32 buffer per device, grown to the largest chunk asked for, and rows of ones (the
-    channel-summing matrix) per width and device.
+    A float32 buffer per device, grown to the largest chunk asked for; named temporaries
+    reused across batches (:meth:`tensor`); and rows of ones (the channel-summing matrix) per
+    width and device.
     """
 
     def __init__(self) -> None:
         self._buffers: dict[torch.device, Tensor] = {}
+        self._tensors: dict[tuple[str, torch.dtype, torch.device], Tensor] = {}
         self._ones: dict[tuple[int, torch.device], Tensor] = {}
 
     def buffer(self, numel: int, device: torch.device) -> Tensor:
@@ -58,6 +61,20 @@ class Scratch:
             buf = torch.empty(numel, dtype=torch.float32, device=device)
             self._buffers[device] = buf
         return buf
+
+    def tensor(
+        self, key: str, shape: tuple[int, ...], dtype: torch.dtype, device: torch.device
+    ) -> Tensor:
+        """A tensor of ``shape`` for the scratch use ``key``, reused across calls (contents
+        undefined): large temporaries are not allocated, and their pages faulted in, at every
+        batch."""
+        numel = math.prod(shape)
+        full = (key, dtype, device)
+        buf = self._tensors.get(full)
+        if buf is None or buf.numel() < numel:
+            buf = torch.empty(numel, dtype=dtype, device=device)
+            self._tensors[full] = buf
+        return buf[:numel].view(shape)
 
     def ones(self, c: int, device: torch.device) -> Tensor:
         """A float32 ``(1, c)`` tensor of ones on ``device``."""
@@ -71,6 +88,7 @@ class Scratch:
     def release(self) -> None:
         """Free the buffers (the probe calls it when its hooks are removed)."""
         self._buffers = {}
+        self._tensors = {}
 
 
 def _full_rank(gram: Tensor, tol: float) -> Tensor:
@@ -101,41 +119,97 @@ def _gamma(n: int) -> float:
     return n * _U32 / (1 - n * _U32)
 
 
-def _float32_is_exact_enough(rows: Tensor) -> bool:
-    """Whether the float32 certificate's error bounds hold for products of ``rows``.
-
-    They assume IEEE float32 matrix products and sums (not TF32 or bfloat16, which
-    ``torch.set_float32_matmul_precision`` or the backends' ``fp32_precision`` can select),
-    on the CPU or a CUDA device, and no overflow or underflow: every nonzero
-    ``|row entry|`` within ``[2**-40, 2**40]``.
-    """
-    device = rows.device.type
-    if device not in ("cpu", "cuda"):
+def _float32_products_are_ieee(device: torch.device) -> bool:
+    """Whether float32 matrix products on ``device`` are IEEE float32 (not TF32 or bfloat16,
+    which ``torch.set_float32_matmul_precision`` or the backends' ``fp32_precision`` can
+    select), on the CPU or a CUDA device."""
+    if device.type not in ("cpu", "cuda"):
         return False
     try:
         if torch.get_float32_matmul_precision() != "highest":
             return False
     except RuntimeError:  # torch refuses when the legacy and new precision APIs were mixed
         return False
-    backend = torch.backends.mkldnn if device == "cpu" else torch.backends.cuda
+    backend = torch.backends.mkldnn if device.type == "cpu" else torch.backends.cuda
     if getattr(backend.matmul, "fp32_precision", "none") not in ("none", "ieee"):
         return False
-    if device == "cuda" and torch.backends.cuda.matmul.allow_tf32:
-        return False
+    return not (device.type == "cuda" and torch.backends.cuda.matmul.allow_tf32)
+
+
+def _magnitudes_fit_float32(rows: Tensor) -> bool:
+    """Whether products of ``rows`` in float32 can neither overflow nor underflow: every
+    nonzero ``|row entry|`` within ``[2**-40, 2**40]``."""
     a = rows.abs()
     lo = torch.where(a > 0, a, torch.ones_like(a)).amin()
     return bool((a.amax() <= 2.0**40) & (lo >= 2.0**-40))
 
 
+def _float32_is_exact_enough(rows: Tensor) -> bool:
+    """Whether the float32 certificate's error bounds hold for products of ``rows``.
+
+    They assume IEEE float32 matrix products and sums on the CPU or a CUDA device (see
+    :func:`_float32_products_are_ieee`), and no overflow or underflow.
+    """
+    return _float32_products_are_ieee(rows.device) and _magnitudes_fit_float32(rows)
+
+
+class RankRows:
+    """A linear map's rows, prepared once for many calls of :func:`lemma2_full_rank`.
+
+    Parameters
+    ----------
+    rows : Tensor of shape (c, d)
+        The rows (any float dtype; kept in float64).
+    device : torch.device or None, default=None
+        Where to keep them (None: where ``rows`` are).
+
+    Attributes
+    ----------
+    rows : Tensor, float64 (c, d)
+    squared_norms : Tensor, float64 (c,)
+        Each row's squared norm (the Gram matrix's trace is their sum over active rows).
+    padded32 : Tensor, float32 (c + 1, d)
+        The rows in float32 and a zero row (index ``c``), for the float32 certificate.
+    fits_float32 : bool
+        Whether the rows' magnitudes allow the float32 certificate's error bounds.
+    """
+
+    def __init__(self, rows: Tensor, device: torch.device | None = None) -> None:
+        rows = rows.to(device=device or rows.device, dtype=torch.float64)
+        self.rows = rows
+        self.squared_norms = (rows * rows).sum(1)
+        zero = rows.new_zeros(1, rows.shape[1], dtype=torch.float32)
+        self.padded32 = torch.cat([rows.to(torch.float32), zero])
+        self.fits_float32 = _magnitudes_fit_float32(rows)
+
+
 def _first_active(m: Tensor, s: int) -> Tensor:
-    """Indices (pixels, s) of each pixel's first ``s`` active channels; ``c`` (a zero row
-    appended to the rows) where a pixel has fewer."""
-    c = m.shape[1]
-    order = torch.argsort((~m).to(torch.int8), dim=1, stable=True)[:, :s]
-    return torch.where(torch.gather(m, 1, order), order, c)
+    """Indices (pixels, s) of each pixel's first ``s`` active channels, in increasing order;
+    ``c`` (a zero row appended to the rows) where a pixel has fewer."""
+    p, c = m.shape
+    rank = m.cumsum(1, dtype=torch.int32)  # at an active channel: 1 + how many precede it
+    dest = torch.where(m & (rank <= s), rank - 1, s).to(torch.int64)  # column s: discarded
+    out = torch.full((p, s + 1), c, dtype=torch.int64, device=m.device)
+    channels = torch.arange(c, device=m.device).expand(p, c)
+    out.scatter_(1, dest, channels)
+    return out[:, :s]
 
 
-def _certify_float32(m: Tensor, rows: Tensor, traces: Tensor, tol: float) -> Tensor:
+def _scratch_tensor(
+    workspace: Scratch | None,
+    key: str,
+    shape: tuple[int, ...],
+    dtype: torch.dtype,
+    device: torch.device,
+) -> Tensor:
+    if workspace is None:
+        return torch.empty(shape, dtype=dtype, device=device)
+    return workspace.tensor(key, shape, dtype, device)
+
+
+def _certify_float32(
+    m: Tensor, rows: RankRows, traces: Tensor, tol: float, workspace: Scratch | None = None
+) -> Tensor:
     """Pixels whose active rows provably satisfy ``lambda_min(G) > 2 tol trace(G)``, found
     in float32 (the float64 certificate's condition, proven with rounding bounds).
 
@@ -150,12 +224,15 @@ def _certify_float32(m: Tensor, rows: Tensor, traces: Tensor, tol: float) -> Ten
     2 tol trace(G)``, hence the same for ``G`` (more rows only add a positive semi-definite
     term). Pixels it does not certify are left to the float64 test.
     """
-    c, d = rows.shape
+    c, d = rows.rows.shape
     s = min(c, -(-3 * d // 2))
     order = _first_active(m, s)
-    padded = torch.cat([rows.to(torch.float32), rows.new_zeros(1, d, dtype=torch.float32)])
-    sub = padded.index_select(0, order.view(-1)).view(*order.shape, d)  # (p, s, d)
-    gram = sub.transpose(1, 2) @ sub
+    p, dev = m.shape[0], m.device
+    sub = _scratch_tensor(workspace, "rank.rows", (p * s, d), torch.float32, dev)
+    torch.index_select(rows.padded32, 0, order.reshape(-1), out=sub)
+    sub = sub.view(p, s, d)
+    gram = _scratch_tensor(workspace, "rank.gram", (p, d, d), torch.float32, dev)
+    torch.bmm(sub.transpose(1, 2), sub, out=gram)
     diag = gram.diagonal(dim1=-2, dim2=-1)
     tr32 = diag.sum(-1, dtype=torch.float64)  # trace(G32), float64
     k = _gamma(d + 1) / (1 - _gamma(d + 1)) + _U32 / (1 - _U32) + _gamma(s) / (1 - _gamma(s))
@@ -163,10 +240,14 @@ def _certify_float32(m: Tensor, rows: Tensor, traces: Tensor, tol: float) -> Ten
     underflow = 8 * (d + 1) * (2 * (d + 1) + tr32) * _ETA32
     sigma = (2 * need + underflow) * (1 + 2.0**-20)  # float32 rounding cannot go below
     diag.sub_(sigma.to(torch.float32)[:, None])
-    return (torch.linalg.cholesky_ex(gram).info == 0) & (traces > 0)
+    info = _scratch_tensor(workspace, "rank.info", (p,), torch.int32, dev)
+    torch.linalg.cholesky_ex(gram, out=(gram, info))  # in place: only success matters
+    return (info == 0) & (traces > 0)
 
 
-def lemma2_full_rank(mask: Tensor, rows: Tensor, rtol: float) -> Tensor:
+def lemma2_full_rank(
+    mask: Tensor, rows: Tensor | RankRows, rtol: float, *, workspace: Scratch | None = None
+) -> Tensor:
     """Lemma 2's rank test: which pixels' active rows of ``rows`` have full column rank.
 
     A pixel passes when the Gram matrix ``G`` of its active rows (``mask``) satisfies
@@ -194,10 +275,13 @@ def lemma2_full_rank(mask: Tensor, rows: Tensor, rtol: float) -> Tensor:
     ----------
     mask : Tensor of bool, shape (pixels, c)
         Which rows are active at each pixel.
-    rows : Tensor, shape (c, d)
-        The linear map's rows (float64 recommended).
+    rows : Tensor of shape (c, d), or RankRows
+        The linear map's rows (float64 recommended); :class:`RankRows` prepares them once
+        for many calls.
     rtol : float
         Relative singular-value tolerance.
+    workspace : Scratch or None, default=None
+        Where to keep the float32 stage's temporaries between calls (None: allocate them).
 
     Returns
     -------
@@ -212,18 +296,21 @@ def lemma2_full_rank(mask: Tensor, rows: Tensor, rtol: float) -> Tensor:
     [True, False, True]
     """
     r, c = mask.shape
-    d = rows.shape[1]
     out = torch.zeros(r, dtype=torch.bool, device=mask.device)
     if r == 0:
         return out
-    rows = rows.to(device=mask.device, dtype=torch.float64)
+    prepared = rows if isinstance(rows, RankRows) else RankRows(rows, mask.device)
+    if prepared.rows.device != mask.device:
+        prepared = RankRows(prepared.rows, mask.device)
+    rows = prepared.rows
+    d = rows.shape[1]
     tol = rtol**2
     counts = mask.sum(1)
     candidates = torch.nonzero(counts >= d).squeeze(1)  # fewer than d active rows: rank < d
     if candidates.numel() == 0:
         return out
     m = mask[candidates]
-    traces = m.to(torch.float64) @ (rows * rows).sum(1)  # trace(G) of every pixel
+    traces = m.to(torch.float64) @ prepared.squared_norms  # trace(G) of every pixel
     unsure, counts = candidates, counts[candidates]
 
     def keep(ok: Tensor) -> None:
@@ -232,14 +319,14 @@ def lemma2_full_rank(mask: Tensor, rows: Tensor, rtol: float) -> Tensor:
         rest = ~ok
         unsure, counts, traces, m = unsure[rest], counts[rest], traces[rest], m[rest]
 
-    if _float32_is_exact_enough(rows):
-        keep(_certify_float32(m, rows, traces, tol))
+    if prepared.fits_float32 and _float32_products_are_ieee(mask.device):
+        keep(_certify_float32(m, prepared, traces, tol, workspace))
     s = min(c, d + max(4, d // 16))
     enough = counts >= s
     if s < c and bool(enough.any()):
         # the first s active rows of each pixel that has that many (inactive ones sort last)
         first = torch.nonzero(enough).squeeze(1)
-        order = torch.argsort((~m[first]).to(torch.int8), dim=1, stable=True)[:, :s]
+        order = _first_active(m[first], s)
         sub = rows.index_select(0, order.reshape(-1)).view(*order.shape, d)  # (p, s, d)
         gram = sub.transpose(1, 2) @ sub
         gram.diagonal(dim1=-2, dim2=-1).sub_((2 * tol * traces[first])[:, None])
@@ -336,6 +423,8 @@ class BlockState:
         self.lemma2_pixels = 0.0
         self.rank_subsampled = False
         self.rows: Tensor | None = None  # float64 (c, d), set by the probe when enabled
+        self._rank_rows: RankRows | None = None  # rows prepared for the rank check
+        self._rank_rows_of: Tensor | None = None  # the rows they were prepared from
         n = pixel_samples
         m = image_samples
         self.bn_pixels = Reservoir(n)
@@ -424,10 +513,11 @@ class BlockState:
         y3 = y.view(b, c, hw)
         npos = torch.empty(b, 1, hw, dtype=torch.float32, device=y.device)
         nclip = torch.zeros(b, 1, hw, dtype=torch.float32, device=y.device) if clipped else None
-        chan_pos = torch.zeros(c, dtype=torch.float32, device=y.device)
-        chan_clip = torch.zeros(c, dtype=torch.float32, device=y.device)
         want_pool = self.exp_images_res.size > 0
         pooled = torch.zeros(b, c, dtype=torch.float32, device=y.device) if want_pool else None
+
+        chan_pos = torch.zeros(c, dtype=torch.float32, device=y.device)
+        chan_clip = torch.zeros(c, dtype=torch.float32, device=y.device)
         # Cache-sized chunks: the 0/1 buffer written by a comparison is read back by the two
         # reductions while it is still in cache, so each chunk costs about one read of y.
         for i0, i1, s0, s1 in _chunks(b, c, hw, y.device):
@@ -463,8 +553,7 @@ class BlockState:
         self.exp_images += b
 
     def _rank_check(self, y: Tensor, enough: Tensor, offset: int) -> None:
-        rows = self.rows
-        assert rows is not None
+        assert self.rows is not None
         h, w = y.shape[2:]
         hw = h * w
         n_enough = int(enough.numel())
@@ -476,11 +565,19 @@ class BlockState:
             keys = hash_keys(enough + offset * hw, self.base_rank)
             sel = enough[torch.topk(keys, limit, sorted=False).indices]
             self.rank_subsampled = True
+        prepared = self._rank_rows
+        if (
+            prepared is None
+            or self._rank_rows_of is not self.rows
+            or prepared.rows.device != y.device
+        ):
+            prepared = RankRows(self.rows, y.device)  # once per probe, not per batch
+            self._rank_rows, self._rank_rows_of = prepared, self.rows
+        assert prepared is not None
         vectors = y.flatten(2)[sel // hw, :, sel % hw]  # (r, c)
         clip = self.info.clip
         mask = (vectors > 0) & (vectors < clip) if math.isfinite(clip) else vectors > 0
-        rows = rows.to(y.device)
-        full = int(lemma2_full_rank(mask, rows, self.rank_rtol).sum())
+        full = int(lemma2_full_rank(mask, prepared, self.rank_rtol, workspace=self.scratch).sum())
         r = int(sel.numel())
         self.rank_checked += r
         self.rank_full += full
@@ -502,9 +599,10 @@ class BlockState:
         if self.bn_negative is None:
             self.bn_negative = torch.zeros((), dtype=torch.float64, device=z.device)
         z3 = z.view(b, c, hw)
-        negative = torch.zeros((), dtype=torch.float64, device=z.device)
         want_pool = self.bn_images_res.size > 0
         pooled = torch.zeros(b, c, dtype=torch.float32, device=z.device) if want_pool else None
+
+        negative = torch.zeros((), dtype=torch.float64, device=z.device)
         for i0, i1, s0, s1 in _chunks(b, c, hw, z.device):
             zc = z3[i0:i1, :, s0:s1]
             buf = self.scratch.buffer(zc.numel(), z.device)[: zc.numel()].view(zc.shape)
