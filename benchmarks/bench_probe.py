@@ -6,9 +6,11 @@ the pixel values), eval mode, ``torch.no_grad``. The machine is shared, so the c
 are interleaved batch by batch (each batch goes through every configuration, in a rotating
 order) and each ratio is the median over batches of (time of the configuration / time of the
 plain forward pass on the same batch), for wall-clock time and for the process's CPU time.
-The probes persist across batches. The reservoirs fill during the first batches (the
-4,096-pixel reservoirs of the 7x7 blocks take 6 batches of 16 images), copying most of what
-they are offered; after that only the few newcomers that beat a kept priority are copied.
+Each probe works on its own copy of the network (same weights) and keeps its hooks installed
+for the whole run, as :func:`~manifold_lab.probing.probe` does. The reservoirs fill during
+the first batches (the 4,096-pixel reservoirs of the 7x7 blocks take 6 batches of 16
+images), copying most of what they are offered; after that only the few newcomers that
+beat a kept priority are copied.
 So the script first runs warm-up rounds, interleaved the same way, until every pixel
 reservoir is full, and reports their ratios separately (``fill_phase``); the timed batches
 measure the steady state of a long run:
@@ -43,6 +45,8 @@ Writes ``benchmarks/results/bench_probe.json`` with provenance.
 from __future__ import annotations
 
 import argparse
+import contextlib
+import copy
 import json
 import math
 import os
@@ -88,21 +92,24 @@ class NoiseImages(Dataset):
 
 
 def make_probes(model: torch.nn.Module) -> dict[str, ActivationProbe | None]:
+    """One probe per configuration, each on its own copy of ``model`` (same weights), so that
+    every probe keeps its hooks installed for the whole run, as :func:`probe` does, while the
+    plain forward pass runs on a model without hooks."""
     return {
-        name: None if cfg is None else ActivationProbe(model, **cfg)
+        name: None if cfg is None else ActivationProbe(copy.deepcopy(model), **cfg)
         for name, cfg in CONFIGS.items()
     }
 
 
 def time_batch(model: torch.nn.Module, p: ActivationProbe | None, x: torch.Tensor) -> tuple:
-    """(wall seconds, process CPU seconds) of one batch, plain or through a probe."""
+    """(wall seconds, process CPU seconds) of one batch, plain or through a probe (whose
+    hooks are installed)."""
     wall, cpu = time.perf_counter(), time.process_time()
     with torch.no_grad():
         if p is None:
             model(x)
         else:
-            with p:
-                p.run(x)
+            p.run(x)
     return time.perf_counter() - wall, time.process_time() - cpu
 
 
@@ -151,6 +158,21 @@ def time_all(threads: int, n_batches: int, batch: int) -> dict[str, Any]:
     model = mobilenet_v2(seed=0).eval()
     gen = torch.Generator().manual_seed(0)
     probes = make_probes(model)
+    with contextlib.ExitStack() as stack:
+        for p in probes.values():
+            if p is not None:
+                stack.enter_context(p)
+        return _time_installed(model, probes, threads, n_batches, batch, gen)
+
+
+def _time_installed(
+    model: torch.nn.Module,
+    probes: dict[str, ActivationProbe | None],
+    threads: int,
+    n_batches: int,
+    batch: int,
+    gen: torch.Generator,
+) -> dict[str, Any]:
     names = list(CONFIGS)
     load_before = tuple(round(v, 2) for v in os.getloadavg())
     fill_wall: dict[str, list[float]] = {name: [] for name in names}

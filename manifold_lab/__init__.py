@@ -64,6 +64,7 @@ __all__ = [
     "id_profile",
     "id_scale",
     "id_scale_profile",
+    "keep_freed_memory",
     "layer_partition",
     "leaky_relu",
     "ledger",

@@ -24,6 +24,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 
+from ..allocator import keep_freed_memory
 from . import curves, evaluate, figure1, phase, probe, sweep, train
 
 __all__ = ["build_parser", "main"]
@@ -67,6 +68,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args_list and args_list[0] == "figure":
         args_list = _upgrade_figure(args_list)
     args = build_parser().parse_args(args_list)
+    # a batch job: freed memory stays in the process (up to 3x faster CPU forward passes on
+    # Linux; MANIFOLD_LAB_KEEP_FREED_MEMORY=0 turns it off)
+    keep_freed_memory()
     try:
         args.run(args)
     except (ValueError, RuntimeError, OSError) as exc:
