@@ -20,7 +20,10 @@ The two are interleaved batch by batch after 7 warm-up batches (the probe's pixe
 reservoirs are full after 6); each ratio is the median over the timed batches of (probe time
 / forward time of the same batch). The script also counts the minor page faults per batch.
 
-Run: ``python benchmarks/bench_allocator.py`` (``--quick``: fewer batches). Writes
+Each setting runs in 3 fresh processes (interleaved with the others); the JSON keeps every
+process's numbers and their median and range.
+
+Run: ``python benchmarks/bench_allocator.py`` (``--quick``: fewer batches, one process each). Writes
 ``benchmarks/results/bench_allocator.json`` with provenance.
 """
 
@@ -104,25 +107,39 @@ def run_child(threads: int, batches: int, keep_freed: bool) -> dict[str, Any]:
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
+def combine(processes: list[dict[str, Any]]) -> dict[str, Any]:
+    """Medians (and ranges) over the fresh processes of one setting."""
+    out: dict[str, Any] = {"processes": processes}
+    for field in (
+        "forward_median_s",
+        "default_median_s",
+        "ratio_default_to_forward",
+        "probe_overhead_median_s",
+    ):
+        values = [p[field] for p in processes]
+        out[field] = round(statistics.median(values), 4)
+        out[f"{field}_range"] = [min(values), max(values)]
+    faults = [f for p in processes for f in p["minor_page_faults"]["forward"]]
+    out["forward_page_faults_median"] = statistics.median(faults)
+    return out
+
+
 def summarise(runs: dict[str, Any]) -> dict[str, Any]:
     """Per thread count: how much faster the forward pass is with freed memory kept."""
     out: dict[str, Any] = {}
     for threads in (1, 2):
-        plain, kept = (
-            runs[f"threads_{threads}_glibc_default"],
-            runs[f"threads_{threads}_keep_freed"],
-        )
+        plain = runs[f"threads_{threads}_glibc_default"]
+        kept = runs[f"threads_{threads}_keep_freed"]
         out[f"threads_{threads}"] = {
             "forward_speedup": round(plain["forward_median_s"] / kept["forward_median_s"], 3),
             "probed_run_speedup": round(plain["default_median_s"] / kept["default_median_s"], 3),
-            "forward_page_faults_median": statistics.median(plain["minor_page_faults"]["forward"]),
         }
     return out
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--quick", action="store_true", help="fewer batches")
+    parser.add_argument("--quick", action="store_true", help="fewer batches and processes")
     parser.add_argument("--child", type=int, default=None, help=argparse.SUPPRESS)
     parser.add_argument("--batches", type=int, default=None, help=argparse.SUPPRESS)
     out_default = Path(__file__).parent / "results/bench_allocator.json"
@@ -131,22 +148,31 @@ def main() -> None:
     if args.child is not None:
         print(json.dumps(child(args.child, args.batches)))
         return
-    batches = 4 if args.quick else 8
-    runs: dict[str, Any] = {}
+    batches, repeats = (4, 1) if args.quick else (8, 3)
+    keys = [
+        (
+            threads,
+            keep_freed,
+            f"threads_{threads}_{'keep_freed' if keep_freed else 'glibc_default'}",
+        )
+        for threads in (1, 2)
+        for keep_freed in (False, True)
+    ]
+    processes: dict[str, list[dict[str, Any]]] = {key: [] for _, _, key in keys}
     load_before = [round(v, 2) for v in os.getloadavg()]
-    for threads in (1, 2):
-        for keep_freed in (False, True):
-            key = f"threads_{threads}_{'keep_freed' if keep_freed else 'glibc_default'}"
-            runs[key] = run_child(threads, batches, keep_freed)
-            r = runs[key]
+    for repeat in range(repeats):
+        for threads, keep_freed, key in keys:
+            r = run_child(threads, batches, keep_freed)
+            processes[key].append(r)
             print(
-                f"{key:<28} forward {r['forward_median_s']:.3f} s "
+                f"process {repeat + 1}/{repeats} {key:<28} forward {r['forward_median_s']:.3f} s "
                 f"({statistics.median(r['minor_page_faults']['forward']):,.0f} faults), "
                 f"default probe {r['default_median_s']:.3f} s, "
                 f"ratio {r['ratio_default_to_forward']:.2f}, "
                 f"probe's own time {r['probe_overhead_median_s']:.3f} s",
                 flush=True,
             )
+    runs = {key: combine(found) for key, found in processes.items()}
     result = {
         "summary": summarise(runs),
         "problem": {
@@ -154,9 +180,11 @@ def main() -> None:
             "batch": "16 noise images at 224x224",
             "warmup_batches": WARMUP,
             "timed_batches": batches,
+            "processes_per_setting": repeats,
             "keep_freed_environment": KEEP_FREED,
             "method": "forward and default probe interleaved batch by batch in a fresh "
-            "process per setting; medians over the timed batches",
+            "process per setting and repeat (settings interleaved); per process the medians "
+            "over the timed batches, per setting the median and range over processes",
         },
         "runs": runs,
         "load_average_before": load_before,
