@@ -44,23 +44,18 @@ _IMAGE_STREAM = 0x5EED_1A6E
 class Scratch:
     """Scratch tensors that the block states of one probe share.
 
-    A float32 buffer per device, grown to the largest chunk asked for; named temporaries
-    reused across batches (:meth:`tensor`); and rows of ones (the channel-summing matrix) per
-    width and device.
+    Named temporaries reused across batches, each grown to the largest size asked for
+    (:meth:`tensor`; :meth:`buffer` is the float32 chunk buffer), and rows of ones (the
+    channel-summing matrix) per width and device.
     """
 
     def __init__(self) -> None:
-        self._buffers: dict[torch.device, Tensor] = {}
         self._tensors: dict[tuple[str, torch.dtype, torch.device], Tensor] = {}
         self._ones: dict[tuple[int, torch.device], Tensor] = {}
 
     def buffer(self, numel: int, device: torch.device) -> Tensor:
-        """A float32 buffer of at least ``numel`` elements on ``device`` (contents undefined)."""
-        buf = self._buffers.get(device)
-        if buf is None or buf.numel() < numel:
-            buf = torch.empty(numel, dtype=torch.float32, device=device)
-            self._buffers[device] = buf
-        return buf
+        """A float32 buffer of ``numel`` elements on ``device`` (contents undefined)."""
+        return self.tensor("chunk", (numel,), torch.float32, device)
 
     def tensor(
         self, key: str, shape: tuple[int, ...], dtype: torch.dtype, device: torch.device
@@ -87,7 +82,6 @@ class Scratch:
 
     def release(self) -> None:
         """Free the buffers (the probe calls it when its hooks are removed)."""
-        self._buffers = {}
         self._tensors = {}
 
 
@@ -142,15 +136,6 @@ def _magnitudes_fit_float32(rows: Tensor) -> bool:
     a = rows.abs()
     lo = torch.where(a > 0, a, torch.ones_like(a)).amin()
     return bool((a.amax() <= 2.0**40) & (lo >= 2.0**-40))
-
-
-def _float32_is_exact_enough(rows: Tensor) -> bool:
-    """Whether the float32 certificate's error bounds hold for products of ``rows``.
-
-    They assume IEEE float32 matrix products and sums on the CPU or a CUDA device (see
-    :func:`_float32_products_are_ieee`), and no overflow or underflow.
-    """
-    return _float32_products_are_ieee(rows.device) and _magnitudes_fit_float32(rows)
 
 
 class RankRows:
@@ -422,9 +407,8 @@ class BlockState:
         self.rank_full = 0
         self.lemma2_pixels = 0.0
         self.rank_subsampled = False
-        self.rows: Tensor | None = None  # float64 (c, d), set by the probe when enabled
-        self._rank_rows: RankRows | None = None  # rows prepared for the rank check
-        self._rank_rows_of: Tensor | None = None  # the rows they were prepared from
+        self._rows: Tensor | None = None  # float64 (c, d), set by the probe when enabled
+        self._rank_rows: RankRows | None = None  # the rows prepared for the rank check
         n = pixel_samples
         m = image_samples
         self.bn_pixels = Reservoir(n)
@@ -476,6 +460,15 @@ class BlockState:
             total += res.nbytes()
         return total
 
+    @property
+    def rows(self) -> Tensor | None:
+        """The expansion's rows (see the class docstring)."""
+        return self._rows
+
+    @rows.setter
+    def rows(self, rows: Tensor | None) -> None:
+        self._rows, self._rank_rows = rows, None  # prepared again on first use
+
     # -- expansion ---------------------------------------------------------------------------
 
     def on_preactivation(self, y: Tensor, labels: Tensor | None = None) -> None:
@@ -513,11 +506,10 @@ class BlockState:
         y3 = y.view(b, c, hw)
         npos = torch.empty(b, 1, hw, dtype=torch.float32, device=y.device)
         nclip = torch.zeros(b, 1, hw, dtype=torch.float32, device=y.device) if clipped else None
-        want_pool = self.exp_images_res.size > 0
-        pooled = torch.zeros(b, c, dtype=torch.float32, device=y.device) if want_pool else None
-
         chan_pos = torch.zeros(c, dtype=torch.float32, device=y.device)
         chan_clip = torch.zeros(c, dtype=torch.float32, device=y.device)
+        want_pool = self.exp_images_res.size > 0
+        pooled = torch.zeros(b, c, dtype=torch.float32, device=y.device) if want_pool else None
         # Cache-sized chunks: the 0/1 buffer written by a comparison is read back by the two
         # reductions while it is still in cache, so each chunk costs about one read of y.
         for i0, i1, s0, s1 in _chunks(b, c, hw, y.device):
@@ -566,14 +558,9 @@ class BlockState:
             sel = enough[torch.topk(keys, limit, sorted=False).indices]
             self.rank_subsampled = True
         prepared = self._rank_rows
-        if (
-            prepared is None
-            or self._rank_rows_of is not self.rows
-            or prepared.rows.device != y.device
-        ):
+        if prepared is None or prepared.rows.device != y.device:
             prepared = RankRows(self.rows, y.device)  # once per probe, not per batch
-            self._rank_rows, self._rank_rows_of = prepared, self.rows
-        assert prepared is not None
+            self._rank_rows = prepared
         vectors = y.flatten(2)[sel // hw, :, sel % hw]  # (r, c)
         clip = self.info.clip
         mask = (vectors > 0) & (vectors < clip) if math.isfinite(clip) else vectors > 0
@@ -599,10 +586,9 @@ class BlockState:
         if self.bn_negative is None:
             self.bn_negative = torch.zeros((), dtype=torch.float64, device=z.device)
         z3 = z.view(b, c, hw)
+        negative = torch.zeros((), dtype=torch.float64, device=z.device)
         want_pool = self.bn_images_res.size > 0
         pooled = torch.zeros(b, c, dtype=torch.float32, device=z.device) if want_pool else None
-
-        negative = torch.zeros((), dtype=torch.float64, device=z.device)
         for i0, i1, s0, s1 in _chunks(b, c, hw, z.device):
             zc = z3[i0:i1, :, s0:s1]
             buf = self.scratch.buffer(zc.numel(), z.device)[: zc.numel()].view(zc.shape)
