@@ -48,18 +48,19 @@ import argparse
 import contextlib
 import copy
 import json
-import math
-import os
 import resource
 import statistics
 import subprocess
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
 import torch
 from torch.utils.data import Dataset
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from _interleave import run_interleaved, timing_record
 
 from manifold_lab.fileio import atomic_write_text
 from manifold_lab.mobilenet import mobilenet_v2
@@ -99,18 +100,6 @@ def make_probes(model: torch.nn.Module) -> dict[str, ActivationProbe | None]:
         name: None if cfg is None else ActivationProbe(copy.deepcopy(model), **cfg)
         for name, cfg in CONFIGS.items()
     }
-
-
-def time_batch(model: torch.nn.Module, p: ActivationProbe | None, x: torch.Tensor) -> tuple:
-    """(wall seconds, process CPU seconds) of one batch, plain or through a probe (whose
-    hooks are installed)."""
-    wall, cpu = time.perf_counter(), time.process_time()
-    with torch.no_grad():
-        if p is None:
-            model(x)
-        else:
-            p.run(x)
-    return time.perf_counter() - wall, time.process_time() - cpu
 
 
 def _vm_hwm_mb() -> float:
@@ -156,107 +145,56 @@ def time_all(threads: int, n_batches: int, batch: int) -> dict[str, Any]:
     torch.set_num_threads(threads)
     print(f"\n== torch threads: {threads} (the probe's own work: 1 thread) ==")
     model = mobilenet_v2(seed=0).eval()
-    gen = torch.Generator().manual_seed(0)
     probes = make_probes(model)
+    calls = {name: model if p is None else p.run for name, p in probes.items()}
+    default = probes["default"]
+    assert default is not None
     with contextlib.ExitStack() as stack:
         for p in probes.values():
             if p is not None:
                 stack.enter_context(p)
-        return _time_installed(model, probes, threads, n_batches, batch, gen)
-
-
-def _time_installed(
-    model: torch.nn.Module,
-    probes: dict[str, ActivationProbe | None],
-    threads: int,
-    n_batches: int,
-    batch: int,
-    gen: torch.Generator,
-) -> dict[str, Any]:
-    names = list(CONFIGS)
-    load_before = tuple(round(v, 2) for v in os.getloadavg())
-    fill_wall: dict[str, list[float]] = {name: [] for name in names}
-    fill_cpu: dict[str, list[float]] = {name: [] for name in names}
-    wall: dict[str, list[float]] = {name: [] for name in names}
-    cpu: dict[str, list[float]] = {name: [] for name in names}
-
-    def one_round(r: int, x: torch.Tensor, tw: dict, tc: dict, label: str) -> None:
-        order = names[r % len(names) :] + names[: r % len(names)]  # rotate the order
-        for name in order:
-            w, c = time_batch(model, probes[name], x)
-            tw[name].append(w)
-            tc[name].append(c)
-        line = "  ".join(f"{n} {tw[n][-1]:5.2f}/{tc[n][-1]:5.2f}" for n in names)
-        print(f"{label} wall/cpu s: {line}", flush=True)
-
-    # warm-up: until the default probe's pixel reservoirs are full (the smallest feature
-    # map fills last), interleaved like the timed batches
-    one_round(0, torch.randn(batch, 3, 224, 224, generator=gen), fill_wall, fill_cpu, "fill 1")
-    default = probes["default"]
-    assert default is not None
-    blocks = default.result(samples=False).blocks
-    smallest = min(b.n_bottleneck_pixels // b.n_images for b in blocks)
-    n_fill = math.ceil(default.pixel_samples / (batch * smallest))
-    for r in range(1, n_fill):
-        x = torch.randn(batch, 3, 224, 224, generator=gen)
-        one_round(r, x, fill_wall, fill_cpu, f"fill {r + 1}/{n_fill}")
-    for r in range(n_batches):
-        x = torch.randn(batch, 3, 224, 224, generator=gen)
-        one_round(n_fill + r, x, wall, cpu, f"batch {r + 1}/{n_batches}")
-
-    def ratios(t: dict[str, list[float]]) -> dict[str, float]:
-        # ratio to the forward pass of the same batch (same moment of the shared machine)
-        return {
-            n: statistics.median(a / f for a, f in zip(t[n], t["forward"], strict=True))
-            for n in names
-        }
-
-    wall_ratio, cpu_ratio = ratios(wall), ratios(cpu)
-    fill_ratio = {"wall": ratios(fill_wall), "cpu": ratios(fill_cpu)}
+        t = run_interleaved(
+            calls,
+            batch=batch,
+            n_batches=n_batches,
+            gen=torch.Generator().manual_seed(0),
+            reservoirs=default,
+        )
+    wall, cpu, wall_ratio, cpu_ratio = t["wall"], t["cpu"], t["wall_ratio"], t["cpu_ratio"]
     rank_increment = {
         kind: statistics.median(
-            (r - f7) / f for r, f7, f in zip(t["rank"], t["figure7"], t["forward"], strict=True)
+            (r - f7) / f for r, f7, f in zip(s["rank"], s["figure7"], s["forward"], strict=True)
         )
-        for kind, t in (("wall", wall), ("cpu", cpu))
+        for kind, s in (("wall", wall), ("cpu", cpu))
     }
-    base = statistics.median(wall["forward"])
-    print(f"forward pass: median {base:.2f} s per batch of {batch} at 224x224")
-    for name in names[1:]:
+    print(f"forward pass: median {t['forward_median_s']:.2f} s per batch of {batch} at 224x224")
+    for name in list(CONFIGS)[1:]:
         print(f"{name:<8} / forward: wall {wall_ratio[name]:.3f}, CPU time {cpu_ratio[name]:.3f}")
     print(
         f"rank check alone adds {rank_increment['wall']:.3f} (wall) / "
         f"{rank_increment['cpu']:.3f} (CPU) x the forward pass (64 pixels per block and batch "
         f"of {batch})"
     )
+    fill = t["fill_ratio"]
     print(
-        f"fill phase ({n_fill} warm-up batches): default / forward: wall "
-        f"{fill_ratio['wall']['default']:.3f}, CPU time {fill_ratio['cpu']['default']:.3f}"
+        f"fill phase ({t['n_fill']} warm-up batches): default / forward: wall "
+        f"{fill['wall']['default']:.3f}, CPU time {fill['cpu']['default']:.3f}"
     )
     target = wall_ratio["figure7"] <= 1.3
     print(f"Figure 7 statistics within 1.3x of the forward pass (wall): {target}")
     default_ok = max(wall_ratio["default"], cpu_ratio["default"]) <= 1.5
     print(f"default probe within 1.5x of the forward pass (wall and CPU): {default_ok}")
-    load = os.getloadavg()
-    print(f"load average (1, 5, 15 min) before {load_before}, after {load}")
-    return {
-        "wall_s": {name: [round(t, 4) for t in v] for name, v in wall.items()},
-        "cpu_s": {name: [round(t, 4) for t in v] for name, v in cpu.items()},
-        "forward_median_s": round(base, 4),
-        "ratio_to_forward_wall": {name: round(v, 4) for name, v in wall_ratio.items()},
-        "ratio_to_forward_cpu": {name: round(v, 4) for name, v in cpu_ratio.items()},
-        "rank_check_increment_ratio": {k: round(v, 4) for k, v in rank_increment.items()},
-        "figure7_within_1_3x": bool(target),
-        "default_within_1_5x": bool(default_ok),
-        "fill_phase": {
-            "batches": n_fill,
-            "wall_s": {name: [round(t, 4) for t in v] for name, v in fill_wall.items()},
-            "cpu_s": {name: [round(t, 4) for t in v] for name, v in fill_cpu.items()},
-            "ratio_to_forward_wall": {k: round(v, 4) for k, v in fill_ratio["wall"].items()},
-            "ratio_to_forward_cpu": {k: round(v, 4) for k, v in fill_ratio["cpu"].items()},
-        },
-        "load_average_before": list(load_before),
-        "load_average_after": [round(v, 2) for v in load],
-    }
+    record = timing_record(
+        t,
+        rank_check_increment_ratio={k: round(v, 4) for k, v in rank_increment.items()},
+        figure7_within_1_3x=bool(target),
+        default_within_1_5x=bool(default_ok),
+    )
+    print(
+        f"load average (1, 5, 15 min) before {record['load_average_before']}, "
+        f"after {record['load_average_after']}"
+    )
+    return record
 
 
 def main() -> None:
