@@ -16,7 +16,6 @@ running with jemalloc or tcmalloc, has the same effect for any program.
 from __future__ import annotations
 
 import ctypes
-import ctypes.util
 import os
 import sys
 
@@ -59,8 +58,10 @@ def keep_freed_memory(mmap_threshold: int = 1 << 30, trim_threshold: int = (1 <<
     if not sys.platform.startswith("linux"):
         return False
     try:
-        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
-        if not hasattr(libc, "gnu_get_libc_version"):  # musl and others: no mallopt knobs
+        # glibc's soname, opened directly (ctypes.util.find_library runs ldconfig, a process
+        # at every start-up); musl and others have no such library or no mallopt knobs
+        libc = ctypes.CDLL("libc.so.6")
+        if not hasattr(libc, "gnu_get_libc_version"):
             return False
         mallopt = libc.mallopt
     except (OSError, AttributeError):
